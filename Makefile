@@ -1,0 +1,27 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+# Each creates the virtual environment .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU wheel of torch 2.13.0 lies on the development machines; pinning it here
+# keeps pip from pulling a multi-gigabyte CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: demo test setup clean
+
+$(BIN)/pixeldrift: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+setup: $(BIN)/pixeldrift
+
+demo: setup
+	$(BIN)/pixeldrift toy --data swissroll --out outputs/toy
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) outputs

@@ -1,0 +1,25 @@
+"""`pixeldrift` entry point: the top-level group and the list of its commands."""
+
+import click
+
+from pixeldrift import __version__
+from pixeldrift.cli.toy import toy
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="pixeldrift")
+def cli() -> None:
+    """pixeldrift: diffusion image generation from first principles.
+
+    \b
+    Examples:
+      pixeldrift toy --data swissroll        # watch 2-D points diffuse and come back
+      pixeldrift toy --help                  # every option of a command
+    """
+
+
+cli.add_command(toy)
+
+
+def main() -> None:
+    cli()
