@@ -1,0 +1,58 @@
+"""Training objectives: pick sigma, add noise, ask the denoiser, weighted squared error.
+
+All four objectives (eps, v, EDM x0, flow matching) are the same loss in sigma
+space, ||D(x0 + sigma eps, sigma) - x0||^2, with the weight of the denoiser's
+parameterization (`Denoiser.loss_weight`), which makes it exactly the MSE on the
+network's own target. What differs is how training sigmas are drawn.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from pixeldrift.diffusion.forward import add_noise
+from pixeldrift.diffusion.parameterization import Denoiser
+from pixeldrift.diffusion.schedules import DiscreteSchedule, flow_sigma_from_t, flow_time_shift
+
+SigmaSampler = Callable[[int, torch.Generator | None], torch.Tensor]
+
+
+def discrete_sigma_sampler(schedule: DiscreteSchedule) -> SigmaSampler:
+    """Uniform integer timesteps, as DDPM and Stable Diffusion were trained."""
+    def sample(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        t = torch.randint(0, schedule.num_timesteps, (n,), generator=generator)
+        return schedule.sigmas[t].float()
+    return sample
+
+
+def lognormal_sigma_sampler(p_mean: float = -1.2, p_std: float = 1.2) -> SigmaSampler:
+    """ln(sigma) ~ N(P_mean, P_std^2) (Karras et al. 2022, Table 1)."""
+    def sample(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return (torch.randn(n, generator=generator) * p_std + p_mean).exp()
+    return sample
+
+
+def logit_normal_flow_sigma_sampler(mean: float = 0.0, std: float = 1.0, shift: float = 1.0,
+                                    t_max: float = 1 - 1e-4) -> SigmaSampler:
+    """Flow time t = sigmoid(N(mean, std^2)), optionally shifted (Esser et al. 2024, SD3)."""
+    def sample(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        t = torch.sigmoid(torch.randn(n, generator=generator) * std + mean)
+        t = flow_time_shift(t, shift).clamp(1e-4, t_max)
+        return flow_sigma_from_t(t)
+    return sample
+
+
+def denoising_loss(
+    denoiser: Denoiser,
+    x0: torch.Tensor,
+    sigma: torch.Tensor,
+    noise: torch.Tensor,
+    **cond,
+) -> torch.Tensor:
+    """Per-sample loss, shape (N,): weight(sigma) * mean ||D(x0 + sigma eps, sigma) - x0||^2."""
+    x0_hat = denoiser(add_noise(x0, sigma, noise), sigma, **cond)
+    squared_error = (x0_hat - x0).pow(2).flatten(1).mean(1)
+    return denoiser.loss_weight(sigma) * squared_error
+
