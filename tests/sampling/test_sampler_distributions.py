@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from pixeldrift.diffusion.gaussian_mixture import example_mixture
+from pixeldrift.evaluate.distances import mmd2
 from pixeldrift.sampling.samplers import SAMPLERS, STOCHASTIC_SAMPLERS
 from pixeldrift.sampling.sigma_schedules import karras_sigmas
 
@@ -13,16 +14,6 @@ N = 4000
 # Ancestral samplers are first order in distribution: their variance deficit shrinks like 1/steps
 # (measured: 0.80 of the true variance at 60 steps, 0.99 at 600), so they get more steps.
 STEPS = {"euler_ancestral": 500, "ddpm": 500, "dpmpp_2m_sde": 60}
-
-
-def mmd2(a: torch.Tensor, b: torch.Tensor, bandwidth: float = 0.5) -> float:
-    """Unbiased squared maximum mean discrepancy with a Gaussian kernel (Gretton et al. 2012)."""
-    def k(u, v):
-        return torch.exp(-torch.cdist(u, v).pow(2) / (2 * bandwidth**2))
-    n, m = len(a), len(b)
-    kaa, kbb = k(a, a), k(b, b)
-    return ((kaa.sum() - kaa.diag().sum()) / (n * (n - 1)) + (kbb.sum() - kbb.diag().sum()) / (m * (m - 1))
-            - 2 * k(a, b).mean()).item()
 
 
 @pytest.fixture(scope="module")
