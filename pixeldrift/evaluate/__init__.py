@@ -1,0 +1,1 @@
+"""Evaluation: exact checks and distances for what pixeldrift generates."""
