@@ -4,6 +4,7 @@ import click
 
 from pixeldrift import __version__
 from pixeldrift.cli.toy import toy
+from pixeldrift.cli.provenance import TRUST_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -19,6 +20,8 @@ def cli() -> None:
 
 
 cli.add_command(toy)
+for _command in TRUST_COMMANDS:  # info, detect, verify, moderate
+    cli.add_command(_command)
 
 
 def main() -> None:
