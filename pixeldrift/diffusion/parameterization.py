@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from pixeldrift.diffusion.forward import append_dims
-from pixeldrift.diffusion.schedules import DiscreteSchedule, flow_t_from_sigma
+from pixeldrift.diffusion.schedules import DiscreteSchedule
 
 
 class Denoiser(nn.Module):
@@ -62,7 +62,7 @@ class EpsDenoiser(Denoiser):
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
         c_in = append_dims(self.input_scale(sigma), x.ndim)
         eps = self.net(x * c_in, self.timestep(sigma), **cond)
-        return x - append_dims(sigma, x.ndim) * eps
+        return torch.addcmul(x, append_dims(sigma, x.ndim), eps, value=-1)  # x - sigma * eps, one pass
 
 
 class VDenoiser(EpsDenoiser):
@@ -126,10 +126,11 @@ class FlowDenoiser(Denoiser):
         return ((1 + sigma) / sigma) ** 2  # x0_hat - x0 = -t (v_hat - v)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
-        t = flow_t_from_sigma(sigma)
-        x_t = x * append_dims(self.input_scale(sigma), x.ndim)
+        c_in = self.input_scale(sigma)
+        t = sigma * c_in  # = flow_t_from_sigma(sigma), reusing c_in
+        x_t = x * append_dims(c_in, x.ndim)
         v = self.net(x_t, t * self.time_scale, **cond)
-        return x_t - append_dims(t, x.ndim) * v
+        return torch.addcmul(x_t, append_dims(t, x.ndim), v, value=-1)  # x_t - t v
 
 
 PARAMETERIZATIONS = {"eps": EpsDenoiser, "v": VDenoiser, "edm": EDMDenoiser, "flow": FlowDenoiser}

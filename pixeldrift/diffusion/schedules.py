@@ -13,6 +13,7 @@ conventions are translated into it.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -85,6 +86,8 @@ class DiscreteSchedule:
     alphas_cumprod: torch.Tensor  # (T,) float64
     log_sigmas: torch.Tensor = field(init=False, repr=False)  # (T,) cached: samplers ask every step
 
+    _table_cache: dict = field(init=False, repr=False, compare=False, default_factory=dict)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "log_sigmas", sigma_from_alpha_bar(self.alphas_cumprod).log())
 
@@ -126,14 +129,39 @@ class DiscreteSchedule:
         return ((1 - frac) * log_sigmas[low] + frac * log_sigmas[high]).exp().to(timestep.dtype)
 
     def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
-        """Fractional timestep whose sigma is `sigma` (inverse of `sigma`), float like the input."""
-        log_sigmas = self.log_sigmas.to(sigma.device)
-        log_sigma = sigma.double().log()
+        """Fractional timestep whose sigma is `sigma` (inverse of `sigma`), float like the input.
+
+        Computed in the input's precision: samplers call this every step, and in
+        float32 the timestep is still exact to about 1e-4.
+        """
+        if sigma.device.type == "cpu" and sigma.numel() <= 64:
+            return self._timestep_small_cpu(sigma)
+        log_sigmas = self._log_sigmas_like(sigma)
+        log_sigma = sigma.log()
         high = torch.searchsorted(log_sigmas, log_sigma).clamp(1, self.num_timesteps - 1)
         low = high - 1
         frac = (log_sigma - log_sigmas[low]) / (log_sigmas[high] - log_sigmas[low])
-        t = low + frac.clamp(0, 1)
-        return t.to(sigma.dtype)
+        return low + frac.clamp(0, 1)
+
+    def _timestep_small_cpu(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The same interpolation in plain Python: for a handful of values on a CPU,
+        one bisect each is several times cheaper than ten tensor operations."""
+        table = self._table_cache.get("list")
+        if table is None:
+            table = self._table_cache["list"] = self.log_sigmas.tolist()
+        out = []
+        for value in sigma.reshape(-1).tolist():
+            log_sigma = math.log(value) if value > 0 else -math.inf
+            high = min(max(bisect.bisect_left(table, log_sigma), 1), len(table) - 1)
+            frac = (log_sigma - table[high - 1]) / (table[high] - table[high - 1])
+            out.append(high - 1 + min(max(frac, 0.0), 1.0))
+        return torch.tensor(out, dtype=sigma.dtype).reshape(sigma.shape)
+
+    def _log_sigmas_like(self, sigma: torch.Tensor) -> torch.Tensor:
+        key = (sigma.device, sigma.dtype)
+        if key not in self._table_cache:
+            self._table_cache[key] = self.log_sigmas.to(device=sigma.device, dtype=sigma.dtype)
+        return self._table_cache[key]
 
 
 # ----- rectified flow: x_t = (1 - t) x0 + t eps ------------------------------------------

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from gmm_networks import EDMNetwork, FlowNetwork, VPNetwork
 
 from pixeldrift.diffusion.forward import add_noise, sigma_space_from_vp, vp_from_sigma_space
 from pixeldrift.diffusion.gaussian_mixture import example_mixture
+from pixeldrift.diffusion.gaussian_mixture_networks import EDMNetwork, FlowNetwork, VPNetwork
 from pixeldrift.diffusion.losses import denoising_loss
 from pixeldrift.diffusion.parameterization import EDMDenoiser, EpsDenoiser, FlowDenoiser, VDenoiser
 from pixeldrift.diffusion.schedules import DiscreteSchedule

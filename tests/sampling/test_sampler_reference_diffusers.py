@@ -31,9 +31,9 @@ import inspect
 import diffusers
 import pytest
 import torch
-from gmm_networks import FlowNetwork, VPNetwork
 
 from pixeldrift.diffusion.gaussian_mixture import example_mixture
+from pixeldrift.diffusion.gaussian_mixture_networks import FlowNetwork, VPNetwork
 from pixeldrift.diffusion.parameterization import EpsDenoiser, FlowDenoiser, VDenoiser
 from pixeldrift.diffusion.schedules import DiscreteSchedule
 from pixeldrift.sampling.samplers import SAMPLERS

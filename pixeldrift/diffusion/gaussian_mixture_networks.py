@@ -1,7 +1,7 @@
 """Networks whose output is exact for Gaussian-mixture data, in each parameterization's own convention.
 
 They let the tests check adapters and samplers against closed forms, and give
-diffusers' schedulers and ours the very same model function.
+diffusers' schedulers and ours the very same model function in the benchmarks.
 """
 
 from __future__ import annotations
