@@ -5,6 +5,8 @@ import click
 from pixeldrift import __version__
 from pixeldrift.cli.toy import toy
 from pixeldrift.cli.provenance import TRUST_COMMANDS
+from pixeldrift.cli.world import world
+from pixeldrift.cli.bench import bench
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -20,9 +22,15 @@ def cli() -> None:
 
 
 cli.add_command(toy)
+cli.add_command(world)
+cli.add_command(bench)
 for _command in TRUST_COMMANDS:  # info, detect, verify, moderate
     cli.add_command(_command)
 
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":  # torchrun -m pixeldrift.cli.main ...
+    main()

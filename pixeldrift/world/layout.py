@@ -1,0 +1,134 @@
+"""Placing objects on the canvas: free scatter or arranged to satisfy a relation.
+
+Coordinates are fractions of the canvas side (0 = left/top, 1 = right/bottom), so
+one layout serves every image size. Objects never overlap: their bounding boxes
+keep a gap of ``GAP`` between them and ``MARGIN`` from the canvas edges.
+
+Relations have one exact meaning, shared with the verifier
+(:func:`relation_holds`): "A left of B" means the direction from B to A lies
+within 45 degrees of straight left; "A between B and C" means A projects onto
+the segment B-C strictly inside it and lies closer to that line than half its
+length. The layout keeps a clear margin so rendering blur cannot flip them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+import random
+
+SIZE_FRACTION = {"small": 0.2, "large": 0.26}
+GAP = 0.06
+MARGIN = 0.035
+DIRECTION_MARGIN = 0.08  # placed relations beat the 45-degree line by this much
+BETWEEN_MARGIN = 0.15  # and "between" keeps this far inside the segment and near its line
+_TRIES = 20
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One object's centre and half-side, as fractions of the canvas side."""
+
+    cx: float
+    cy: float
+    half: float
+
+    def clear_of(self, other: Placement) -> bool:
+        reach = self.half + other.half + GAP
+        return abs(self.cx - other.cx) >= reach or abs(self.cy - other.cy) >= reach
+
+
+def relation_holds(relation: str, a: tuple[float, float], b: tuple[float, float],
+                   c: tuple[float, float] | None = None, margin: float = 0.0) -> bool:
+    """Whether centre ``a`` stands in ``relation`` to ``b`` (and ``c`` for "between")."""
+    dx, dy = a[0] - b[0], a[1] - b[1]
+    if relation == "left of":
+        return -dx > abs(dy) + margin
+    if relation == "right of":
+        return dx > abs(dy) + margin
+    if relation == "above":
+        return -dy > abs(dx) + margin
+    if relation == "below":
+        return dy > abs(dx) + margin
+    if relation == "between" and c is not None:
+        return _between(a, b, c, margin)
+    raise ValueError(f"relation: {relation!r} is not accepted; accepted: left of, right of, above, below, between")
+
+
+def _between(a, b, c, margin: float) -> bool:
+    ux, uy = c[0] - b[0], c[1] - b[1]
+    length_sq = ux * ux + uy * uy
+    if length_sq == 0:
+        return False
+    t = ((a[0] - b[0]) * ux + (a[1] - b[1]) * uy) / length_sq
+    off_line = abs((a[0] - b[0]) * uy - (a[1] - b[1]) * ux) / length_sq  # in units of |BC|
+    return margin < t < 1 - margin and off_line < 0.5 - margin
+
+
+def _random_placement(rng: random.Random, half: float) -> Placement:
+    low, high = MARGIN + half, 1 - MARGIN - half
+    return Placement(rng.uniform(low, high), rng.uniform(low, high), half)
+
+
+def scatter(rng: random.Random, halves: list[float]) -> list[Placement]:
+    """Non-overlapping random placements for objects of the given half-sides, in order."""
+    order = sorted(range(len(halves)), key=lambda i: -halves[i])  # big ones first: fewer dead ends
+    crowding = sum((2 * h + GAP) ** 2 for h in halves) / (1 - 2 * MARGIN + GAP) ** 2
+    for _ in range(_TRIES if crowding < 0.45 else 0):  # crowded canvases rarely scatter: go to the grid
+        placed: dict[int, Placement] = {}
+        for i in order:
+            spot = next((p for p in (_random_placement(rng, halves[i]) for _ in range(30))
+                         if all(p.clear_of(q) for q in placed.values())), None)
+            if spot is None:
+                break
+            placed[i] = spot
+        else:
+            return [placed[i] for i in range(len(halves))]
+    return _grid_fallback(rng, halves)
+
+
+def _grid_fallback(rng: random.Random, halves: list[float]) -> list[Placement]:
+    """3 x 3 cells, one object per cell, jittered inside it: always fits 8 large objects."""
+    cell = (1 - 2 * MARGIN + GAP) / 3
+    cells = rng.sample(range(9), len(halves))
+    placements = []
+    for half, index in zip(halves, cells):
+        room = max(0.0, cell - GAP - 2 * half) / 2
+        cx = MARGIN - GAP / 2 + cell * (index % 3 + 0.5) + rng.uniform(-room, room)
+        cy = MARGIN - GAP / 2 + cell * (index // 3 + 0.5) + rng.uniform(-room, room)
+        placements.append(Placement(cx, cy, half))
+    return placements
+
+
+def arrange(rng: random.Random, relation: str, halves: list[float]) -> list[Placement]:
+    """Placements for the relation's participants (subject first) that satisfy it clearly."""
+    for _ in range(_TRIES * 50):
+        spots = _between_candidate(rng, halves) if relation == "between" else \
+            [_random_placement(rng, h) for h in halves]
+        if spots is None or not all(p.clear_of(q) for i, p in enumerate(spots) for q in spots[i + 1:]):
+            continue
+        centres = [(p.cx, p.cy) for p in spots]
+        if relation_holds(relation, *centres, margin=BETWEEN_MARGIN if relation == "between" else DIRECTION_MARGIN):
+            return spots
+    raise RuntimeError(f"could not arrange {relation!r} for half-sides {halves}")  # not reached in practice
+
+
+def _between_candidate(rng: random.Random, halves: list[float]) -> list[Placement] | None:
+    """Ends along a random direction on both sides of the middle object, just clear of it.
+
+    The direction and spacing are drawn first; the middle is then drawn from the
+    positions that keep all three on the canvas (None when there are none).
+    """
+    angle = rng.uniform(0, 2 * math.pi)
+    direction = (math.cos(angle), math.sin(angle))
+    stretch = 1 / max(abs(direction[0]), abs(direction[1]))  # boxes clear along it after reach * stretch
+    offsets = [0.0] + [sign * ((halves[0] + h + GAP) * stretch + rng.uniform(0, 0.1))
+                       for sign, h in ((-1, halves[1]), (1, halves[2]))]
+    middle = []
+    for axis in (0, 1):
+        low = max(MARGIN + h - o * direction[axis] for h, o in zip(halves, offsets))
+        high = min(1 - MARGIN - h - o * direction[axis] for h, o in zip(halves, offsets))
+        if low > high:
+            return None
+        middle.append(rng.uniform(low, high))
+    return [Placement(middle[0] + o * direction[0], middle[1] + o * direction[1], h) for h, o in zip(halves, offsets)]

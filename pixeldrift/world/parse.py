@@ -1,0 +1,147 @@
+"""The prompt parser: a prompt in the caption grammar back into a spec, or a reason why not.
+
+It reads everything :mod:`caption` writes, in every style, and nothing it would
+have to guess: an unknown word, a count above eight or a time off the 5-minute
+grid raise :class:`PromptError` naming the part it could not read. Attributes
+a prompt does not mention become wildcards (``None``) in the spec.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pixeldrift.world.caption import MINUTE_WORDS, NUMBER_WORDS, plural
+from pixeldrift.world.spec import (BACKGROUNDS, COLOURS, FILL_NAMES, SHAPES, SIZES, VESSELS, ClockScene,
+                                   ObjectGroup, ObjectsScene, QuantityScene, Scene, SpecError, TextScene)
+
+
+class PromptError(ValueError):
+    """A prompt outside the world's grammar; the message says which part could not be read."""
+
+
+_BACKGROUND = re.compile(r"^(?P<body>.+?) on an? (?P<background>" + "|".join(BACKGROUNDS) + r") background$")
+_TEXT = re.compile(r"^(?:a sign that says|a sign:) (?P<word>\S+)$|^the word (?P<word2>\S+) on a sign$")
+_CLOCK = re.compile(r"^(?:an analog clock|an analogue clock|a clock) (?:showing|at) (?P<time>.+)$")
+_QUANTITY = re.compile(r"^(?:a row of )?(?P<count>\S+) (?P<vessels>\S+)(?::| filled) (?P<levels>.+)$")
+_RELATIONS = (("between", " between "), ("left of", " to the left of "), ("right of", " to the right of "),
+              ("above", " above "), ("below", " below "))
+_SHAPE_NOUNS = {**{s: (s, False) for s in SHAPES}, **{plural(s): (s, True) for s in SHAPES},
+                "shape": (None, False), "shapes": (None, True)}
+_VESSEL_NOUNS = {**{plural(v): v for v in VESSELS}, "vessels": None}
+
+
+def _normalise(prompt: str) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise PromptError(f"prompt: {prompt!r} is empty; accepted: a phrase such as 'three red circles'")
+    return re.sub(r"\s+", " ", prompt.strip()).rstrip(".").strip()
+
+
+def parse_prompt(prompt: str) -> Scene:
+    """The spec a prompt describes; :class:`PromptError` when the prompt is outside the grammar."""
+    text = _normalise(prompt)
+    lowered = text.lower()
+    background = None
+    match = _BACKGROUND.match(lowered)
+    if match:
+        background, lowered = match["background"], match["body"]
+        text = text[:len(lowered)]
+    try:
+        return _parse_body(text, lowered, background)
+    except SpecError as error:
+        raise PromptError(f"cannot parse {prompt!r}: {error}") from None
+    except PromptError as error:
+        raise PromptError(f"cannot parse {prompt!r}: {error}") from None
+
+
+def _parse_body(text: str, lowered: str, background: str | None) -> Scene:
+    if match := _TEXT.match(lowered):
+        start = match.start("word") if match["word"] else match.start("word2")
+        return TextScene(text[start:start + len(match["word"] or match["word2"])].upper(), background)
+    if match := _CLOCK.match(lowered):
+        return ClockScene(*_parse_time(match["time"]), background)
+    if match := _QUANTITY.match(lowered):
+        if match["vessels"] not in _VESSEL_NOUNS:
+            raise PromptError(f"vessel {match['vessels']!r} is not accepted; accepted: {', '.join(_VESSEL_NOUNS)}")
+        return _parse_quantity(match, background)
+    return _parse_objects(lowered, background)
+
+
+def _number(word: str, what: str, low: int, high: int) -> int:
+    if word.isdigit():
+        value = int(word)
+    elif word in NUMBER_WORDS:
+        value = NUMBER_WORDS.index(word)
+    else:
+        raise PromptError(f"{what}: {word!r} is not a number; accepted: {low} to {high} in digits or words")
+    if not low <= value <= high:
+        raise PromptError(f"{what}: {value} is not accepted; accepted: {low} to {high}")
+    return value
+
+
+def _parse_time(words: str) -> tuple[int, int]:
+    """"11:25", "twenty-five past eleven", "quarter to one", "three o'clock"."""
+    if match := re.fullmatch(r"(\d{1,2}):(\d{2})", words):
+        return int(match[1]), int(match[2])  # out-of-range values are reported by ClockScene
+    if words.endswith(" o'clock"):
+        return _number(words[:-8], "hour", 1, 12), 0
+    for minute, phrase in MINUTE_WORDS.items():
+        if minute and words.startswith(phrase + " "):
+            hour = _number(words[len(phrase) + 1:], "hour", 1, 12)
+            return (hour if minute <= 30 else (hour - 2) % 12 + 1), minute
+    raise PromptError(f"time: {words!r} is not a time; accepted: H:MM such as 11:25, or words such as "
+                      "'twenty-five past eleven' in 5-minute steps")
+
+
+def _split_list(text: str) -> list[str]:
+    """"a, b and c" -> [a, b, c]."""
+    head, sep, last = text.rpartition(" and ")
+    return [*(p for p in head.split(", ")), last] if sep else text.split(", ")
+
+
+def _parse_quantity(match: re.Match, background: str | None) -> QuantityScene:
+    count = _number(match["count"], "number of vessels", 2, 5)
+    levels = _split_list(match["levels"])
+    unknown = [level for level in levels if level not in FILL_NAMES]
+    if unknown:
+        raise PromptError(f"fill level {unknown[0]!r} is not accepted; accepted: {', '.join(FILL_NAMES)}")
+    if len(levels) != count:
+        raise PromptError(f"{count} vessels announced but {len(levels)} fill levels given")
+    return QuantityScene(tuple(FILL_NAMES.index(level) for level in levels), _VESSEL_NOUNS[match["vessels"]],
+                         background)
+
+
+def _parse_objects(text: str, background: str | None) -> ObjectsScene:
+    for relation, phrase in _RELATIONS:
+        if phrase in text:
+            subject, _, rest = text.partition(phrase)
+            others = rest.split(" and ") if relation == "between" else [rest]
+            if relation == "between" and len(others) != 2:
+                raise PromptError(f"'between' needs two objects joined by 'and', got {rest!r}")
+            groups = tuple(_parse_group(p) for p in [subject, *others])
+            return ObjectsScene(groups, relation=relation, background=background)
+    return ObjectsScene(tuple(_parse_group(p) for p in _split_list(text)), background=background)
+
+
+def _parse_group(phrase: str) -> ObjectGroup:
+    """"three small red circles", "a star", "2 blue crosses"."""
+    words = phrase.split()
+    if len(words) < 2:
+        raise PromptError(f"{phrase!r} is not an object phrase; accepted: count, size, colour, shape, "
+                          "as in 'three small red circles'")
+    count = 1 if words[0] in ("a", "an") else _number(words[0], "count", 1, 8)
+    noun = words[-1]
+    if noun not in _SHAPE_NOUNS:
+        raise PromptError(f"shape {noun!r} is not accepted; accepted: {', '.join(SHAPES)} (or their plurals)")
+    shape, is_plural = _SHAPE_NOUNS[noun]
+    if is_plural != (count > 1):
+        raise PromptError(f"{phrase!r}: the count {count} does not agree with {noun!r}")
+    size = colour = None
+    for word in words[1:-1]:
+        if word in SIZES and size is None and colour is None:
+            size = word
+        elif word in COLOURS and colour is None:
+            colour = word
+        else:
+            raise PromptError(f"{word!r} in {phrase!r} is not a size or colour; accepted sizes: {', '.join(SIZES)};"
+                              f" colours: {', '.join(COLOURS)}")
+    return ObjectGroup(shape=shape, colour=colour, size=size, count=count)
