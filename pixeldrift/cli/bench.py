@@ -35,7 +35,8 @@ def bench() -> None:
 
 @bench.command("compose")
 @click.option("--model", default="groundtruth", show_default=True,
-              help=f"The model to generate with; accepted: {', '.join(MODELS)}.")
+              help=f"The model to generate with: {', '.join(MODELS)}, default (the embedded model) "
+                   "or a model folder.")
 @click.option("--prompts", default="heldout", show_default=True,
               help="'heldout' (the world's held-out prompt set) or a text file with one prompt per line.")
 @click.option("--size", type=click.Choice([str(s) for s in IMAGE_SIZES]), default="64", show_default=True,
@@ -61,6 +62,7 @@ def compose(model: str, prompts: str, size: str, seeds: tuple[int, ...], batch_s
     \b
     Examples:
       pixeldrift bench compose --model groundtruth
+      pixeldrift bench compose --model default --out outputs/compose
       pixeldrift bench compose --model groundtruth --size 128 --seeds 0,1,2,3,4,5,6,7
       pixeldrift bench compose --prompts my_prompts.txt --out outputs/mine --fail-under 0.9
     """

@@ -11,7 +11,7 @@ from pixeldrift.cli.moderate import moderate
 from pixeldrift.provenance.label import read_labels
 from pixeldrift.provenance.png_chunks import PngFormatError
 from pixeldrift.provenance.safe_image import MAX_FILE_BYTES, ImageReadError, load_rgb
-from pixeldrift.provenance.watermark import WatermarkSpec, detect_watermark
+from pixeldrift.provenance.watermark import detect_watermark
 
 
 def _read_bytes(path: str) -> bytes:

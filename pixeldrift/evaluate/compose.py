@@ -80,14 +80,35 @@ def groundtruth_generator(size: int) -> GenerateFn:
     return generate
 
 
+def model_generator(model, size: int, steps: int = 20, guidance: float | None = None,
+                    sampler: str | None = None) -> GenerateFn:
+    """A loaded text-to-image model (pixeldrift.pipeline.TextToImage) as a benchmark generator."""
+    from pixeldrift.pipeline import GenerationRequest
+
+    settings = GenerationRequest(prompt="-", steps=steps, guidance=guidance, sampler=sampler, size=size)
+
+    def generate(prompts: list[str], seeds: list[int]) -> list[Image.Image]:
+        return model.sample(prompts, seeds, settings)
+    return generate
+
+
 MODELS: dict[str, Callable[[int], GenerateFn]] = {"groundtruth": groundtruth_generator}
 
 
 def load_generator(name: str, size: int) -> GenerateFn:
-    """The generate function of a known model; :class:`BenchmarkError` names the accepted ones."""
-    if name not in MODELS:
-        raise BenchmarkError(f"model: {name!r} is not known; accepted: {', '.join(MODELS)}")
-    return MODELS[name](size)
+    """'groundtruth', 'default' (the embedded model) or a model folder; BenchmarkError names what is accepted."""
+    if name in MODELS:
+        return MODELS[name](size)
+    from pixeldrift.pipeline import DEFAULT_MODEL_DIR, load_model
+
+    folder = DEFAULT_MODEL_DIR if name == "default" else Path(name)
+    if not (folder / "config.json").is_file():
+        raise BenchmarkError(f"model: {name!r} is not known; accepted: {', '.join(MODELS)}, default, "
+                             "or a model folder")
+    try:
+        return model_generator(load_model(folder), size)
+    except ValueError as error:
+        raise BenchmarkError(f"model: {error}") from None
 
 
 def load_prompts(source: str) -> list[BenchmarkPrompt]:

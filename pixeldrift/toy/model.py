@@ -57,6 +57,7 @@ def train_point_denoiser(sample_points, config: ToyTrainingConfig, on_step=None)
         raise ValueError(f"need steps >= 1 and batch_size >= 2, got {config.steps} and {config.batch_size}")
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
+    torch.set_flush_denormal(True)  # denormal floats in Adam's moments are ~100x slower on CPUs
     denoiser = EDMDenoiser(PointMLP(), sigma_data=config.sigma_data)
     optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)

@@ -1,6 +1,5 @@
 """Readable labels: the AUTOMATIC1111 parameters text, the pixeldrift JSON chunk, atomic writes."""
 
-import json
 import struct
 import zlib
 

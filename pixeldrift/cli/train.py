@@ -1,0 +1,107 @@
+"""`pixeldrift train vae|t2i`: the training recipes, resumable, and the same under torchrun."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import torch
+
+from pixeldrift.train.trainer import TrainerConfig, TrainingDiverged
+
+
+def _trainer_options(function):
+    options = [
+        click.option("--steps", type=click.IntRange(1), default=2000, show_default=True, help="Optimizer steps."),
+        click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
+                     help="Global batch (split over torchrun processes)."),
+        click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate."),
+        click.option("--warmup", type=click.IntRange(0), default=100, show_default=True, help="Warm-up steps."),
+        click.option("--ema", type=float, default=0.999, show_default=True, help="EMA decay."),
+        click.option("--checkpoint-every", type=click.IntRange(1), default=250, show_default=True),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--device", default="cpu", show_default=True, help="cpu or cuda."),
+        click.option("--bf16", is_flag=True, help="bf16 autocast (CUDA only)."),
+        click.option("--compile", "compile_", is_flag=True, help="torch.compile the model."),
+        click.option("--data", default="world", show_default=True,
+                     help="'world' (the endless challenge world) or a folder with metadata.jsonl."),
+        click.option("--size", type=click.Choice(["32", "64", "128"]), default="64", show_default=True),
+        click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors, exactly."),
+        click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
+                     help="CPU threads. 1 is fastest for these small models: torch's worker threads do not "
+                          "get the denormal flush, and a VAE step measured 0.29 s on 1 thread, 1.9 s on 2."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _config(steps, batch_size, lr, warmup, ema, checkpoint_every, seed, device, bf16, compile_, threads
+            ) -> TrainerConfig:
+    torch.set_num_threads(threads)
+    try:
+        return TrainerConfig(steps=steps, batch_size=batch_size, learning_rate=lr, warmup_steps=warmup,
+                             ema_decay=ema, checkpoint_every=checkpoint_every, seed=seed, device=device,
+                             bf16=bf16, compile=compile_)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+@click.group()
+def train() -> None:
+    """Train the VAE, then the text-to-image model.
+
+    \b
+    Examples:
+      pixeldrift train vae --steps 1500 --out runs/vae
+      pixeldrift train t2i --vae runs/vae --steps 4000 --out runs/t2i --export models/default
+      pixeldrift train t2i --vae runs/vae --out runs/t2i --resume
+      torchrun --nproc_per_node=2 -m pixeldrift.cli.main train t2i --vae runs/vae --out runs/t2i
+    """
+
+
+@train.command("vae")
+@_trainer_options
+@click.option("--preset", default="tiny", show_default=True, help="VAE size preset.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def train_vae_command(out, preset, data, size, resume, **options):
+    """Train the KL autoencoder (64x64x3 <-> 16x16x4).
+
+    \b
+    Example:
+      pixeldrift train vae --steps 1500 --batch-size 32 --out runs/vae
+    """
+    from pixeldrift.train.run import train_vae
+    _run(lambda: train_vae(out, _config(**options), preset=preset, data=data, size=int(size), resume=resume))
+    click.echo(f"wrote {out / 'vae.safetensors'}")
+
+
+@train.command("t2i")
+@_trainer_options
+@click.option("--vae", "vae_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of a trained VAE; without it the model works on pixels.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--export", type=click.Path(file_okay=False, path_type=Path), help="Write a model folder here at the end.")
+@click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
+              help="Every N steps write samples-STEP.png and the held-out accuracy to OUT/eval.csv (0: never).")
+def train_t2i_command(out, vae_dir, export, eval_every, data, size, resume, **options):
+    """Train the text-to-image model (text encoder + UNet, EDM loss) on VAE latents.
+
+    \b
+    Example:
+      pixeldrift train t2i --vae runs/vae --steps 4000 --out runs/t2i --export models/default
+    """
+    from pixeldrift.train.evaluation import evaluation_hook
+    from pixeldrift.train.run import train_text_to_image
+    hook = evaluation_hook(out, size=int(size)) if eval_every else None
+    _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
+                                     resume=resume, on_eval=hook, eval_every=eval_every))
+    if export:
+        click.echo(f"wrote the model folder {export}")
+
+
+def _run(job) -> None:
+    try:
+        job()
+    except (ValueError, TrainingDiverged) as error:
+        raise click.ClickException(str(error)) from None

@@ -1,0 +1,82 @@
+"""JSON round trip for the network configs (every `*Config` dataclass in this room).
+
+A config saved beside weights must describe the architecture completely, so
+`from_dict` is strict: an unknown key or a missing key is an error rather than a
+silent fall-back to today's default (which may differ from the default the
+weights were trained with).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any, Self
+
+
+class JsonConfig:
+    """Mixin for dataclass configs: `to_dict` / `from_dict` / `to_json` / `from_json`.
+
+    Tuples become JSON lists and come back as tuples; nested JsonConfig fields
+    become nested objects.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _to_plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        if not isinstance(data, dict):
+            raise TypeError(f"{cls.__name__}.from_dict expects a dict, got {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        missing = [n for n in names if n not in data]
+        if unknown or missing:
+            raise ValueError(
+                f"{cls.__name__}: unknown keys {unknown}, missing keys {missing}; "
+                f"the accepted keys are {names}"
+            )
+        hints = typing.get_type_hints(cls)
+        return cls(**{n: _from_plain(hints[n], data[n], f"{cls.__name__}.{n}") for n in names})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{cls.__name__}: not valid JSON ({err})") from err
+        return cls.from_dict(data)
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, JsonConfig):
+        return value.to_dict()
+    if isinstance(value, (tuple, list)):
+        return [_to_plain(v) for v in value]
+    return value
+
+
+def _from_plain(hint: Any, value: Any, where: str) -> Any:
+    """Turn a JSON value back into the type the dataclass field declares."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        return _from_plain(hint, value, where)
+    if isinstance(hint, type) and issubclass(hint, JsonConfig):
+        return hint.from_dict(value)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        return tuple(_from_plain(args[0], v, where) for v in value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
+    return value

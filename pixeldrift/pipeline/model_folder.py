@@ -1,0 +1,142 @@
+"""A model on disk: a folder with config.json, safetensors weights and a README model card.
+
+    config.json                 architecture, parameterization, sampling defaults, training recipe, metrics
+    text_encoder.safetensors
+    denoiser.safetensors        the EMA weights
+    vae.safetensors             absent for pixel-space models
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixeldrift.nets import TextEncoderConfig, UNetConfig, VAEConfig, WeightsError, load_weights, save_weights
+from pixeldrift.nets.config import JsonConfig
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
+FORMAT = "pixeldrift-model/1"
+WEIGHT_FILES = ("text_encoder", "denoiser", "vae")
+
+
+@dataclass(frozen=True)
+class SamplingDefaults(JsonConfig):
+    sampler: str = "dpmpp_2m"
+    schedule: str = "karras"
+    steps: int = 20
+    guidance: float = 4.0
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
+
+
+@dataclass(frozen=True)
+class ModelConfig(JsonConfig):
+    """Everything needed to rebuild a model; the weights files hold the rest."""
+
+    name: str
+    image_size: int
+    text_encoder: TextEncoderConfig
+    denoiser: UNetConfig
+    vae: VAEConfig | None            # None: the denoiser works on pixels
+    sigma_data: float = 0.5          # EDM preconditioning (Karras et al. 2022)
+    sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
+
+    def __post_init__(self) -> None:
+        channels = 3 if self.vae is None else self.vae.latent_channels
+        factor = self.size_multiple
+        problems = []
+        if self.denoiser.in_channels != channels or self.denoiser.out_channels != channels:
+            problems.append(f"the denoiser takes {self.denoiser.in_channels} channels, the latents have {channels}")
+        if self.denoiser.context_dim != self.text_encoder.width:
+            problems.append(f"the denoiser attends to width {self.denoiser.context_dim}, "
+                            f"the text encoder gives {self.text_encoder.width}")
+        if self.image_size % factor:
+            problems.append(f"image_size {self.image_size} is not a multiple of {factor}")
+        if problems:
+            raise ValueError("inconsistent model config: " + "; ".join(problems))
+
+    @property
+    def size_multiple(self) -> int:
+        """Image sides must be multiples of this: the VAE's and the UNet's downsampling together."""
+        return self.denoiser.downsample_factor * (1 if self.vae is None else self.vae.downsample_factor)
+
+    def latent_shape(self, size: int | None = None) -> tuple[int, int, int]:
+        size = size or self.image_size
+        if self.vae is None:
+            return (3, size, size)
+        side = size // self.vae.downsample_factor
+        return (self.vae.latent_channels, side, side)
+
+
+def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
+    path = folder / "config.json"
+    if not path.is_file():
+        raise ValueError(f"{folder} is not a pixeldrift model folder: no config.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path}: format {data.get('format')!r} is not {FORMAT!r}")
+    extras = {k: data.pop(k) for k in ("format", "training", "metrics") if k in data}
+    try:
+        return ModelConfig.from_dict(data), extras
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def load_model(folder: str | Path | None = None, device: str = "cpu"):
+    """Build the model a folder describes and load its weights, all or nothing."""
+    from pixeldrift.pipeline.text_to_image import TextToImage  # the model class lives with generation
+
+    folder = Path(folder) if folder is not None else DEFAULT_MODEL_DIR
+    config, extras = _read_config(folder)
+    model = TextToImage(config)
+    for part in WEIGHT_FILES:
+        module = getattr(model, part)
+        if module is None:
+            continue
+        path = folder / f"{part}.safetensors"
+        if not path.is_file():
+            raise ValueError(f"{folder}: missing {path.name}")
+        try:
+            load_weights(module, path)
+        except WeightsError as error:
+            raise ValueError(str(error)) from None
+    model.info = extras
+    return model.to(device).eval()
+
+
+def save_model(model, folder: str | Path, training: dict | None = None, metrics: dict | None = None,
+               card: str | None = None) -> Path:
+    """Write a model folder: into a temporary folder first, then swapped in whole."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        config = {"format": FORMAT, **model.config.to_dict(), "training": training or {}, "metrics": metrics or {}}
+        (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        for part in WEIGHT_FILES:
+            module = getattr(model, part)
+            if module is not None:
+                save_weights(module, staging / f"{part}.safetensors")
+        if card is not None:
+            (staging / "README.md").write_text(card, encoding="utf-8")
+        _swap_in(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _swap_in(staging: Path, folder: Path) -> None:
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Adapters for models made elsewhere (optional extras; may import transformers or diffusers)."""

@@ -1,0 +1,96 @@
+"""Training entry points: build things, loop, save. Used by `pixeldrift train` and by torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from pixeldrift.data import ImageFolder, WorldStream
+from pixeldrift.nets import VAE, VAE_PRESETS, TextEncoderConfig, UNetConfig, VAEConfig, load_weights, save_weights
+from pixeldrift.pipeline.model_folder import ModelConfig, SamplingDefaults, save_model
+from pixeldrift.pipeline.text_to_image import TextToImage
+from pixeldrift.train.recipes import TextToImageTraining, VAETraining
+from pixeldrift.train.trainer import Trainer, TrainerConfig
+
+# The CPU default: small enough to train on a laptop, big enough to draw the world's shapes.
+# Attention only at the two coarser levels: at 16x16 it would cost more than all the convolutions.
+CPU_TEXT = TextEncoderConfig(max_length=64, width=128, depth=2, heads=4)
+
+
+def cpu_unet(channels: int) -> UNetConfig:
+    return UNetConfig(in_channels=channels, out_channels=channels, base_channels=32, channel_mults=(1, 2, 2),
+                      attention_levels=(1, 2), context_dim=CPU_TEXT.width, norm_groups=16, head_channels=32)
+
+
+def init_distributed(device: str) -> None:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+
+
+def make_data(source: str, size: int, seed: int):
+    return WorldStream(seed=seed, size=size) if source == "world" else ImageFolder(source, size=size, seed=seed)
+
+
+def train_vae(out: Path, config: TrainerConfig, preset: str = "tiny", data: str = "world", size: int = 64,
+              resume: bool = False) -> Path:
+    init_distributed(config.device)
+    vae = VAE(VAE_PRESETS[preset])
+    trainer = Trainer(VAETraining(vae), make_data(data, size, config.seed), config, out)
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    ema_vae = trainer.ema.model.vae
+    scale = latent_scale(ema_vae, make_data(data, size, config.seed + 1))
+    final = VAE(VAEConfig.from_dict({**ema_vae.cfg.to_dict(), "latent_scale": scale}))
+    final.load_state_dict(ema_vae.state_dict())
+    if trainer.rank == 0:
+        save_weights(final, out / "vae.safetensors")
+        (out / "vae_config.json").write_text(final.cfg.to_json() + "\n")
+    return out
+
+
+@torch.no_grad()
+def latent_scale(vae: VAE, data, samples: int = 512) -> float:
+    """1 / std of the latents, so diffusion sees unit-variance data (Rombach et al. 2022, section 4.3.2)."""
+    images, _ = data.batch(list(range(samples)))
+    return float(1.0 / vae.encode(images).mean.std())
+
+
+def load_trained_vae(folder: Path) -> VAE:
+    config_path = folder / "vae_config.json"
+    if not config_path.is_file():
+        raise ValueError(f"{folder}: no vae_config.json; train a VAE first with `pixeldrift train vae`")
+    vae = VAE(VAEConfig.from_json(config_path.read_text()))
+    load_weights(vae, folder / "vae.safetensors")
+    return vae
+
+
+def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
+                        size: int = 64, export: Path | None = None, resume: bool = False, name: str = "pixeldrift-cpu",
+                        on_eval=None, eval_every: int = 0) -> TextToImage:
+    init_distributed(config.device)
+    vae = load_trained_vae(vae_dir) if vae_dir is not None else None
+    unet = cpu_unet(vae.cfg.latent_channels if vae is not None else 3)
+    model_config = ModelConfig(name=name, image_size=size, text_encoder=CPU_TEXT, denoiser=unet,
+                               vae=vae.cfg if vae is not None else None, sigma_data=0.5 if vae is None else 1.0,
+                               sampling=SamplingDefaults())
+    model = TextToImage(model_config)
+    if vae is not None:
+        model.vae.load_state_dict(vae.state_dict())
+    trainer = Trainer(TextToImageTraining(model), make_data(data, size, config.seed), config, out,
+                      on_eval=on_eval, eval_every=eval_every)
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    shipped = trainer.ema.model.model
+    if export is not None and trainer.rank == 0:
+        recipe = {"trainer": asdict(config), "data": data, "vae": str(vae_dir) if vae_dir else None}
+        save_model(shipped, export, training=recipe)
+        (out / "recipe.json").write_text(json.dumps(recipe, indent=2))
+    return shipped

@@ -1,0 +1,242 @@
+"""The training loop: AdamW, warm-up + cosine, clipping, EMA, NaN guard, atomic checkpoints, DDP.
+
+Reproducibility by construction: step s trains on examples s*B .. s*B+B-1 of
+the dataset and draws its noise from a generator seeded by (seed, s). A resumed
+run therefore needs only the step counter besides weights and optimizer state,
+and under torchrun each rank takes its slice of the same global batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from pixeldrift.train.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
+from pixeldrift.train.ema import EMA
+
+
+class Dataset(Protocol):
+    def batch(self, indices: list[int]) -> tuple[torch.Tensor, list[str]]: ...
+
+
+@dataclass
+class BatchNoise:
+    """The randomness of one step: drawn for the whole global batch, then this process's rows kept.
+
+    One process and many therefore see exactly the same noise for the same example.
+    """
+
+    generator: torch.Generator
+    rows: slice
+    global_batch: int
+    device: torch.device
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        return torch.randn((self.global_batch, *shape), generator=self.generator)[self.rows].to(self.device)
+
+    def rand(self) -> torch.Tensor:
+        return torch.rand(self.global_batch, generator=self.generator)[self.rows].to(self.device)
+
+    def draw(self, sampler: Callable[[int, torch.Generator], torch.Tensor]) -> torch.Tensor:
+        return sampler(self.global_batch, self.generator)[self.rows].to(self.device)
+
+
+class TrainingModule(Protocol):
+    """What the trainer trains: an nn.Module whose forward is its own loss.
+
+    forward(images, captions, noise: BatchNoise) -> per-sample losses of this
+    process's rows. (The loss lives in forward because DDP only synchronises
+    gradients of what went through the wrapped module's forward.)
+    """
+
+
+class TrainingDiverged(RuntimeError):
+    """Too many steps had a non-finite loss or gradient."""
+
+
+@dataclass
+class TrainerConfig:
+    steps: int = 1000
+    batch_size: int = 64            # global batch, over all processes
+    learning_rate: float = 3e-4
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1       # the cosine decays to this fraction of the peak
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+    checkpoint_every: int = 500
+    log_every: int = 10
+    max_bad_steps: int = 20         # non-finite steps tolerated before stopping
+    seed: int = 0
+    device: str = "cpu"
+    bf16: bool = False              # autocast on CUDA
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(f"steps and batch_size must be positive, got {self.steps} and {self.batch_size}")
+        if self.learning_rate <= 0 or self.grad_clip <= 0:
+            raise ValueError("learning_rate and grad_clip must be positive")
+
+
+def learning_rate(step: int, config: TrainerConfig) -> float:
+    """Linear warm-up, then cosine from the peak down to min_lr_ratio * peak."""
+    peak = config.learning_rate
+    if step < config.warmup_steps:
+        return peak * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps))
+    floor = peak * config.min_lr_ratio
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * progress))
+
+
+def _distributed() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, data: Dataset, config: TrainerConfig, out_dir: str | Path,
+                 on_eval: Callable[[int, nn.Module], None] | None = None, eval_every: int = 0):
+        self.config, self.data = config, data
+        # Adam's second moments and zero-initialised layers produce denormal floats, on which x86
+        # CPUs are ~100x slower (measured: 9.8 s -> 0.73 s for 3 tiny steps). Flushing them to 0 is
+        # harmless. This reaches only threads started later: the CLI also sets it before any torch work.
+        torch.set_flush_denormal(True)
+        self.out_dir = Path(out_dir)
+        self.rank, self.world = _distributed()
+        if config.batch_size % self.world:
+            raise ValueError(f"batch_size {config.batch_size} must divide evenly over {self.world} processes")
+        self.device = torch.device(config.device)
+        self.model = model.to(self.device)
+        self.ema = EMA(self.model, config.ema_decay)
+        decay, no_decay = self._parameter_groups()
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}],
+                                           lr=config.learning_rate, betas=(0.9, 0.99))
+        self.train_model = self._wrap(self.model)
+        self.step, self.bad_steps = 0, 0
+        self.on_eval, self.eval_every = on_eval, eval_every
+
+    def _parameter_groups(self):
+        decay = [p for p in self.model.parameters() if p.requires_grad and p.ndim >= 2]
+        no_decay = [p for p in self.model.parameters() if p.requires_grad and p.ndim < 2]
+        return decay, no_decay
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if self.world > 1:
+            model = nn.parallel.DistributedDataParallel(model)
+        return torch.compile(model) if self.config.compile else model
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / "checkpoint.safetensors"
+
+    # ----- the loop -------------------------------------------------------------------
+
+    def fit(self, until: int | None = None) -> None:
+        """Train to config.steps (or stop early at `until`, as an interrupted run would)."""
+        last = self.config.steps if until is None else min(until, self.config.steps)
+        bar = tqdm(total=self.config.steps, initial=self.step, disable=self.rank != 0, dynamic_ncols=True)
+        log = self._open_log()
+        started, seen = time.perf_counter(), 0
+        while self.step < last:
+            loss = self._train_step()
+            seen += self.config.batch_size
+            self.step += 1
+            if self.rank == 0 and (self.step % self.config.log_every == 0 or self.step == self.config.steps):
+                rate = seen / (time.perf_counter() - started)
+                bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.0f}", skipped=self.bad_steps)
+                log.writerow([self.step, f"{loss:.6f}", f"{learning_rate(self.step - 1, self.config):.3e}",
+                              f"{rate:.1f}", self.bad_steps])
+            bar.update(1)
+            if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps:
+                self.save()
+            if self.on_eval and self.eval_every and self.step % self.eval_every == 0 and self.rank == 0:
+                self.on_eval(self.step, self.ema.model)
+        bar.close()
+
+    def _train_step(self) -> float:
+        config = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, config)
+        local = config.batch_size // self.world
+        first = self.step * config.batch_size + self.rank * local
+        images, captions = self.data.batch(list(range(first, first + local)))
+        noise = BatchNoise(torch.Generator().manual_seed(config.seed * 1_000_003 + self.step),
+                           slice(self.rank * local, (self.rank + 1) * local), config.batch_size, self.device)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and self.device.type == "cuda")
+        with autocast:
+            loss = self.train_model(images.to(self.device), captions, noise).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        if not self._all_finite(loss.detach() + grad_norm):
+            return self._skip(loss)
+        self.optimizer.step()
+        self.ema.update(self.model, self.step)
+        return loss.item()
+
+    def _all_finite(self, value: torch.Tensor) -> bool:
+        flag = torch.isfinite(value).float().reshape(1)
+        if self.world > 1:
+            dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item() > 0)
+
+    def _skip(self, loss: torch.Tensor) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.bad_steps += 1
+        if self.bad_steps > self.config.max_bad_steps:
+            raise TrainingDiverged(
+                f"{self.bad_steps} steps had a non-finite loss or gradient (limit {self.config.max_bad_steps}); "
+                f"stopping at step {self.step}. The last good checkpoint is {self.checkpoint_path}; "
+                "try a lower learning rate.")
+        return float("nan")
+
+    def _open_log(self):
+        if self.rank != 0:
+            return csv.writer(open(os.devnull, "w"))  # noqa: SIM115 - ranks other than 0 log nowhere
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / "log.csv"
+        fresh = not path.exists() or self.step == 0
+        handle = open(path, "w" if fresh else "a", newline="", buffering=1)  # noqa: SIM115 - lives with the run
+        writer = csv.writer(handle)
+        if fresh:
+            writer.writerow(["step", "loss", "lr", "images_per_s", "skipped_steps"])
+        return writer
+
+    # ----- checkpoints -----------------------------------------------------------------
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update({f"ema.{k}": v for k, v in self.ema.model.state_dict().items()})
+        optim_tensors, optim_plain = flatten_optimizer(self.optimizer.state_dict())
+        tensors.update(optim_tensors)
+        meta = {"step": self.step, "bad_steps": self.bad_steps, "optimizer": optim_plain,
+                "config": asdict(self.config)}
+        return tensors, meta
+
+    def save(self) -> None:
+        if self.rank == 0:
+            save_checkpoint(self.checkpoint_path, *self.state())
+
+    def resume(self, path: str | Path | None = None) -> None:
+        tensors, meta = load_checkpoint(path or self.checkpoint_path)
+        self.model.load_state_dict(_strip(tensors, "model."))
+        self.ema.model.load_state_dict(_strip(tensors, "ema."))
+        self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        self.step, self.bad_steps = int(meta["step"]), int(meta["bad_steps"])
+
+
+def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
