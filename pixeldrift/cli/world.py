@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 import random
-import tempfile
 
 import click
 from PIL import Image, UnidentifiedImageError
 
+from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.world import (IMAGE_SIZES, STYLES, PromptError, SpecError, caption, parse_prompt, render,
                               sample_spec, spec_to_dict, verify)
 from pixeldrift.world.export import ExportError, ExportSettings, export_dataset
@@ -30,16 +29,7 @@ def _save_png(image: Image.Image, path: Path) -> None:
     """Atomic PNG write: a temporary file beside the target, flushed, then renamed over it."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(buffer.getvalue())
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_bytes_atomically(path, buffer.getvalue())
 
 
 @click.group()

@@ -10,33 +10,18 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 import io
 import json
-import os
 from pathlib import Path
 import platform
-import tempfile
 import textwrap
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pixeldrift import __version__
+from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.evaluate.compose import CategoryScore, ComposeSettings, SampleResult, overall
 
 TILE, CAPTION_LINES, COLUMNS, WRAP = 160, 6, 6, 30
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def report_dict(settings: ComposeSettings, scores: dict[str, CategoryScore],
@@ -93,13 +78,13 @@ def write_report(out_dir: Path, report: dict, failures: list[tuple[SampleResult,
     """Write report.json, report.md and (when anything failed) failures.png; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "report.json", out_dir / "report.md"]
-    atomic_write(written[0], (json.dumps(report, indent=2) + "\n").encode())
-    atomic_write(written[1], markdown_table(report).encode())
+    write_bytes_atomically(written[0], (json.dumps(report, indent=2) + "\n").encode())
+    write_bytes_atomically(written[1], markdown_table(report).encode())
     grid_path = out_dir / "failures.png"
     if failures:
         buffer = io.BytesIO()
         failure_grid(failures).save(buffer, format="PNG")
-        atomic_write(grid_path, buffer.getvalue())
+        write_bytes_atomically(grid_path, buffer.getvalue())
         written.append(grid_path)
     elif grid_path.exists():
         grid_path.unlink()  # a stale grid from an earlier run would contradict this report

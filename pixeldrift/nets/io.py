@@ -9,8 +9,6 @@ copies the weights in, so a module is never left half-loaded.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -19,6 +17,8 @@ from safetensors.torch import load_file as load_safetensors_file
 from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 
+from pixeldrift.atomic_write import write_bytes_atomically  # a stdlib-only leaf
+
 _LISTED = 8  # how many offending keys an error message names before "and N more"
 
 
@@ -26,38 +26,10 @@ class WeightsError(ValueError):
     """A weights file that cannot be loaded into a module: corrupt, or not matching it."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a fsynced temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_weights(module: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> None:
     """Save `module.state_dict()` to a .safetensors file (CPU copies, so tied tensors are fine)."""
     tensors = {name: t.detach().to("cpu").contiguous().clone() for name, t in module.state_dict().items()}
-    atomic_write_bytes(Path(path), save_safetensors_bytes(tensors, metadata=metadata))
+    write_bytes_atomically(path, save_safetensors_bytes(tensors, metadata=metadata), make_parents=True)
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:

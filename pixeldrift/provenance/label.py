@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from pixeldrift.provenance.atomic import write_bytes_atomically
+from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.provenance.content_credentials import TRAINED_ALGORITHMIC_MEDIA, C2paSigningKey, sign_png
 from pixeldrift.provenance.png_chunks import PngFormatError, read_png_text
 from pixeldrift.provenance.record import GenerationRecord, RecordFormatError, parse_parameters_text

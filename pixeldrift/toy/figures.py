@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
+
+from pixeldrift.atomic_write import write_bytes_atomically
 
 PANEL = 240          # pixels per panel side
 VIEW = 3.2           # the panel shows [-VIEW, VIEW]^2 in data units
@@ -67,14 +70,14 @@ def drift_field(denoiser, sigma: float, title: str, grid: int = 17) -> Image.Ima
 
 
 def save_gif(frames: list[Image.Image], path: Path, frame_ms: int = 80) -> None:
-    """Animated GIF, written to a temporary name first so a crash leaves no half file."""
-    tmp = path.with_suffix(".tmp.gif")
+    """Animated GIF, written atomically so a crash leaves no half file."""
+    buffer = io.BytesIO()
     hold = [frames[-1]] * 12  # pause on the result before looping
-    frames[0].save(tmp, save_all=True, append_images=frames[1:] + hold, duration=frame_ms, loop=0)
-    tmp.replace(path)
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:] + hold, duration=frame_ms, loop=0)
+    write_bytes_atomically(path, buffer.getvalue())
 
 
 def save_png(image: Image.Image, path: Path) -> None:
-    tmp = path.with_suffix(".tmp.png")
-    image.save(tmp)
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    write_bytes_atomically(path, buffer.getvalue())

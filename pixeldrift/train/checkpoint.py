@@ -8,13 +8,14 @@ the file's metadata. Nothing is pickled, so loading a checkpoint runs no code.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
+
+from pixeldrift.atomic_write import write_bytes_atomically
 
 META_KEY = "pixeldrift_training_state"
 
@@ -41,14 +42,8 @@ def unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict[str, Any])
 
 def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Write to a temporary file beside `path`, fsync it, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    save_file(contiguous, str(tmp), metadata={META_KEY: json.dumps(meta)})
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_bytes_atomically(path, save(contiguous, metadata={META_KEY: json.dumps(meta)}), make_parents=True)
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
