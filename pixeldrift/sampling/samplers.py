@@ -117,22 +117,14 @@ def sample_euler_ancestral(denoiser, x, sigmas, extra_args=None, callback: Callb
     return model.finish(x)
 
 
-@torch.no_grad()
 def sample_ddim(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None,
                 eta: float = 0.0):
-    """DDIM (Song et al. 2021, eq. 12) in sigma space: x' = x0_hat + sqrt(sigma'^2 - s_up^2) eps_hat + s_up z.
+    """DDIM (Song et al. 2021, eq. 12) in sigma space: x' = x0_hat + sqrt(s'^2 - s_up^2) eps_hat + s_up z.
 
-    eta = 0 is deterministic (and equals Euler in sigma space); eta = 1 is DDPM.
+    With eps_hat = (x - x0_hat) / s and sqrt(s'^2 - s_up^2) = sigma_down, that is the
+    Euler ancestral step, line for line; eta = 0 is deterministic (plain Euler), eta = 1 is DDPM.
     """
-    model, s = _Model(denoiser, x, sigmas, extra_args), sigmas.tolist()
-    for i in range(len(s) - 1):
-        denoised = model(x, i)
-        _report(callback, i, x, denoised)
-        sigma_down, sigma_up = ancestral_step(s[i], s[i + 1], eta)
-        x = torch.lerp(denoised, x, sigma_down / s[i])
-        if sigma_up > 0:
-            x = x + _noise_like(x, generator) * sigma_up
-    return model.finish(x)
+    return sample_euler_ancestral(denoiser, x, sigmas, extra_args, callback, generator, eta=eta)
 
 
 def sample_ddpm(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None):
