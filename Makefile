@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # keeps pip from pulling a multi-gigabyte CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test setup clean
+.PHONY: demo toy test setup clean
 
 $(BIN)/pixeldrift: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ $(BIN)/pixeldrift: pyproject.toml
 setup: $(BIN)/pixeldrift
 
 demo: setup
+	$(BIN)/pixeldrift generate "three red circles above a blue square" -n 4 --out outputs/demo
+
+toy: setup
 	$(BIN)/pixeldrift toy --data swissroll --out outputs/toy
 
 test: setup
