@@ -20,8 +20,11 @@ def cli() -> None:
 
     \b
     Examples:
-      pixeldrift toy --data swissroll        # watch 2-D points diffuse and come back
-      pixeldrift toy --help                  # every option of a command
+      pixeldrift generate "three red circles above a blue square" -n 4
+      pixeldrift info outputs/000000-three-red-circles-above-a-blue-square.png
+      pixeldrift bench compose --model default      # exact compositional accuracy
+      pixeldrift toy --data swissroll               # watch 2-D points diffuse and come back
+      pixeldrift COMMAND --help                     # every option of a command
     """
 
 
