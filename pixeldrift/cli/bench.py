@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pixeldrift.evaluate.compose import (DEFAULT_SEEDS, MODELS, BenchmarkError, ComposeSettings, load_generator,
+from pixeldrift.evaluate.compose import (DEFAULT_SEEDS, MODELS, ComposeSettings, load_generator,
                                          load_prompts, overall, run_compose, score)
 from pixeldrift.evaluate.compose_report import markdown_table, report_dict, write_report
 from pixeldrift.world import IMAGE_SIZES
@@ -45,12 +45,15 @@ def bench() -> None:
               help="Comma-separated seeds; every prompt is generated once per seed.")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
               help="Prompts per call to the model.")
+@click.option("--steps", type=click.IntRange(1, 1000), default=20, show_default=True, help="Sampling steps.")
+@click.option("--guidance", type=click.FloatRange(0, 50), default=None, help="Guidance scale [model default].")
+@click.option("--sampler", default=None, help="Sampler [model default].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for report.json, report.md and failures.png [default: outputs/bench/compose-MODEL].")
 @click.option("--fail-under", type=click.FloatRange(0, 1), default=None,
               help="Exit with status 1 when the overall accuracy is below this (e.g. 0.995).")
-def compose(model: str, prompts: str, size: str, seeds: tuple[int, ...], batch_size: int, out: Path | None,
-            fail_under: float | None) -> None:
+def compose(model: str, prompts: str, size: str, seeds: tuple[int, ...], batch_size: int, steps: int,
+            guidance: float | None, sampler: str | None, out: Path | None, fail_under: float | None) -> None:
     """Compositional accuracy: counting, colours, positions, clocks, quantities, text.
 
     Generates every prompt once per seed, reads each image back with the world's
@@ -67,11 +70,12 @@ def compose(model: str, prompts: str, size: str, seeds: tuple[int, ...], batch_s
       pixeldrift bench compose --prompts my_prompts.txt --out outputs/mine --fail-under 0.9
     """
     try:
-        settings = ComposeSettings(model=model, prompts=prompts, size=int(size), seeds=seeds, batch_size=batch_size)
-        generate = load_generator(model, settings.size)
+        settings = ComposeSettings(model=model, prompts=prompts, size=int(size), seeds=seeds, batch_size=batch_size,
+                                   steps=steps, guidance=guidance, sampler=sampler)
+        generate = load_generator(model, settings.size, steps, guidance, sampler)
         prompt_set = load_prompts(prompts)
         results, failures = run_compose(generate, prompt_set, settings)
-    except BenchmarkError as error:
+    except ValueError as error:  # BenchmarkError, or a bad generation setting
         raise click.UsageError(str(error)) from None
     scores = score(results)
     report = report_dict(settings, scores, results)

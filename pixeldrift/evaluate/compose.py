@@ -43,6 +43,9 @@ class ComposeSettings:
     size: int = 64
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     batch_size: int = 32
+    steps: int = 20                # the generation settings below are ignored by groundtruth
+    guidance: float | None = None  # None: the model's default
+    sampler: str | None = None     # None: the model's default
 
     def __post_init__(self) -> None:
         if self.size not in IMAGE_SIZES:
@@ -95,7 +98,8 @@ def model_generator(model, size: int, steps: int = 20, guidance: float | None = 
 MODELS: dict[str, Callable[[int], GenerateFn]] = {"groundtruth": groundtruth_generator}
 
 
-def load_generator(name: str, size: int) -> GenerateFn:
+def load_generator(name: str, size: int, steps: int = 20, guidance: float | None = None,
+                   sampler: str | None = None) -> GenerateFn:
     """'groundtruth', 'default' (the embedded model) or a model folder; BenchmarkError names what is accepted."""
     if name in MODELS:
         return MODELS[name](size)
@@ -106,7 +110,7 @@ def load_generator(name: str, size: int) -> GenerateFn:
         raise BenchmarkError(f"model: {name!r} is not known; accepted: {', '.join(MODELS)}, default, "
                              "or a model folder")
     try:
-        return model_generator(load_model(folder), size)
+        return model_generator(load_model(folder), size, steps, guidance, sampler)
     except ValueError as error:
         raise BenchmarkError(f"model: {error}") from None
 
