@@ -87,3 +87,22 @@ def test_inconsistent_config_is_refused():
     with pytest.raises(ValueError, match="the denoiser attends to width 64, the text encoder gives 256"):
         ModelConfig(name="x", image_size=32, text_encoder=TEXT_ENCODER_PRESETS["small"],
                     denoiser=UNET_PRESETS["tiny"], vae=VAE_PRESETS["tiny"])
+
+
+def test_two_line_python_api_writes_a_labelled_png(model_dir, tmp_path):
+    import pixeldrift
+    results = pixeldrift.generate("three red circles", model=str(model_dir), steps=2, batch_size=2)
+    path = results[1].save(tmp_path / "out.png")
+    labels = read_labels(path.read_bytes())
+    assert labels.record.seed == 1 and labels.record.model == "tiny-test"
+
+
+def test_pixel_space_model_generates_without_a_vae(tmp_path):
+    config = ModelConfig(name="pixels", image_size=16, text_encoder=TEXT_ENCODER_PRESETS["tiny"],
+                         denoiser=UNET_PRESETS["tiny"].__class__(**{**UNET_PRESETS["tiny"].to_dict(),
+                                                                   "in_channels": 3, "out_channels": 3}),
+                         vae=None)
+    model = load_model(save_model(TextToImage(config), tmp_path / "pixels"))
+    images = model.generate(GenerationRequest("a red square", steps=2))
+    assert model.vae is None and not (tmp_path / "pixels" / "vae.safetensors").exists()
+    assert images[0].image.size == (16, 16)
