@@ -39,11 +39,19 @@ class CFGDenoiser:
         self.denoiser = denoiser
         self.scale = scale
         self.rescale = rescale
+        # (cond, uncond, both): a sampler passes the same dicts every step, so batch them once;
+        # pass new dicts, not mutated ones, for new conditions
+        self._batched: tuple[dict, dict, dict] | None = None
+
+    def _conditions(self, cond: dict, uncond: dict) -> dict:
+        if self._batched is None or self._batched[0] is not cond or self._batched[1] is not uncond:
+            self._batched = (cond, uncond, _concat_conditions(cond, uncond))
+        return self._batched[2]
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, cond: dict, uncond: dict) -> torch.Tensor:
         if self.scale == 1.0:
             return self.denoiser(x, sigma, **cond)
-        both = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]), **_concat_conditions(cond, uncond))
+        both = self.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]), **self._conditions(cond, uncond))
         d_cond, d_uncond = both.chunk(2)  # (N, ...) each
         guided = d_uncond + self.scale * (d_cond - d_uncond)
         if self.rescale > 0:
