@@ -158,30 +158,15 @@ def sample_heun(denoiser, x, sigmas, extra_args=None, callback: Callback = None,
     return model.finish(x)
 
 
-@torch.no_grad()
 def sample_dpmpp_2m(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None):
     """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2), data prediction, multistep.
 
     With lambda = -log sigma and h = lambda' - lambda, one step is
     x' = (sigma'/sigma) x + (1 - sigma'/sigma) D, where D extrapolates the last two
     denoised estimates; the first step and the step to sigma = 0 are first order.
+    It is the SDE variant below with eta = 0 (no noise renewed).
     """
-    model, s = _Model(denoiser, x, sigmas, extra_args), sigmas.tolist()
-    old_denoised = None
-    for i in range(len(s) - 1):
-        denoised = model(x, i)
-        _report(callback, i, x, denoised)
-        if s[i + 1] == 0:
-            x = denoised
-        else:
-            ratio = s[i + 1] / s[i]  # = exp(-h)
-            d = denoised
-            if old_denoised is not None:
-                r = math.log(s[i - 1] / s[i]) / math.log(s[i] / s[i + 1])  # h_last / h
-                d = denoised + (denoised - old_denoised) / (2 * r)
-            x = x * ratio + d * (1 - ratio)
-        old_denoised = denoised
-    return model.finish(x)
+    return sample_dpmpp_2m_sde(denoiser, x, sigmas, extra_args, callback, generator, eta=0.0)
 
 
 @torch.no_grad()
@@ -189,7 +174,8 @@ def sample_dpmpp_2m_sde(denoiser, x, sigmas, extra_args=None, callback: Callback
                         eta: float = 1.0):
     """DPM-Solver++(2M) SDE (Lu et al. 2022, midpoint variant): 2M with part of the noise renewed each step.
 
-    x' = (s'/s) e^{-eta h} x + (1 - e^{-(1+eta) h}) D + s' sqrt(1 - e^{-2 eta h}) z.
+    x' = (s'/s) e^{-eta h} x + (1 - e^{-(1+eta) h}) D + s' sqrt(1 - e^{-2 eta h}) z, where D is
+    corrected by the previous estimate: + (1 - e^{-(1+eta) h}) (D - D_prev) / (2 r), r = h_prev / h.
     """
     model, s = _Model(denoiser, x, sigmas, extra_args), sigmas.tolist()
     old_denoised = None
@@ -205,7 +191,8 @@ def sample_dpmpp_2m_sde(denoiser, x, sigmas, extra_args=None, callback: Callback
             if old_denoised is not None:
                 r = math.log(s[i - 1] / s[i]) / h
                 x = x + (denoised - old_denoised) * (gain / (2 * r))
-            x = x + _noise_like(x, generator) * (s[i + 1] * math.sqrt(-math.expm1(-2 * eta * h)))
+            if eta > 0:
+                x = x + _noise_like(x, generator) * (s[i + 1] * math.sqrt(-math.expm1(-2 * eta * h)))
         old_denoised = denoised
     return model.finish(x)
 
