@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -96,7 +97,7 @@ def train_t2i_command(out, vae_dir, export, eval_every, data, size, resume, **op
     hook = evaluation_hook(out, size=int(size)) if eval_every else None
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
                                      resume=resume, on_eval=hook, eval_every=eval_every))
-    if export:
+    if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
 
 
