@@ -153,8 +153,8 @@ def sample_heun(denoiser, x, sigmas, extra_args=None, callback: Callback = None,
             x = x_euler
             continue
         # x + dt/2 (d + d'), with d = (x - D)/s, d' = (x_euler - D')/s', and x_euler - x = dt d
-        d_next = (x_euler - model(x_euler, i + 1)) / s[i + 1]
-        x = torch.lerp(x, x_euler, 0.5).add_(d_next, alpha=(s[i + 1] - s[i]) / 2)
+        gap_next = x_euler - model(x_euler, i + 1)  # = s' d'
+        x = torch.lerp(x, x_euler, 0.5).add_(gap_next, alpha=(s[i + 1] - s[i]) / (2 * s[i + 1]))
     return model.finish(x)
 
 
