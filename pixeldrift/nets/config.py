@@ -80,3 +80,16 @@ def _from_plain(hint: Any, value: Any, where: str) -> Any:
     if isinstance(hint, type) and not isinstance(value, hint):
         raise ValueError(f"{where}: expected {hint.__name__}, got {value!r}")
     return value
+
+
+class Levels:
+    """For configs of networks with one resolution level per entry of `channel_mults`."""
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.base_channels * m for m in self.channel_mults]
+
+    @property
+    def downsample_factor(self) -> int:
+        """Input height and width must be multiples of this (each level but the last halves them)."""
+        return 2 ** (len(self.channel_mults) - 1)

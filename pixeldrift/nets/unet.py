@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from pixeldrift.nets.attention import MultiHeadAttention, check_context
-from pixeldrift.nets.config import JsonConfig
+from pixeldrift.nets.config import JsonConfig, Levels
 from pixeldrift.nets.embeddings import NoiseLevelEmbedding, check_noise_level
 
 
 @dataclass(frozen=True)
-class UNetConfig(JsonConfig):
+class UNetConfig(JsonConfig, Levels):
     """Architecture of a UNet (defaults: the "small" preset). A level is one resolution; each level
     but the last halves it."""
 
@@ -65,14 +65,6 @@ class UNetConfig(JsonConfig):
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
-    @property
-    def widths(self) -> list[int]:
-        return [self.base_channels * m for m in self.channel_mults]
-
-    @property
-    def downsample_factor(self) -> int:
-        """Input height and width must be multiples of this."""
-        return 2 ** (len(self.channel_mults) - 1)
 
 
 # Size presets. "small" is the CPU default for 16x16x4 latents; "tiny" is for tests.

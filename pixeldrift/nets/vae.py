@@ -20,12 +20,14 @@ import torch
 from torch import nn
 
 from pixeldrift.nets.attention import MultiHeadAttention
-from pixeldrift.nets.config import JsonConfig
+from pixeldrift.nets.config import JsonConfig, Levels
 
 
 @dataclass(frozen=True)
-class VAEConfig(JsonConfig):
-    """Architecture of the autoencoder and the scale of its latent space (defaults: "small")."""
+class VAEConfig(JsonConfig, Levels):
+    """Architecture of the autoencoder and the scale of its latent space (defaults: "small").
+
+    Latents are `downsample_factor` times smaller than the image on each side."""
 
     image_channels: int = 3
     latent_channels: int = 4
@@ -47,14 +49,6 @@ class VAEConfig(JsonConfig):
         if not self.latent_scale > 0:
             raise ValueError(f"latent_scale must be > 0, got {self.latent_scale}")
 
-    @property
-    def widths(self) -> list[int]:
-        return [self.base_channels * m for m in self.channel_mults]
-
-    @property
-    def downsample_factor(self) -> int:
-        """Image height and width must be multiples of this; latents are this much smaller."""
-        return 2 ** (len(self.channel_mults) - 1)
 
 
 VAE_PRESETS: dict[str, VAEConfig] = {
