@@ -95,7 +95,7 @@ def load_model(folder: str | Path | None = None, device: str = "cpu"):
     from pixeldrift.pipeline.text_to_image import TextToImage  # the model class lives with generation
 
     folder = Path(folder) if folder is not None else DEFAULT_MODEL_DIR
-    config, extras = _read_config(folder)
+    config, _extras = _read_config(folder)  # training recipe and metrics: for the model card, not the model
     model = TextToImage(config)
     for part in WEIGHT_FILES:
         module = getattr(model, part)
@@ -108,7 +108,6 @@ def load_model(folder: str | Path | None = None, device: str = "cpu"):
             load_weights(module, path)
         except WeightsError as error:
             raise ValueError(str(error)) from None
-    model.info = extras
     return model.to(device).eval()
 
 

@@ -82,7 +82,6 @@ class TextToImage(nn.Module):
         self.text_encoder = TextEncoder(config.text_encoder)
         self.denoiser = EDMDenoiser(UNet(config.denoiser), sigma_data=config.sigma_data)
         self.vae = VAE(config.vae) if config.vae is not None else None
-        self.info: dict = {}
 
     @property
     def device(self) -> torch.device:
