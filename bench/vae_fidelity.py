@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from pixeldrift import world
-from pixeldrift.data.world_stream import images_to_tensor
+from pixeldrift.data.examples import images_to_tensor
 
 
 def reconstruct(vae, images: list[np.ndarray]) -> list[np.ndarray]:

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pixeldrift.data.world_stream import images_to_tensor
+from pixeldrift.data.examples import ExampleSource
 
 MAX_IMAGE_PIXELS = 4096 * 4096
 
 
-class ImageFolder:
+class ImageFolder(ExampleSource):
     """Rows of metadata.jsonl with `file_name` and `text`; index i reads row perm_epoch[i % n].
 
     Each pass over the data (epoch) uses its own seeded shuffle, so indices stay
@@ -58,7 +58,3 @@ class ImageFolder:
                 raise ValueError(f"{name}: {image.width}x{image.height} is larger than allowed")
             rgb = image.convert("RGB").resize((self.size, self.size), Image.Resampling.BICUBIC)
         return np.asarray(rgb), text
-
-    def batch(self, indices: list[int]) -> tuple:
-        images, captions = zip(*(self.example(i) for i in indices))
-        return images_to_tensor(list(images)), list(captions)

@@ -5,18 +5,12 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import torch
 
 from pixeldrift import world
+from pixeldrift.data.examples import ExampleSource
 
 
-def images_to_tensor(images: list[np.ndarray]) -> torch.Tensor:
-    """(H, W, 3) uint8 arrays -> (N, 3, H, W) float in [-1, 1]."""
-    stacked = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
-    return stacked.float().div_(127.5).sub_(1.0)
-
-
-class WorldStream:
+class WorldStream(ExampleSource):
     """Example i is a training-split scene drawn with seed (seed, i), rendered and captioned.
 
     Held-out combinations never appear (see world.heldout); captions vary in phrasing.
@@ -36,7 +30,3 @@ class WorldStream:
                 return world.render(spec, size=self.size, seed=rng.randrange(2**31)), text
             except world.SpecError:
                 continue
-
-    def batch(self, indices: list[int]) -> tuple[torch.Tensor, list[str]]:
-        images, captions = zip(*(self.example(i) for i in indices))
-        return images_to_tensor(list(images)), list(captions)
