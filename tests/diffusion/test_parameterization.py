@@ -73,3 +73,17 @@ def test_each_loss_is_the_mse_on_its_own_target():
     for denoiser, (prediction, target) in targets.items():
         expected = (prediction - target).pow(2).mean(1)
         assert torch.allclose(denoising_loss(denoiser, x0, sigma, noise), expected, rtol=1e-9), type(denoiser)
+
+
+def test_training_sigma_samplers_draw_from_their_stated_distributions():
+    from pixeldrift.diffusion.losses import (discrete_sigma_sampler, lognormal_sigma_sampler,
+                                             logit_normal_flow_sigma_sampler)
+    g = torch.Generator().manual_seed(0)
+    discrete = discrete_sigma_sampler(SCHEDULE)(20_000, g)
+    table = SCHEDULE.sigmas.float()
+    assert torch.isin(discrete, table).all() and len(discrete.unique()) > 900
+    lognormal = lognormal_sigma_sampler(-1.2, 1.2)(20_000, g).log()
+    assert abs(lognormal.mean().item() + 1.2) < 0.05 and abs(lognormal.std().item() - 1.2) < 0.05
+    t = logit_normal_flow_sigma_sampler()(20_000, g)
+    t = t / (1 + t)  # back to flow time
+    assert abs(t.median().item() - 0.5) < 0.02 and t.max() < 1 and t.min() > 0
