@@ -30,7 +30,8 @@ from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="Image i of the batch uses seed + i.")
 @click.option("-n", "--batch-size", type=click.IntRange(1, 64), default=1, show_default=True)
-@click.option("--size", type=int, help="Square side in pixels (a multiple of 16; the model's 64 by default).")
+@click.option("--size", callback=lambda _c, _p, v: parse_size(v), metavar="WxH",
+              help="Image size: 64 or 96x64 (multiples of 16; the model's own by default).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda; noise is always drawn on the CPU.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True)
 @click.option("--no-watermark", is_flag=True, help="Skip the invisible watermark (recorded in the metadata).")
@@ -50,11 +51,12 @@ def generate(prompt, negative_prompt, model_dir, sampler, schedule, steps, guida
     """
     request = GenerationRequest(prompt=prompt, negative_prompt=negative_prompt, steps=steps, sampler=sampler,
                                 schedule=schedule, guidance=guidance, guidance_rescale=guidance_rescale, seed=seed,
-                                batch_size=batch_size, size=size)
+                                batch_size=batch_size, width=size[0], height=size[1])
     started = time.perf_counter()
     try:
         model = load_model(model_dir, device=device)
-        bar = tqdm(total=request.validated(model.config).steps, desc="sampling", leave=False)
+        total = request.validated(model.sampling_defaults, model.limits).steps
+        bar = tqdm(total=total, desc="sampling", leave=False)
         results = model.generate(request, callback=lambda i, x, d: bar.update(1),
                                  model_name=model.config.name)
         bar.close()
@@ -78,6 +80,17 @@ def _write(results, out: Path, no_watermark: bool) -> None:
         path = out / f"grid-{first.seed:06d}-{_slug(first.prompt)}.png"
         save_labelled_png(contact_sheet([r.image for r in results]), path, record, watermark=not no_watermark)
         click.echo(f"wrote {path}")
+
+
+def parse_size(text: str | None) -> tuple[int | None, int | None]:
+    """'64' -> (64, 64), '96x64' -> (96, 64), None -> the model's own."""
+    if text is None:
+        return None, None
+    parts = text.lower().split("x")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
+        raise click.BadParameter(f"{text!r} is not a size; write 64 or 96x64")
+    width, height = (int(parts[0]), int(parts[-1]))
+    return width, height
 
 
 def _slug(text: str, limit: int = 40) -> str:

@@ -88,7 +88,8 @@ def model_generator(model, size: int, steps: int = 20, guidance: float | None = 
     """A loaded text-to-image model (pixeldrift.pipeline.TextToImage) as a benchmark generator."""
     from pixeldrift.pipeline import GenerationRequest
 
-    settings = GenerationRequest(prompt="-", steps=steps, guidance=guidance, sampler=sampler, size=size)
+    settings = GenerationRequest(prompt="-", steps=steps, guidance=guidance, sampler=sampler, width=size,
+                                 height=size)
 
     def generate(prompts: list[str], seeds: list[int]) -> list[Image.Image]:
         return model.sample(prompts, seeds, settings)

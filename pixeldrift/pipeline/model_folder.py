@@ -18,20 +18,12 @@ from typing import Any
 
 from pixeldrift.nets import TextEncoderConfig, UNetConfig, VAEConfig, WeightsError, load_weights, save_weights
 from pixeldrift.nets.config import JsonConfig
+from pixeldrift.pipeline.request import ModelLimits, SamplingDefaults
 
+MAX_SIDE = 512  # our small models are trained at 64 px; 8x that is the most worth asking for
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
 FORMAT = "pixeldrift-model/1"
 WEIGHT_FILES = ("text_encoder", "denoiser", "vae")
-
-
-@dataclass(frozen=True)
-class SamplingDefaults(JsonConfig):
-    sampler: str = "dpmpp_2m"
-    schedule: str = "karras"
-    steps: int = 20
-    guidance: float = 4.0
-    sigma_min: float = 0.002
-    sigma_max: float = 80.0
 
 
 @dataclass(frozen=True)
@@ -65,12 +57,15 @@ class ModelConfig(JsonConfig):
         """Image sides must be multiples of this: the VAE's and the UNet's downsampling together."""
         return self.denoiser.downsample_factor * (1 if self.vae is None else self.vae.downsample_factor)
 
-    def latent_shape(self, size: int | None = None) -> tuple[int, int, int]:
-        size = size or self.image_size
+    @property
+    def limits(self) -> ModelLimits:
+        return ModelLimits(self.image_size, self.image_size, self.size_multiple, max_side=MAX_SIDE)
+
+    def latent_shape(self, width: int, height: int) -> tuple[int, int, int]:
         if self.vae is None:
-            return (3, size, size)
-        side = size // self.vae.downsample_factor
-        return (self.vae.latent_channels, side, side)
+            return (3, height, width)
+        f = self.vae.downsample_factor
+        return (self.vae.latent_channels, height // f, width // f)
 
 
 def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:

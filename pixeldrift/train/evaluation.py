@@ -22,7 +22,7 @@ def evaluation_hook(out_dir: Path, prompts_per_eval: int = 60, size: int = 64):
 
     def on_eval(step: int, ema_module) -> None:
         model = ema_module.model.eval()
-        settings = GenerationRequest(prompt="-", size=size)
+        settings = GenerationRequest(prompt="-", width=size, height=size)
         images = model.sample(list(GRID_PROMPTS), list(range(len(GRID_PROMPTS))), settings)
         record = GenerationRecord(prompt=" | ".join(GRID_PROMPTS), steps=20, model=f"training step {step}",
                                   width=size, height=size)

@@ -51,7 +51,7 @@ def test_generate_command_writes_labelled_pngs_byte_for_byte(model_dir, tmp_path
     (["x" * 3000], "limited to 2000 characters"),
     (["a red circle", "--steps", "0"], "0 is not in the range 1<=x<=1000"),
     (["a red circle", "--steps", "10000"], "10000 is not in the range"),
-    (["a red circle", "--size", "36"], "size must be a multiple of 8"),  # tiny model: VAE 4 x UNet 2
+    (["a red circle", "--size", "36"], "width must be a multiple of 8"),  # tiny model: VAE 4 x UNet 2
     (["a red circle", "--sampler", "magic"], "'magic' is not one of"),
 ])
 def test_bad_requests_exit_non_zero_with_the_reason(model_dir, tmp_path, args, message):
