@@ -7,6 +7,7 @@ subclasses LatentDiffusionPipeline and supplies its parts:
     name, sampling_defaults, limits   what it is called, how it samples, what sizes it makes
     latent_shape(width, height)       (C, h, w) of the latent for an image of that size
     encode_prompts(prompts, negs)     (cond, uncond) keyword dicts for the denoiser
+    condition(prompts, negs, request) the same, for models that also condition on size (default: the above)
     pixels_to_latents(pixels)         images in [-1, 1] (N, 3, H, W) -> latents (deterministic)
     latents_to_pixels(latents)        latents -> images in [-1, 1]
 
@@ -58,6 +59,10 @@ class LatentDiffusionPipeline(nn.Module):
     def latents_to_pixels(self, latents: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def condition(self, prompts: list[str], negative: list[str], r: GenerationRequest) -> tuple[dict, dict]:
+        """Everything the denoiser is conditioned on; models that also take the size (SDXL) override."""
+        return self.encode_prompts(prompts, negative)
+
     def sigmas(self, schedule: str, steps: int) -> torch.Tensor:
         """The sampling sigmas; models with discrete training timesteps may override."""
         d = self.sampling_defaults
@@ -95,7 +100,7 @@ class LatentDiffusionPipeline(nn.Module):
         r = settings.validated(self.sampling_defaults, self.limits)
         torch.set_flush_denormal(True)  # denormal floats are ~100x slower on CPUs and invisible in images
         sigmas = self.sigmas(r.schedule, r.steps).to(self.device)
-        cond, uncond = self.encode_prompts(list(prompts), [r.negative_prompt] * len(prompts))
+        cond, uncond = self.condition(list(prompts), [r.negative_prompt] * len(prompts), r)
         noise = self.unit_noise(seeds, r)
         denoiser = CFGDenoiser(self.denoiser, r.guidance, r.guidance_rescale)
         start = editing.prepare(self, r, noise, sigmas, len(prompts))
