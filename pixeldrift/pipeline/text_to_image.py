@@ -12,7 +12,7 @@ from pixeldrift.diffusion.parameterization import EDMDenoiser
 from pixeldrift.nets import VAE, TextEncoder, TextEncoding, UNet
 from pixeldrift.pipeline.latent_pipeline import LatentDiffusionPipeline
 from pixeldrift.pipeline.model_folder import ModelConfig
-from pixeldrift.pipeline.prompt_weights import apply_token_weights, has_weights, parse_weighted_prompt
+from pixeldrift.pipeline.prompt_weights import apply_token_weights, has_weights, parse_weighted_prompt, plain_text
 from pixeldrift.pipeline.request import GeneratedImage, GenerationRequest, ModelLimits, SamplingDefaults
 
 __all__ = ["GeneratedImage", "GenerationRequest", "TextToImage"]
@@ -56,7 +56,7 @@ class TextToImage(LatentDiffusionPipeline):
         if any(has_weights(chunks) for chunks in parsed):
             both = TextEncoding.concat([self._encode_weighted(chunks) for chunks in parsed])
         else:
-            both = self.text_encoder.encode(texts)
+            both = self.text_encoder.encode([plain_text(chunks[0]) for chunks in parsed])  # syntax removed
         n = len(prompts)
         cond = {"context": both.context[:n], "context_mask": both.context_mask[:n]}
         uncond = {"context": both.context[n:], "context_mask": both.context_mask[n:]}
@@ -66,7 +66,7 @@ class TextToImage(LatentDiffusionPipeline):
         """One prompt: each BREAK chunk encoded on its own, weighted per byte token, joined along L."""
         parts = []
         for chunk in chunks:
-            encoding = self.text_encoder.encode("".join(text for text, _ in chunk))
+            encoding = self.text_encoder.encode(plain_text(chunk))
             weights = [1.0] + [w for text, w in chunk for _ in text.encode("utf-8")]
             length = encoding.context.shape[1]
             weights = (weights[: length - 1] + [1.0])[:length]  # BOS ... EOS, cut like the bytes were

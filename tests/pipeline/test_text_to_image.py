@@ -3,21 +3,12 @@
 import hashlib
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from pixeldrift.cli.main import cli
 from pixeldrift.nets import TEXT_ENCODER_PRESETS, UNET_PRESETS, VAE_PRESETS
 from pixeldrift.pipeline import GenerationRequest, ModelConfig, TextToImage, load_model, save_model
 from pixeldrift.provenance.label import read_labels
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    config = ModelConfig(name="tiny-test", image_size=32, text_encoder=TEXT_ENCODER_PRESETS["tiny"],
-                         denoiser=UNET_PRESETS["tiny"], vae=VAE_PRESETS["tiny"])
-    return save_model(TextToImage(config), tmp_path_factory.mktemp("models") / "tiny")
 
 
 def digest(path) -> str:
