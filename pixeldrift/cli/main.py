@@ -5,6 +5,9 @@ import torch
 
 from pixeldrift import __version__
 from pixeldrift.cli.generate import generate
+from pixeldrift.cli.grid import grid
+from pixeldrift.cli.outpaint import outpaint
+from pixeldrift.cli.watch import forward, timeline
 from pixeldrift.cli.toy import toy
 from pixeldrift.cli.train import train
 from pixeldrift.cli.nets import nets
@@ -29,6 +32,8 @@ def cli() -> None:
 
 
 cli.add_command(generate)
+for _command in (outpaint, grid, timeline, forward):
+    cli.add_command(_command)
 cli.add_command(toy)
 cli.add_command(train)
 cli.add_command(nets)

@@ -1,0 +1,92 @@
+"""The generation options shared by `generate`, `grid`, `outpaint` and `timeline`, and the helpers they share."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+from PIL import Image
+
+from pixeldrift.pipeline import GenerationRequest, load_model
+from pixeldrift.provenance.safe_image import ImageReadError, load_rgb
+from pixeldrift.safety.moderation import PromptRefused
+from pixeldrift.sampling.samplers import SAMPLERS
+from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
+
+
+def parse_size(text: str | None) -> tuple[int | None, int | None]:
+    """'64' -> (64, 64), '96x64' -> (96, 64), None -> the model's own."""
+    if text is None:
+        return None, None
+    parts = text.lower().split("x")
+    if len(parts) not in (1, 2) or not all(p.strip().isdigit() for p in parts):
+        raise click.BadParameter(f"{text!r} is not a size; write 64 or 96x64")
+    return int(parts[0]), int(parts[-1])
+
+
+_OPTIONS = [
+    click.option("--negative", "negative_prompt", default="", help="Negative prompt: what to steer away from."),
+    click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
+                 help="A model folder; the embedded default when omitted."),
+    click.option("--sampler", type=click.Choice(list(SAMPLERS)), help="Sampler (model default: dpmpp_2m)."),
+    click.option("--schedule", type=click.Choice(list(SIGMA_SCHEDULES)), help="Sigma schedule (default: karras)."),
+    click.option("--steps", type=click.IntRange(1, 1000), help="Sampling steps (default: 20)."),
+    click.option("--guidance", "--cfg", type=click.FloatRange(0, 50), help="Classifier-free guidance scale."),
+    click.option("--guidance-rescale", type=click.FloatRange(0, 1), default=0.0, show_default=True),
+    click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+                 help="Image i of a batch uses seed + i."),
+    click.option("--size", callback=lambda _c, _p, v: parse_size(v), metavar="WxH",
+                 help="Image size: 64 or 96x64 (multiples of 16; the model's own by default)."),
+    click.option("--variation-seed", type=click.IntRange(0, 2**63 - 1),
+                 help="Blend the seed's noise with this seed's noise, for small variations."),
+    click.option("--variation-strength", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+                 help="How much of the variation seed's noise (0 = none)."),
+    click.option("--device", default="cpu", show_default=True, help="cpu or cuda; noise is always drawn on the CPU."),
+    click.option("--no-watermark", is_flag=True, help="Skip the invisible watermark (recorded in the metadata)."),
+]
+
+REQUEST_FIELDS = ("negative_prompt", "sampler", "schedule", "steps", "guidance", "guidance_rescale", "seed",
+                  "variation_seed", "variation_strength")
+
+
+def generation_options(command):
+    """Add the shared options; the command receives them as keyword arguments."""
+    return functools.reduce(lambda f, option: option(f), reversed(_OPTIONS), command)
+
+
+def request_from(prompt: str, options: dict, **more) -> GenerationRequest:
+    width, height = options["size"]
+    fields = {name: options[name] for name in REQUEST_FIELDS}
+    return GenerationRequest(prompt=prompt, width=width, height=height, **fields, **more)
+
+
+def open_image(path: Path | None, mode: str = "RGB") -> Image.Image | None:
+    """An image file as PIL, through the decompression-bomb guard; a click error naming the file."""
+    if path is None:
+        return None
+    try:
+        image = Image.fromarray(load_rgb(path))
+    except ImageReadError as error:
+        raise click.ClickException(str(error)) from None
+    return image.convert(mode)
+
+
+def reported(work):
+    """Run generation work, turning refusals and bad settings into clear CLI errors (exit 1)."""
+    try:
+        return work()
+    except PromptRefused as refusal:
+        raise click.ClickException(f"prompt refused ({refusal.category}): {refusal}") from None
+    except (ValueError, RuntimeError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+def slug(text: str, limit: int = 40) -> str:
+    kept = "".join(c if c.isalnum() else "-" for c in text.lower())
+    return "-".join(part for part in kept.split("-") if part)[:limit] or "image"
+
+
+def load_chosen_model(options: dict):
+    """The model named by --model (a model folder), or the embedded default."""
+    return load_model(options["model_dir"], device=options["device"])
