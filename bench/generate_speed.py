@@ -16,18 +16,20 @@ import torch
 from pixeldrift.pipeline import DEFAULT_MODEL_DIR, GenerationRequest, load_model
 
 
-class Stopwatch(torch.nn.Module):
-    """Wraps a module and adds up the wall time of its forward calls."""
+class Stopwatch:
+    """Adds up the wall time of a module's forward calls (by wrapping its bound forward)."""
 
-    def __init__(self, inner: torch.nn.Module):
-        super().__init__()
-        self.inner, self.seconds = inner, 0.0
+    def __init__(self, module: torch.nn.Module):
+        self.seconds = 0.0
+        inner = module.forward
 
-    def forward(self, *args, **kwargs):
-        started = time.perf_counter()
-        out = self.inner(*args, **kwargs)
-        self.seconds += time.perf_counter() - started
-        return out
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            out = inner(*args, **kwargs)
+            self.seconds += time.perf_counter() - started
+            return out
+
+        module.forward = timed
 
 
 def main() -> None:
@@ -41,24 +43,26 @@ def main() -> None:
     started = time.perf_counter()
     model = load_model(args.model)
     load_seconds = time.perf_counter() - started
-    unet = Stopwatch(model.denoiser.net)
-    model.denoiser.net = unet
+    unet, text, vae = Stopwatch(model.denoiser.net), Stopwatch(model.text_encoder), Stopwatch(model.vae.decoder)
     request = GenerationRequest("three red circles above a blue square", batch_size=4, steps=20)
     model.generate(request)  # warm-up
-    totals, network = [], []
+    totals, unets, others = [], [], []
     for seed in range(args.repeats):
-        unet.seconds = 0.0
+        unet.seconds = text.seconds = vae.seconds = 0.0
         started = time.perf_counter()
         model.generate(GenerationRequest(request.prompt, batch_size=4, steps=20, seed=seed))
         totals.append(time.perf_counter() - started)
-        network.append(unet.seconds)
-    total, net = statistics.median(totals), statistics.median(network)
+        unets.append(unet.seconds)
+        others.append(text.seconds + vae.seconds)
+    total, net, coders = statistics.median(totals), statistics.median(unets), statistics.median(others)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"model {args.model}, torch {torch.__version__}, {args.threads} threads, median of {args.repeats}")
     print(f"{'model load':<44}{load_seconds:>8.3f} s")
     print(f"{'4 images 64x64, 20 steps, guidance (20 x batch 8)':<44}{total:>8.3f} s")
     print(f"{'  of which the UNet':<44}{net:>8.3f} s  ({100 * net / total:.1f}%)")
-    print(f"{'  everything else':<44}{total - net:>8.3f} s  ({100 * (total - net) / total:.1f}%)")
+    print(f"{'  of which text encoder + VAE decoder':<44}{coders:>8.3f} s  ({100 * coders / total:.1f}%)")
+    rest = total - net - coders
+    print(f"{'  everything else (not a network)':<44}{rest:>8.3f} s  ({100 * rest / total:.1f}%)")
     print(f"{'peak resident memory':<44}{peak_mib:>8.0f} MiB")
 
 
