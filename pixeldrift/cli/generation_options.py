@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from pixeldrift.pipeline import GenerationRequest, load_model
+from pixeldrift.pipeline import GenerationRequest
+from pixeldrift.pretrained import open_model
 from pixeldrift.provenance.safe_image import ImageReadError, load_rgb
 from pixeldrift.safety.moderation import PromptRefused
 from pixeldrift.sampling.samplers import SAMPLERS
@@ -27,8 +28,15 @@ def parse_size(text: str | None) -> tuple[int | None, int | None]:
 
 _OPTIONS = [
     click.option("--negative", "negative_prompt", default="", help="Negative prompt: what to steer away from."),
-    click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path),
-                 help="A model folder; the embedded default when omitted."),
+    click.option("--model", "model_path", type=click.Path(path_type=Path),
+                 help="A pixeldrift model folder, a diffusers folder or a single .safetensors checkpoint; "
+                      "the embedded default when omitted."),
+    click.option("--family", type=click.Choice(["sd1", "sd2", "sd2-v", "sdxl"]),
+                 help="Stable Diffusion family, when the files do not say it right."),
+    click.option("--lora", "loras", multiple=True, metavar="FILE[:SCALE]",
+                 help="Apply a LoRA to a Stable Diffusion model (repeatable); scale 1 by default."),
+    click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path),
+                 help="For a single-file checkpoint: a diffusers folder of the same architecture."),
     click.option("--sampler", type=click.Choice(list(SAMPLERS)), help="Sampler (model default: dpmpp_2m)."),
     click.option("--schedule", type=click.Choice(list(SIGMA_SCHEDULES)), help="Sigma schedule (default: karras)."),
     click.option("--steps", type=click.IntRange(1, 1000), help="Sampling steps (default: 20)."),
@@ -37,7 +45,8 @@ _OPTIONS = [
     click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
                  help="Image i of a batch uses seed + i."),
     click.option("--size", callback=lambda _c, _p, v: parse_size(v), metavar="WxH",
-                 help="Image size: 64 or 96x64 (multiples of 16; the model's own by default)."),
+                 help="Image size: 64 or 96x64 (multiples of the model's step, 16 for ours, 8 for SD; "
+                      "the model's own by default)."),
     click.option("--variation-seed", type=click.IntRange(0, 2**63 - 1),
                  help="Blend the seed's noise with this seed's noise, for small variations."),
     click.option("--variation-strength", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -78,7 +87,7 @@ def reported(work):
         return work()
     except PromptRefused as refusal:
         raise click.ClickException(f"prompt refused ({refusal.category}): {refusal}") from None
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, ImportError) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -88,5 +97,17 @@ def slug(text: str, limit: int = 40) -> str:
 
 
 def load_chosen_model(options: dict):
-    """The model named by --model (a model folder), or the embedded default."""
-    return load_model(options["model_dir"], device=options["device"])
+    """The model named by --model (any kind pixeldrift opens), or the embedded default."""
+    return open_model(options["model_path"], family=options["family"], device=options["device"],
+                      loras=[parse_lora(text) for text in options["loras"]], config=options["config_dir"])
+
+
+def parse_lora(text: str) -> tuple[str, float]:
+    """'style.safetensors:0.7' -> ('style.safetensors', 0.7); no scale means 1."""
+    path, _, scale = text.rpartition(":")
+    if path and not any(c.isalpha() for c in scale):
+        try:
+            return path, float(scale)
+        except ValueError:
+            pass
+    return text, 1.0

@@ -1,0 +1,223 @@
+"""Tiny random Stable Diffusion models, built with diffusers and transformers and saved as diffusers folders.
+
+They have the real architectures (UNet2DConditionModel, AutoencoderKL, CLIP text
+models) at toy widths, so every code path a real checkpoint takes is exercised in
+well under a second per image. The CLIP tokenizer gets a tiny vocabulary written
+here: the 512 byte-level base symbols, a few merges, and the two special tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+
+SCHEDULER = {"_class_name": "PNDMScheduler", "beta_start": 0.00085, "beta_end": 0.012,
+             "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "steps_offset": 1,
+             "set_alpha_to_one": False, "skip_prk_steps": True, "clip_sample": False}
+MERGES = ["a t</w>", "c at</w>", "r e", "o n</w>", "t h", "th e</w>", "i n", "in g</w>", "e d</w>", "o g</w>"]
+
+
+def final_pixels(model, request) -> torch.Tensor:
+    """A pipeline's image in [0, 1] as floats, taken where the VAE decodes, before rounding to 8 bits."""
+    decode, seen = model.latents_to_pixels, []
+    model.latents_to_pixels = lambda latents: seen.append(decode(latents)) or seen[-1]
+    try:
+        model.sample([request.prompt], [request.seed], request)
+    finally:
+        del model.latents_to_pixels
+    return (seen[-1] / 2 + 0.5).clamp(0, 1)
+
+
+def _byte_symbols() -> list[str]:
+    """The 256 printable stand-ins for bytes that byte-level BPE (GPT-2, CLIP) uses."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    symbols, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            symbols[b] = chr(b)
+        else:
+            symbols[b] = chr(256 + extra)
+            extra += 1
+    return [symbols[b] for b in range(256)]
+
+
+def write_tokenizer(folder: Path, pad_token: str = "<|endoftext|>") -> int:
+    """A CLIP tokenizer folder with a tiny vocabulary; returns the vocabulary size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = _byte_symbols()
+    tokens = base + [s + "</w>" for s in base] + ["".join(m.split()) for m in MERGES] + \
+        ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: i for i, token in enumerate(dict.fromkeys(tokens))}
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(MERGES) + "\n", encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "CLIPTokenizer", "model_max_length": 77, "bos_token": "<|startoftext|>",
+        "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": pad_token}), encoding="utf-8")
+    return len(vocab)
+
+
+def _text_config(vocab_size: int, **overrides):
+    from transformers import CLIPTextConfig
+
+    settings = dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=37, num_hidden_layers=3,
+                    num_attention_heads=4, max_position_embeddings=77, projection_dim=32, hidden_act="gelu",
+                    bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=vocab_size - 1)
+    settings.update(overrides)
+    return CLIPTextConfig(**settings)
+
+
+def _vae(seed: int):
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    return AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                         up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(32, 64), latent_channels=4,
+                         layers_per_block=1, norm_num_groups=32, sample_size=32)
+
+
+def _unet(seed: int, **overrides):
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    settings = dict(sample_size=16, in_channels=4, out_channels=4, layers_per_block=1,
+                    block_out_channels=(32, 64), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                    up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+                    attention_head_dim=8, norm_num_groups=32)
+    settings.update(overrides)
+    return UNet2DConditionModel(**settings)
+
+
+def _save(folder: Path, index: dict, parts: dict, scheduler: dict) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, module in parts.items():
+        module.save_pretrained(folder / name, safe_serialization=True)
+    (folder / "scheduler").mkdir(exist_ok=True)
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(scheduler), encoding="utf-8")
+    (folder / "model_index.json").write_text(json.dumps(index), encoding="utf-8")
+    return folder
+
+
+def make_sd1(folder: Path, seed: int = 0, prediction_type: str = "epsilon") -> Path:
+    """A tiny SD 1.x-style model (v-prediction when asked: the SD 2.x-v convention)."""
+    from transformers import CLIPTextModel
+
+    vocab_size = write_tokenizer(folder / "tokenizer")
+    torch.manual_seed(seed + 1)
+    text_encoder = CLIPTextModel(_text_config(vocab_size))
+    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.42.1",
+             "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+             "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+             "scheduler": ["diffusers", "PNDMScheduler"], "safety_checker": [None, None],
+             "feature_extractor": [None, None], "requires_safety_checker": False}
+    scheduler = dict(SCHEDULER, prediction_type=prediction_type)
+    return _save(folder, index, {"text_encoder": text_encoder, "unet": _unet(seed), "vae": _vae(seed + 2)},
+                 scheduler)
+
+
+def make_sdxl(folder: Path, seed: int = 0) -> Path:
+    """A tiny SDXL-style model: two text encoders, pooled embeddings, size and crop conditioning."""
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    vocab_size = write_tokenizer(folder / "tokenizer")
+    write_tokenizer(folder / "tokenizer_2", pad_token="!")
+    torch.manual_seed(seed + 1)
+    text_encoder = CLIPTextModel(_text_config(vocab_size, hidden_size=16, num_attention_heads=2))
+    text_encoder_2 = CLIPTextModelWithProjection(_text_config(vocab_size, projection_dim=24))
+    unet = _unet(seed, cross_attention_dim=48, addition_embed_type="text_time", addition_time_embed_dim=8,
+                 projection_class_embeddings_input_dim=24 + 6 * 8, transformer_layers_per_block=(1, 2),
+                 attention_head_dim=(2, 4), use_linear_projection=True, sample_size=32)
+    index = {"_class_name": "StableDiffusionXLPipeline", "_diffusers_version": "0.42.1",
+             "text_encoder": ["transformers", "CLIPTextModel"], "text_encoder_2": ["transformers",
+                                                                                   "CLIPTextModelWithProjection"],
+             "tokenizer": ["transformers", "CLIPTokenizer"], "tokenizer_2": ["transformers", "CLIPTokenizer"],
+             "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+             "scheduler": ["diffusers", "EulerDiscreteScheduler"], "force_zeros_for_empty_prompt": True}
+    scheduler = dict(SCHEDULER, _class_name="EulerDiscreteScheduler", timestep_spacing="leading")
+    return _save(folder, index, {"text_encoder": text_encoder, "text_encoder_2": text_encoder_2, "unet": unet,
+                                 "vae": _vae(seed + 2)}, scheduler)
+
+
+# ----- the same model as one file with the original key names -----------------------------
+
+_VAE_RESNET = re.compile(r"^(encoder|decoder)\.(down|up)_blocks\.(\d+)\.(resnets|downsamplers|upsamplers)\.(\d+)\.(.*)$")
+_VAE_ATTENTION = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
+
+
+def _original_vae_name(key: str, levels: int) -> str:
+    for side in ("encoder", "decoder"):
+        key = key.replace(f"{side}.conv_norm_out", f"{side}.norm_out")
+        key = key.replace(f"{side}.mid_block.resnets.0.", f"{side}.mid.block_1.")
+        key = key.replace(f"{side}.mid_block.resnets.1.", f"{side}.mid.block_2.")
+        if f"{side}.mid_block.attentions.0." in key:
+            key = key.replace(f"{side}.mid_block.attentions.0.", f"{side}.mid.attn_1.")
+            for new, old in _VAE_ATTENTION.items():
+                key = key.replace(f"attn_1.{new}.", f"attn_1.{old}.")
+    match = _VAE_RESNET.match(key)
+    if match:
+        side, direction, level, part, index, rest = match.groups()
+        level = int(level) if side == "encoder" else levels - 1 - int(level)  # the decoder counts upwards
+        if part == "resnets":
+            return f"{side}.{direction}.{level}.block.{index}.{rest.replace('conv_shortcut', 'nin_shortcut')}"
+        return f"{side}.{direction}.{level}.{'downsample' if direction == 'down' else 'upsample'}.{rest}"
+    return key.replace("conv_shortcut", "nin_shortcut")
+
+
+def _open_clip_layers(tensors: dict, prefix: str) -> dict:
+    """transformers' CLIP text model in OpenCLIP's names: fused q/k/v, resblocks, ln_final, transposed projection."""
+    out = {}
+    for key, value in tensors.items():
+        name = key.replace("text_model.encoder.layers.", "transformer.resblocks.").replace(".self_attn.", ".attn.")
+        name = name.replace("layer_norm1", "ln_1").replace("layer_norm2", "ln_2")
+        name = name.replace(".mlp.fc1.", ".mlp.c_fc.").replace(".mlp.fc2.", ".mlp.c_proj.")
+        name = name.replace("text_model.final_layer_norm.", "ln_final.")
+        name = name.replace("text_model.embeddings.token_embedding.weight", "token_embedding.weight")
+        name = name.replace("text_model.embeddings.position_embedding.weight", "positional_embedding")
+        if key == "text_projection.weight":
+            out[prefix + "text_projection"] = value.T.contiguous()
+        elif ".q_proj." in name:
+            kind = name.rsplit(".", 1)[1]
+            fused = torch.cat([value, tensors[key.replace("q_proj", "k_proj")], tensors[key.replace("q_proj",
+                                                                                                  "v_proj")]])
+            out[prefix + name.replace("q_proj." + kind, "in_proj_" + kind)] = fused
+        elif ".k_proj." not in name and ".v_proj." not in name:
+            out[prefix + name] = value
+    return out
+
+
+def _with_text_model_prefix(tensors: dict) -> dict:
+    """Original files name CLIP weights text_model.*; transformers 5 saves CLIPTextModel without the prefix."""
+    return {k if k.startswith(("text_model.", "text_projection")) else "text_model." + k: v
+            for k, v in tensors.items()}
+
+
+def to_single_file(folder: Path, path: Path) -> Path:
+    """Write a tiny diffusers folder as one safetensors file with the original (CompVis / SGM) key names."""
+    from safetensors.torch import load_file, save_file
+
+    from pixeldrift.pretrained.original_names import original_unet_name
+
+    unet_config = json.loads((folder / "unet" / "config.json").read_text())
+    vae_levels = len(json.loads((folder / "vae" / "config.json").read_text())["block_out_channels"])
+    tensors = {}
+    for key, value in load_file(folder / "unet" / "diffusion_pytorch_model.safetensors").items():
+        tensors["model.diffusion_model." + original_unet_name(key, unet_config)] = value
+    for key, value in load_file(folder / "vae" / "diffusion_pytorch_model.safetensors").items():
+        name = _original_vae_name(key, vae_levels)
+        if ".attn_1." in name and value.ndim == 2:
+            value = value[:, :, None, None]  # the original VAE attention uses 1x1 convolutions
+        tensors["first_stage_model." + name] = value
+    if (folder / "text_encoder_2").is_dir():
+        clip = _with_text_model_prefix(load_file(folder / "text_encoder" / "model.safetensors"))
+        tensors.update({"conditioner.embedders.0.transformer." + k: v for k, v in clip.items()})
+        tensors.update(_open_clip_layers(_with_text_model_prefix(load_file(folder / "text_encoder_2" /
+                                                                           "model.safetensors")),
+                                         "conditioner.embedders.1.model."))
+    else:
+        clip = _with_text_model_prefix(load_file(folder / "text_encoder" / "model.safetensors"))
+        tensors.update({"cond_stage_model.transformer." + k: v for k, v in clip.items()})
+    save_file({k: v.contiguous() for k, v in tensors.items()}, path)
+    return path
