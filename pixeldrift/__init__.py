@@ -15,15 +15,18 @@ _models: dict = {}
 
 
 def generate(prompt: str, model: str | None = None, device: str = "cpu", **options):
-    """Generate images; options are GenerationRequest's fields (negative_prompt, steps, sampler, seed, ...).
+    """Generate images; options are GenerationRequest's fields (negative_prompt, steps, sampler, seed,
+    init_image, strength, mask, ...).
 
-    Returns GeneratedImage objects: `.image` (PIL), `.record`, and `.save(path)` which writes
-    a watermarked PNG labelled as AI-generated. The model is loaded once per process.
+    `model` is a pixeldrift model folder, a diffusers folder or a single-file Stable
+    Diffusion checkpoint (see pixeldrift.pretrained.open_model); the embedded model by
+    default. Returns GeneratedImage objects: `.image` (PIL), `.record`, and `.save(path)`
+    which writes a watermarked PNG labelled as AI-generated. Each model loads once per process.
     """
-    from pixeldrift.pipeline import GenerationRequest, load_model
+    from pixeldrift.pipeline import GenerationRequest
+    from pixeldrift.pretrained import open_model
 
     key = (model, device)
     if key not in _models:
-        _models[key] = load_model(model, device=device)
-    loaded = _models[key]
-    return loaded.generate(GenerationRequest(prompt=prompt, **options), model_name=loaded.config.name)
+        _models[key] = open_model(model, device=device)
+    return _models[key].generate(GenerationRequest(prompt=prompt, **options))
