@@ -14,6 +14,7 @@ from pixeldrift.cli.nets import nets
 from pixeldrift.cli.provenance import TRUST_COMMANDS
 from pixeldrift.cli.world import world
 from pixeldrift.cli.bench import bench
+from pixeldrift.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -39,6 +40,7 @@ cli.add_command(train)
 cli.add_command(nets)
 cli.add_command(world)
 cli.add_command(bench)
+cli.add_command(serve)
 for _command in TRUST_COMMANDS:  # info, detect, verify, moderate
     cli.add_command(_command)
 

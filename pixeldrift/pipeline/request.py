@@ -79,10 +79,9 @@ class GenerationRequest:
         self._check_text_and_counts()
         self._check_editing()
         width, height = self._size(limits)
-        filled = replace(self, steps=self.steps or defaults.steps, sampler=self.sampler or defaults.sampler,
-                         schedule=self.schedule or defaults.schedule,
-                         guidance=defaults.guidance if self.guidance is None else self.guidance,
-                         width=width, height=height)
+        own = lambda name: getattr(defaults, name) if getattr(self, name) is None else getattr(self, name)
+        filled = replace(self, steps=own("steps"), sampler=own("sampler"), schedule=own("schedule"),
+                         guidance=own("guidance"), width=width, height=height)
         check_steps(filled.steps)
         get_sampler(filled.sampler)
         if filled.schedule not in SIGMA_SCHEDULES:

@@ -1,0 +1,62 @@
+"""`pixeldrift serve`: the studio (web UI + HTTP APIs) on uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback requires --token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True)
+@click.option("--token", envvar=TOKEN_ENV, help=f"API token clients must send (Bearer); or ${TOKEN_ENV}.")
+@click.option("--gallery", "gallery_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("outputs/gallery"), show_default=True, help="Folder of the gallery (SQLite + PNGs).")
+@click.option("--model", "model_paths", multiple=True, type=click.Path(exists=True),
+              help="A pixeldrift model folder or a Stable Diffusion checkpoint (repeat for several; the first is "
+                   "the default). The embedded default model when omitted.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda: one worker runs jobs there.")
+@click.option("--queue-size", type=click.IntRange(1, 10_000), default=16, show_default=True,
+              help="Jobs that may wait; one more is answered 429 with Retry-After.")
+@click.option("--max-side", type=click.IntRange(16, 8192), default=512, show_default=True,
+              help="Largest image side a request may ask for (each model's own limit also applies).")
+@click.option("--max-steps", type=click.IntRange(1, 1000), default=150, show_default=True)
+@click.option("--max-images", type=click.IntRange(1, 1000), default=16, show_default=True,
+              help="Images one request may make (batch size x iterations).")
+@click.option("--no-watermark", is_flag=True, help="Skip the invisible watermark (recorded in each label).")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              default="info", show_default=True)
+def serve(host, port, token, gallery_dir, model_paths, device, queue_size, max_side, max_steps, max_images,
+          no_watermark, log_level):
+    """Start the studio: a web page for people, HTTP APIs for programs.
+
+    Open http://127.0.0.1:7860/ in a browser. Programs can use pixeldrift's own API
+    (/api/jobs, documented at /openapi.json), the AUTOMATIC1111 API (/sdapi/v1/txt2img,
+    ...) or the OpenAI Images API (base URL http://127.0.0.1:7860/v1). Every image
+    lands in the gallery folder with its settings and labels.
+
+    \b
+    Examples:
+      pixeldrift serve
+      pixeldrift serve --model models/my-model --model sd15.safetensors --gallery ~/pixeldrift-gallery
+      PIXELDRIFT_TOKEN=$(openssl rand -hex 16) pixeldrift serve --host 0.0.0.0
+    """
+    import uvicorn  # the server extra; imported here so other commands start fast
+
+    from pixeldrift.server.app import create_app
+
+    try:
+        settings = ServerSettings(host=host, port=port, token=token or None, gallery_dir=gallery_dir,
+                                  model_paths=tuple(model_paths) or (None,), device=device, queue_size=queue_size,
+                                  max_side=max_side, max_steps=max_steps, max_images=max_images,
+                                  watermark=not no_watermark)
+        app = create_app(settings)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"pixeldrift studio on http://{shown}:{port}/  (gallery: {gallery_dir})")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)

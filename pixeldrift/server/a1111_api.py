@@ -1,0 +1,219 @@
+"""AUTOMATIC1111-compatible endpoints (/sdapi/v1), for the many clients that speak that API.
+
+txt2img and img2img wait for their job and answer as the webui does: base64 images,
+the parameters, and `info` as a JSON string. Fields pixeldrift cannot honour are
+listed in info["warnings"] (and unknown fields too), never dropped silently. Every
+result is also kept in the gallery (info["gallery_ids"]).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from fastapi import APIRouter, Depends
+from PIL import ImageOps
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+
+from pixeldrift import __version__
+from pixeldrift.sampling.samplers import SAMPLERS
+from pixeldrift.server.a1111_names import A1111_ALIASES, SCHEDULER_NAMES, display_name
+from pixeldrift.server.errors import ApiError
+from pixeldrift.server.job import CANCELLED, FAILED, Job
+from pixeldrift.server.job_request import build_job
+from pixeldrift.server.studio import Studio, get_studio
+from pixeldrift.server.uploads import decode_base64_image
+
+router = APIRouter(prefix="/sdapi/v1", tags=["AUTOMATIC1111"])
+
+# Fields we accept but cannot act on, with the value that means "off": anything else gets a warning.
+UNSUPPORTED = {
+    "styles": [], "restore_faces": False, "tiling": False, "enable_hr": False, "eta": None, "s_churn": None,
+    "s_tmin": None, "s_tmax": None, "s_noise": None, "seed_resize_from_h": -1, "seed_resize_from_w": -1,
+    "refiner_checkpoint": None, "refiner_switch_at": None, "script_name": None, "script_args": [],
+    "alwayson_scripts": {}, "inpaint_full_res": False, "inpaint_full_res_padding": None,
+    "inpainting_fill": 1, "resize_mode": 0, "image_cfg_scale": None, "initial_noise_multiplier": None,
+    "latent_mask": None, "firstpass_image": None, "hr_scale": None, "hr_upscaler": None,
+    "hr_second_pass_steps": None, "hr_resize_x": None, "hr_resize_y": None, "hr_checkpoint_name": None,
+    "hr_sampler_name": None, "hr_scheduler": None, "hr_prompt": None, "hr_negative_prompt": None,
+    "denoising_strength_txt2img": None, "subseed_strength_txt2img": None,
+}
+# Fields about saving files on the webui's side or its job bookkeeping: meaningless here, no warning.
+HARMLESS = {"do_not_save_samples", "do_not_save_grid", "save_images", "include_init_images",
+            "override_settings_restore_afterwards", "disable_extra_networks", "comments", "force_task_id",
+            "sampler_index", "infotext", "firstphase_width", "firstphase_height", "user"}
+
+
+class A1111Body(BaseModel):
+    """The webui's request fields that pixeldrift acts on; everything else is kept and reported."""
+
+    model_config = ConfigDict(extra="allow")
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int | None = None          # None: the model's own default (the webui's is 20)
+    cfg_scale: float | None = None    # None: the model's own default (the webui's is 7)
+    width: int | None = None
+    height: int | None = None
+    seed: int = -1
+    subseed: int = -1
+    subseed_strength: float = 0.0
+    sampler_name: str | None = None
+    sampler_index: str | None = None
+    scheduler: str | None = None
+    batch_size: int = 1
+    n_iter: int = 1
+    denoising_strength: float | None = None
+    init_images: list[str] | None = None
+    mask: str | None = None
+    mask_blur: int = 4
+    inpainting_mask_invert: int = 0
+    send_images: bool = True
+    override_settings: dict | None = None
+
+
+def _warnings(body: A1111Body, img2img: bool) -> list[str]:
+    notes = []
+    extra = body.model_extra or {}
+    for name, value in extra.items():
+        if name in UNSUPPORTED:
+            if value != UNSUPPORTED[name]:
+                notes.append(f"{name}={json.dumps(value)[:60]} is not supported by pixeldrift and was ignored")
+        elif name not in HARMLESS:
+            notes.append(f"unknown field {name!r} was ignored")
+    for name, value in (body.override_settings or {}).items():
+        if name != "sd_model_checkpoint":
+            notes.append(f"override_settings.{name} is not supported by pixeldrift and was ignored")
+    if not img2img and body.denoising_strength is not None:
+        notes.append("denoising_strength applies to hires fix in txt2img, which pixeldrift does not have; ignored")
+    if img2img and len(body.init_images or []) > 1:
+        notes.append(f"{len(body.init_images)} init_images were sent; pixeldrift uses the first only")
+    return notes
+
+
+async def _generate(body: A1111Body, studio: Studio, img2img: bool) -> dict:
+    studio.check_room()
+    job = await run_in_threadpool(_job, body, studio, img2img)  # decoding and checks off the event loop
+    studio.submit(job)
+    await job.wait_finished()
+    if job.status == FAILED:
+        raise ApiError(500, job.error or "generation failed")
+    images = [studio.image_base64(i) for i in job.image_ids] if body.send_images else []
+    parameters = body.model_dump(exclude={"init_images", "mask"})
+    return {"images": images, "parameters": parameters, "info": json.dumps(_info(job, studio))}
+
+
+def _job(body: A1111Body, studio: Studio, img2img: bool) -> Job:
+    s = studio.settings
+    fields = {"prompt": body.prompt, "negative_prompt": body.negative_prompt, "steps": body.steps,
+              "guidance": body.cfg_scale, "batch_size": body.batch_size, "width": body.width, "height": body.height}
+    if body.subseed_strength > 0:
+        fields.update(variation_seed=body.subseed, variation_strength=body.subseed_strength)
+    kind = "txt2img"
+    if img2img:
+        kind, image_fields = _img2img_fields(body, s)
+        fields.update(image_fields)
+    model = (body.override_settings or {}).get("sd_model_checkpoint")
+    return build_job(s, studio.catalog, kind=kind, model=model, sampler=body.sampler_name or body.sampler_index,
+                     schedule=body.scheduler, seed=body.seed, iterations=body.n_iter,
+                     warnings=_warnings(body, img2img), source="a1111", **fields)
+
+
+def _img2img_fields(body: A1111Body, s) -> tuple[str, dict]:
+    if not body.init_images:
+        raise ApiError(400, "img2img needs init_images: a list with one base64-encoded image", "init_images")
+    init = decode_base64_image(body.init_images[0], "init_images[0]", s.max_upload_bytes, s.max_upload_pixels)
+    fields = {"init_image": init, "strength": 0.75 if body.denoising_strength is None else body.denoising_strength}
+    if body.mask is None:
+        return "img2img", fields
+    mask = decode_base64_image(body.mask, "mask", s.max_upload_bytes, s.max_upload_pixels).convert("L")
+    if body.inpainting_mask_invert:
+        mask = ImageOps.invert(mask)
+    return "inpaint", {**fields, "mask": mask, "mask_blur": body.mask_blur}
+
+
+def _info(job: Job, studio: Studio) -> dict:
+    r = job.request
+    rows = [studio.gallery.get(i) for i in job.image_ids]
+    rows = [row for row in rows if row is not None]
+    seeds = [row["seed"] for row in rows] or [r.seed]
+    extra = rows[0]["settings"]["record"]["extra"] if rows else {}
+    return {"prompt": r.prompt, "all_prompts": [r.prompt] * len(seeds), "negative_prompt": r.negative_prompt,
+            "all_negative_prompts": [r.negative_prompt] * len(seeds), "seed": seeds[0], "all_seeds": seeds,
+            "subseed": r.variation_seed if r.variation_seed is not None else -1,
+            "all_subseeds": [r.variation_seed + i if r.variation_seed is not None else -1 for i in range(len(seeds))],
+            "subseed_strength": r.variation_strength, "width": r.width, "height": r.height,
+            "sampler_name": display_name(r.sampler), "scheduler": r.schedule, "cfg_scale": r.guidance,
+            "steps": r.steps, "batch_size": r.batch_size, "n_iter": job.iterations, "restore_faces": False,
+            "sd_model_name": job.model_name, "sd_model_hash": None,
+            "denoising_strength": r.strength if r.init_image is not None else None,
+            "extra_generation_params": extra, "index_of_first_image": 0,
+            "infotexts": [row["provenance"]["parameters"] for row in rows], "styles": [],
+            "job_timestamp": time.strftime("%Y%m%d%H%M%S", time.localtime(job.created)),
+            "clip_skip": 1, "is_using_inpainting_conditioning": False, "version": f"pixeldrift {__version__}",
+            "interrupted": job.status == CANCELLED, "warnings": job.warnings, "job_id": job.id,
+            "gallery_ids": list(job.image_ids)}
+
+
+@router.post("/txt2img")
+async def txt2img(body: A1111Body, studio: Studio = Depends(get_studio)) -> dict:
+    return await _generate(body, studio, img2img=False)
+
+
+@router.post("/img2img")
+async def img2img(body: A1111Body, studio: Studio = Depends(get_studio)) -> dict:
+    return await _generate(body, studio, img2img=True)
+
+
+@router.get("/samplers")
+def samplers() -> list[dict]:
+    return [{"name": display_name(n), "aliases": [n] + ([A1111_ALIASES[n]] if n in A1111_ALIASES else []),
+             "options": {}} for n in SAMPLERS]
+
+
+@router.get("/schedulers")
+def schedulers() -> list[dict]:
+    return [{"name": name.replace(" ", "_"), "label": name.title(), "aliases": [ours] if ours else []}
+            for name, ours in SCHEDULER_NAMES.items()]
+
+
+@router.get("/sd-models")
+def sd_models(studio: Studio = Depends(get_studio)) -> list[dict]:
+    return [{"title": e.name, "model_name": e.name, "hash": None, "sha256": None,
+             "filename": e.name if e.path is None else e.path.rsplit("/", 1)[-1], "config": None}
+            for e in studio.catalog.entries.values()]
+
+
+@router.get("/options")
+def options(studio: Studio = Depends(get_studio)) -> dict:
+    return {"sd_model_checkpoint": studio.catalog.default_name, "samples_format": "png"}
+
+
+@router.post("/interrupt")
+def interrupt(studio: Studio = Depends(get_studio)) -> dict:
+    job = studio.queue.current
+    if job is not None:
+        studio.queue.cancel(job)
+    return {}
+
+
+@router.get("/progress")
+def progress(skip_current_image: bool = False, studio: Studio = Depends(get_studio)) -> dict:
+    job = studio.queue.current
+    counts = studio.queue.counts()
+    state = {"skipped": False, "interrupted": False, "stopping_generation": False, "job": "", "job_count":
+             counts["queued"] + counts["running"], "job_timestamp": "0", "job_no": 0, "sampling_step": 0,
+             "sampling_steps": 0}
+    if job is None:
+        return {"progress": 0.0, "eta_relative": 0.0, "state": state, "current_image": None, "textinfo": None,
+                "current_task": None}
+    fraction = job.step / job.total_steps if job.total_steps else 0.0
+    elapsed = time.time() - (job.started or time.time())
+    eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
+    state.update(job=job.id, job_timestamp=time.strftime("%Y%m%d%H%M%S", time.localtime(job.created)),
+                 interrupted=bool(job.cancel_requested), sampling_step=job.step, sampling_steps=job.total_steps)
+    preview = job.preview_png
+    image = None if skip_current_image or preview is None else base64.b64encode(preview).decode()
+    return {"progress": round(fraction, 4), "eta_relative": round(eta, 3), "state": state, "current_image": image,
+            "textinfo": f"step {job.step} of {job.total_steps}", "current_task": job.id}

@@ -1,0 +1,65 @@
+"""create_app(): the studio as a FastAPI application.
+
+    app = create_app(ServerSettings(gallery_dir="outputs/gallery"))   # loads the models
+    uvicorn.run(app, host="127.0.0.1", port=7860)
+
+The worker thread starts and stops with the app (its lifespan). Docs pages are off
+(they load scripts from a CDN); the OpenAPI document is at /openapi.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from pixeldrift import __version__
+from pixeldrift.server import a1111_api, openai_api, own_api
+from pixeldrift.server.errors import install_error_handlers
+from pixeldrift.server.gallery import Gallery
+from pixeldrift.server.guard import RequestGuard
+from pixeldrift.server.job_queue import JobQueue
+from pixeldrift.server.job_runner import JobRunner
+from pixeldrift.server.model_catalog import ModelCatalog
+from pixeldrift.server.settings import ServerSettings
+from pixeldrift.server.studio import Studio
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None) -> FastAPI:
+    """The app; `catalog` lets a caller pass models it already loaded (else settings.model_paths)."""
+    catalog = catalog or ModelCatalog.load(settings.model_paths, settings.device)
+    gallery = Gallery(settings.gallery_dir)
+    studio = Studio(settings, catalog, gallery, queue=None)
+    studio.queue = JobQueue(JobRunner(catalog, gallery, settings), settings.queue_size, settings.device,
+                            on_change=studio.save_job)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        studio.queue.start()
+        try:
+            yield
+        finally:
+            studio.queue.stop()
+            gallery.close()
+
+    app = FastAPI(title="pixeldrift studio", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description="Image generation with pixeldrift: its own job API, "
+                  "AUTOMATIC1111-compatible and OpenAI Images-compatible endpoints.")
+    app.state.studio = studio
+    install_error_handlers(app)
+    app.include_router(own_api.router)
+    app.include_router(a1111_api.router)
+    app.include_router(openai_api.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.add_middleware(RequestGuard, settings=settings)
+    return app

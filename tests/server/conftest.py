@@ -1,0 +1,66 @@
+"""Fixtures for the server tests: one loaded default model, apps on temporary galleries, live servers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from pixeldrift.pipeline import load_model
+from pixeldrift.server import ServerSettings, create_app
+from pixeldrift.server.model_catalog import ModelCatalog
+from server_helpers import BASE_URL, LiveServer
+
+
+@pytest.fixture(autouse=True, scope="session")
+def single_torch_thread():
+    """One torch thread for the whole folder: the images are tiny and the machine is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def default_model():
+    return load_model(None)
+
+
+def _app(tmp_path, model, settings: dict, name: str):
+    settings.setdefault("gallery_dir", tmp_path / name)
+    return create_app(ServerSettings(**settings), ModelCatalog.of(model))
+
+
+@pytest.fixture
+def make_client(tmp_path, default_model):
+    """make_client(model=None, **settings) -> a started TestClient on a fresh gallery."""
+    clients = []
+
+    def make(model=None, **settings):
+        client = TestClient(_app(tmp_path, model or default_model, settings, f"gallery{len(clients)}"),
+                            base_url=BASE_URL)
+        clients.append(client.__enter__())
+        return client
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client()
+
+
+@pytest.fixture
+def live_server(tmp_path, default_model):
+    """live_server(model=None, **settings) -> a started LiveServer on 127.0.0.1 (stopped after the test)."""
+    servers = []
+
+    def start(model=None, **settings):
+        app = _app(tmp_path, model or default_model, settings, f"live{len(servers)}")
+        servers.append(LiveServer(app).__enter__())
+        servers[-1].app = app
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)

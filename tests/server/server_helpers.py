@@ -1,0 +1,82 @@
+"""Helpers for the server tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+
+from PIL import Image
+
+BASE_URL = "http://127.0.0.1:7860"
+
+
+class GatedModel:
+    """The real model, except that generation pauses after each step until the test opens `gate`.
+
+    Lets a test look at a job while it is running (progress, preview, cancel, a full
+    queue) without guessing at timings.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self.gate = threading.Event()
+        self.paused = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def generate(self, request, callback=None, model_name=None):
+        def gated(i, x, denoised):
+            if callback is not None:
+                callback(i, x, denoised)
+            self.paused.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+        return self._model.generate(request, callback=gated, model_name=model_name)
+
+
+def wait_job(client, job_id: str, timeout: float = 30.0) -> dict:
+    """Poll a job until it ends (bounded); returns its final JSON."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def png_base64(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def decode_png(text: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(text)))
+
+
+class LiveServer:
+    """The app on a real uvicorn socket at 127.0.0.1 (a free port), in a thread of this process."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                                    lifespan="on", limit_concurrency=1000, backlog=1024))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)

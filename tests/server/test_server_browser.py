@@ -1,0 +1,120 @@
+"""The web page in a real browser: Playwright driving Debian's chromium, headless.
+
+Needs /usr/bin/chromium (scripts/install_browser.sh); skipped without it, except when
+PIXELDRIFT_REQUIRE_BROWSER=1 (CI), where a missing browser fails the run. Screenshots
+go to $PIXELDRIFT_ARTIFACTS (default: the test's temporary folder).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _browser_missing() -> str | None:
+    if not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} is not installed (run scripts/install_browser.sh)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (pip install playwright)"
+    return None
+
+
+@pytest.fixture
+def page(request, tmp_path):
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("PIXELDRIFT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"PIXELDRIFT_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import expect, sync_playwright
+
+    server = request.getfixturevalue("live_server")()
+    artifacts = Path(os.environ.get("PIXELDRIFT_ARTIFACTS") or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(server.url + "/")
+            page.server, page.errors, page.expect = server, errors, expect
+            page.shot = lambda name: page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+            yield page
+            assert errors == [], errors
+        finally:
+            browser.close()
+
+
+def wait_done(page) -> None:
+    # expect() polls without eval(), which the page's Content-Security-Policy forbids
+    page.expect(page.locator("#status")).to_have_text(re.compile(r"^Done"), timeout=60_000)
+
+
+def test_type_generate_reload_and_find_it_in_the_gallery(page):
+    page.wait_for_selector("#model option[value='pixeldrift-cpu']", state="attached")
+    page.fill("#prompt", "three red circles above a blue square")
+    page.fill("#steps", "6")
+    page.press("#prompt", "Control+Enter")
+    wait_done(page)
+    result = page.locator("#results .card img").first
+    result.wait_for()
+    assert page.evaluate("(img) => img.complete && img.naturalWidth", result.element_handle()) == 64
+    assert "seed" in page.locator("#results .card figcaption").first.inner_text()
+    page.shot("studio-generated")
+    page.reload()
+    page.fill("#gallery-search", "red circles")
+    page.expect(page.locator("#gallery-count")).to_have_text("1 image(s)")
+    caption = page.locator("#gallery-list .card figcaption").first.inner_text()
+    assert caption.startswith("three red circles above a blue square") and "6 steps" in caption
+    page.fill("#gallery-search", "green elephants")
+    page.expect(page.locator("#gallery-count")).to_have_text("0 image(s)")
+    page.shot("studio-gallery-search")
+
+
+def test_paint_a_mask_and_inpaint(page):
+    page.wait_for_selector("#model option[value='pixeldrift-cpu']", state="attached")
+    page.fill("#prompt", "a blue square")
+    page.fill("#steps", "4")
+    page.click("#generate")
+    wait_done(page)
+    page.locator("#results .card button[data-action=inpaint]").first.click()
+    canvas = page.locator("#mask-canvas")
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.9, steps=12)
+    page.mouse.up()
+    page.shot("studio-mask-painted")
+    page.fill("#prompt", "a red star")
+    page.click("#generate")
+    page.expect(page.locator("#results figcaption").first).to_have_text(re.compile(r"^a red star"), timeout=60_000)
+    wait_done(page)
+    page.shot("studio-inpainted")
+    studio = page.server.app.state.studio
+    rows, _ = studio.gallery.search("red star")
+    assert len(rows) == 1 and rows[0]["kind"] == "inpaint" and rows[0]["settings"]["has_mask"]
+    source, _ = studio.gallery.search("blue square")
+    before = np.asarray(Image.open(studio.gallery.path_of(source[0]["id"])).convert("RGB")).astype(int)
+    after = np.asarray(Image.open(io.BytesIO(studio.gallery.path_of(rows[0]["id"]).read_bytes())).convert("RGB"))
+    changed = np.abs(after.astype(int) - before).sum(axis=2) > 30
+    assert changed[:, :16].mean() > changed[:, 48:].mean()  # the stroke was on the left: most change is there
+
+
+def test_phone_width_layout_has_no_sideways_scrolling(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_selector("#model option[value='pixeldrift-cpu']", state="attached")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    form, output = page.locator("#generate-form").bounding_box(), page.locator("#output").bounding_box()
+    assert output["y"] >= form["y"] + form["height"]  # one column: the results come below the form
+    page.shot("studio-phone")
