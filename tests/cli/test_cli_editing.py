@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from pixeldrift.cli.generation_options import parse_lora
 from pixeldrift.cli.main import cli
 from pixeldrift.provenance.label import read_labels
 
@@ -115,3 +116,18 @@ def test_forward_writes_the_noising_strip(scene, tmp_path):
     assert result.exit_code == 0 and "timesteps 0, 333, 666, 999" in result.output, result.output
     with Image.open(next(tmp_path.glob("forward-*.gif"))) as gif:
         assert gif.n_frames == 4
+
+
+def test_size_takes_width_by_height(tmp_path):
+    result = run("generate", "a red star", "--size", "96x32", "--steps", 2, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert Image.open(next(tmp_path.glob("*.png"))).size == (96, 32)
+    bad = run("generate", "a red star", "--size", "big", "--out", tmp_path / "bad")
+    assert bad.exit_code == 2 and "'big' is not a size" in bad.output
+
+
+@pytest.mark.parametrize("text, expected", [("style.safetensors", ("style.safetensors", 1.0)),
+                                            ("style.safetensors:0.7", ("style.safetensors", 0.7)),
+                                            ("dir/a:b.safetensors", ("dir/a:b.safetensors", 1.0))])
+def test_lora_options_read_an_optional_scale(text, expected):
+    assert parse_lora(text) == expected
