@@ -106,17 +106,8 @@ class LatentDiffusionPipeline(nn.Module):
         start = editing.prepare(self, r, noise, sigmas, len(prompts))
         if start.mask is not None:
             denoiser = editing.KnownRegionDenoiser(denoiser, start.known, start.mask, noise)
-        sampler = get_sampler(r.sampler)
         generator = torch.Generator().manual_seed(seeds[0])
-        extra_args = {"cond": cond, "uncond": uncond}
-        if len(start.sigmas) < 2:
-            latents = start.x
-        elif r.resample > 1 and start.mask is not None:
-            latents = editing.resampled(sampler, denoiser, start.x, start.sigmas, r.resample, extra_args,
-                                        callback, generator)
-        else:
-            latents = sampler(denoiser, start.x, start.sigmas, extra_args=extra_args, callback=callback,
-                              generator=generator)
+        latents = _denoise(denoiser, start, r, {"cond": cond, "uncond": uncond}, callback, generator)
         pixels = self.latents_to_pixels(latents)
         if start.pixel_mask is not None:
             pixels = editing.composite(start.pixels, pixels, start.pixel_mask)
@@ -148,6 +139,18 @@ class LatentDiffusionPipeline(nn.Module):
         return GenerationRecord(prompt=r.prompt, negative_prompt=r.negative_prompt, steps=r.steps, sampler=r.sampler,
                                 cfg_scale=r.guidance, seed=seed, width=r.width, height=r.height, model=model_name,
                                 extra=extra)
+
+
+def _denoise(denoiser, start: editing.Start, r: GenerationRequest, extra_args: dict, callback, generator
+             ) -> torch.Tensor:
+    """Run the request's sampler from where editing.prepare said to start."""
+    sampler = get_sampler(r.sampler)
+    if len(start.sigmas) < 2:  # image-to-image at strength ~0: nothing left to denoise
+        return start.x
+    if r.resample > 1 and start.mask is not None:
+        return editing.resampled(sampler, denoiser, start.x, start.sigmas, r.resample, extra_args, callback,
+                                 generator)
+    return sampler(denoiser, start.x, start.sigmas, extra_args=extra_args, callback=callback, generator=generator)
 
 
 def _randn(shape: tuple[int, ...], seed: int) -> torch.Tensor:
