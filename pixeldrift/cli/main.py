@@ -25,6 +25,9 @@ def cli() -> None:
     \b
     Examples:
       pixeldrift generate "three red circles above a blue square" -n 4
+      pixeldrift generate "a green circle" --init-image in.png --strength 0.6
+      pixeldrift grid "three red circles" --x steps=5,10,20 --y sampler=euler,dpmpp_2m
+      pixeldrift serve                              # the web studio on http://127.0.0.1:7860/
       pixeldrift info outputs/000000-three-red-circles-above-a-blue-square.png
       pixeldrift bench compose --model default      # exact compositional accuracy
       pixeldrift toy --data swissroll               # watch 2-D points diffuse and come back
