@@ -107,7 +107,7 @@ def test_paint_a_mask_and_inpaint(page):
     source, _ = studio.gallery.search("blue square")
     before = np.asarray(Image.open(studio.gallery.path_of(source[0]["id"])).convert("RGB")).astype(int)
     after = np.asarray(Image.open(io.BytesIO(studio.gallery.path_of(rows[0]["id"]).read_bytes())).convert("RGB"))
-    changed = np.abs(after.astype(int) - before).sum(axis=2) > 30
+    changed = np.abs(after.astype(int) - before).sum(axis=2)
     assert changed[:, :16].mean() > changed[:, 48:].mean()  # the stroke was on the left: most change is there
 
 
