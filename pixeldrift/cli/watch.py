@@ -9,7 +9,7 @@ import click
 from pixeldrift.cli.generation_options import generation_options, load_chosen_model, open_image, reported, \
     request_from, slug
 from pixeldrift.pipeline.contact_sheet import save_gif, save_png
-from pixeldrift.pipeline.forward_process import forward_frames, forward_sheet
+from pixeldrift.pipeline.forward_process import forward_sheet
 from pixeldrift.pipeline.timeline import run_timeline, timeline_strip, write_gif
 from pixeldrift.provenance.label import save_labelled_png
 
@@ -63,8 +63,7 @@ def forward(image, frames, pair_step, schedule, seed, out):
       pixeldrift forward photo.png --schedule cosine --frames 12 --t 600
     """
     picture = open_image(image)
-    sheet = reported(lambda: forward_sheet(picture, frames, pair_step, schedule, seed))
-    steps, noisy = forward_frames(picture, frames, schedule, seed)
+    sheet, steps, noisy = reported(lambda: forward_sheet(picture, frames, pair_step, schedule, seed))
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"forward-{slug(image.stem)}"
     save_png(sheet, stem.with_suffix(".png"))

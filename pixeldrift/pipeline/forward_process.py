@@ -43,13 +43,15 @@ def training_example(image: Image.Image, t: int, schedule: str = "linear", seed:
 
 
 def forward_sheet(image: Image.Image, frames: int = 8, t: int = 500, schedule: str = "linear", seed: int = 0
-                  ) -> Image.Image:
+                  ) -> tuple[Image.Image, list[int], list[Image.Image]]:
+    """(the labelled sheet, its timesteps, its noised frames): the frames also make the CLI's GIF."""
     steps, noisy = forward_frames(image, frames, schedule, seed)
     pair = training_example(image, t, schedule, seed)
     blank = Image.new("RGB", noisy[0].size, "white")
     row2 = pair + [blank] * (len(noisy) - len(pair))
-    return labelled_sheet(noisy + row2, len(noisy), [f"t={s}" for s in steps], ["x_t", f"t={t}"],
-                          f"forward process ({schedule}); row 2: input x_t, target noise, x_0 = (x_t - noise)")
+    sheet = labelled_sheet(noisy + row2, len(noisy), [f"t={s}" for s in steps], ["x_t", f"t={t}"],
+                           f"forward process ({schedule}); row 2: input x_t, target noise, x_0 = (x_t - noise)")
+    return sheet, steps, noisy
 
 
 def _setup(image: Image.Image, schedule: str, seed: int):
