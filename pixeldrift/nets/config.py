@@ -67,8 +67,11 @@ def _from_plain(hint: Any, value: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        (hint,) = [a for a in args if a is not type(None)]
-        return _from_plain(hint, value, where)
+        options = [a for a in args if a is not type(None)]
+        if len(options) > 1:  # several configs: the one whose keys the object has
+            options = [a for a in options if isinstance(value, dict) and issubclass(a, JsonConfig)
+                       and set(value) == {f.name for f in dataclasses.fields(a)}] or options[:1]
+        return _from_plain(options[0], value, where)
     if isinstance(hint, type) and issubclass(hint, JsonConfig):
         return hint.from_dict(value)
     if origin is tuple:

@@ -120,3 +120,7 @@ class TextEncoder(nn.Module):
     def encode_empty(self, batch: int, pad_to: int | None = None) -> TextEncoding:
         """The unconditional input for classifier-free guidance: the empty prompt, `batch` times."""
         return self.encode([""] * batch, pad_to=pad_to)
+
+    def token_weights(self, pieces: list[tuple[str, float]]) -> list[float]:
+        """One weight per token of the joined text: BOS, each piece's bytes, EOS."""
+        return [1.0] + [weight for text, weight in pieces for _ in text.encode("utf-8")] + [1.0]

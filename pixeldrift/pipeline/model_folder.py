@@ -1,7 +1,7 @@
 """A model on disk: a folder with config.json, safetensors weights and a README model card.
 
     config.json                 architecture, parameterization, sampling defaults, training recipe, metrics
-    text_encoder.safetensors
+    text_encoder.safetensors    absent when the text encoder is the frozen pretrained MiniLM
     denoiser.safetensors        the EMA weights
     vae.safetensors             absent for pixel-space models
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 from pixeldrift.nets import TextEncoderConfig, UNetConfig, VAEConfig, WeightsError, load_weights, save_weights
 from pixeldrift.nets.config import JsonConfig
+from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
 from pixeldrift.pipeline.request import ModelLimits, SamplingDefaults
 
 MAX_SIDE = 512  # our small models are trained at 64 px; 8x that is the most worth asking for
@@ -32,7 +33,7 @@ class ModelConfig(JsonConfig):
 
     name: str
     image_size: int
-    text_encoder: TextEncoderConfig
+    text_encoder: TextEncoderConfig | MiniLMTextEncoderConfig
     denoiser: UNetConfig
     vae: VAEConfig | None            # None: the denoiser works on pixels
     sigma_data: float = 0.5          # EDM preconditioning (Karras et al. 2022)
@@ -60,6 +61,13 @@ class ModelConfig(JsonConfig):
     @property
     def limits(self) -> ModelLimits:
         return ModelLimits(self.image_size, self.image_size, self.size_multiple, max_side=MAX_SIDE)
+
+    @property
+    def weight_files(self) -> tuple[str, ...]:
+        """The parts whose weights the folder holds: a frozen pretrained encoder comes from its package."""
+        frozen = isinstance(self.text_encoder, MiniLMTextEncoderConfig)
+        return tuple(part for part in WEIGHT_FILES if not (part == "vae" and self.vae is None)
+                     and not (part == "text_encoder" and frozen))
 
     def latent_shape(self, width: int, height: int) -> tuple[int, int, int]:
         if self.vae is None:
@@ -92,10 +100,8 @@ def load_model(folder: str | Path | None = None, device: str = "cpu"):
     folder = Path(folder) if folder is not None else DEFAULT_MODEL_DIR
     config, _extras = _read_config(folder)  # training recipe and metrics: for the model card, not the model
     model = TextToImage(config)
-    for part in WEIGHT_FILES:
+    for part in config.weight_files:
         module = getattr(model, part)
-        if module is None:
-            continue
         path = folder / f"{part}.safetensors"
         if not path.is_file():
             raise ValueError(f"{folder}: missing {path.name}")
@@ -115,10 +121,8 @@ def save_model(model, folder: str | Path, training: dict | None = None, metrics:
     try:
         config = {"format": FORMAT, **model.config.to_dict(), "training": training or {}, "metrics": metrics or {}}
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        for part in WEIGHT_FILES:
-            module = getattr(model, part)
-            if module is not None:
-                save_weights(module, staging / f"{part}.safetensors")
+        for part in model.config.weight_files:
+            save_weights(getattr(model, part), staging / f"{part}.safetensors")
         if card is not None:
             (staging / "README.md").write_text(card, encoding="utf-8")
         _swap_in(staging, folder)

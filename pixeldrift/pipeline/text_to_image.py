@@ -1,4 +1,7 @@
-"""Our latent text-to-image model: byte-level text encoder + EDM-preconditioned UNet + VAE.
+"""Our latent text-to-image model: text encoder + EDM-preconditioned UNet + VAE.
+
+The text encoder is our byte-level transformer, trained with the denoiser, or
+the frozen pretrained MiniLM when the config names it.
 
 Generation itself (text-to-image, image-to-image, inpainting, variations) lives in
 LatentDiffusionPipeline; this class supplies the parts.
@@ -9,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from pixeldrift.diffusion.parameterization import EDMDenoiser
-from pixeldrift.nets import VAE, TextEncoder, TextEncoding, UNet
+from pixeldrift.nets import VAE, TextEncoder, TextEncoderConfig, TextEncoding, UNet
+from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoder, MiniLMTextEncoderConfig
 from pixeldrift.pipeline.latent_pipeline import LatentDiffusionPipeline
 from pixeldrift.pipeline.model_folder import ModelConfig
 from pixeldrift.pipeline.prompt_weights import apply_token_weights, has_weights, parse_weighted_prompt, plain_text
@@ -18,11 +22,17 @@ from pixeldrift.pipeline.request import GeneratedImage, GenerationRequest, Model
 __all__ = ["GeneratedImage", "GenerationRequest", "TextToImage"]
 
 
+def make_text_encoder(config: TextEncoderConfig | MiniLMTextEncoderConfig):
+    if isinstance(config, MiniLMTextEncoderConfig):
+        return MiniLMTextEncoder(config)
+    return TextEncoder(config)
+
+
 class TextToImage(LatentDiffusionPipeline):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.text_encoder = TextEncoder(config.text_encoder)
+        self.text_encoder = make_text_encoder(config.text_encoder)
         self.denoiser = EDMDenoiser(UNet(config.denoiser), sigma_data=config.sigma_data)
         self.vae = VAE(config.vae) if config.vae is not None else None
 
@@ -67,9 +77,10 @@ class TextToImage(LatentDiffusionPipeline):
         parts = []
         for chunk in chunks:
             encoding = self.text_encoder.encode(plain_text(chunk))
-            weights = [1.0] + [w for text, w in chunk for _ in text.encode("utf-8")]
+            weights = self.text_encoder.token_weights(chunk)
             length = encoding.context.shape[1]
-            weights = (weights[: length - 1] + [1.0])[:length]  # BOS ... EOS, cut like the bytes were
+            weights = (weights[: length - 1] + [1.0])[:length]  # first ... last token, cut like the tokens were
+            weights += [1.0] * (length - len(weights))  # word pieces of a split word may not add up
             context = apply_token_weights(encoding.context, encoding.context_mask, torch.tensor([weights]))
             parts.append(TextEncoding(context, encoding.context_mask, encoding.truncated))
         return TextEncoding(torch.cat([p.context for p in parts], 1), torch.cat([p.context_mask for p in parts], 1),

@@ -20,6 +20,7 @@ class EMA:
         # warm-up: early on, average over the steps seen so far rather than over 1/(1-decay)
         decay = min(self.decay, (1 + step) / (10 + step))
         for ema_param, param in zip(self.model.parameters(), model.parameters()):
-            ema_param.lerp_(param.detach(), 1 - decay)
+            if param.requires_grad:  # frozen parts (a pretrained text encoder) never change
+                ema_param.lerp_(param.detach(), 1 - decay)
         for ema_buffer, buffer in zip(self.model.buffers(), model.buffers()):
             ema_buffer.copy_(buffer)

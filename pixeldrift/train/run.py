@@ -12,6 +12,7 @@ import torch.distributed as dist
 
 from pixeldrift.data import ImageFolder, WorldStream
 from pixeldrift.nets import VAE, VAE_PRESETS, TextEncoderConfig, UNetConfig, VAEConfig, load_weights, save_weights
+from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
 from pixeldrift.pipeline.model_folder import ModelConfig, SamplingDefaults, save_model
 from pixeldrift.pipeline.text_to_image import TextToImage
 from pixeldrift.train.recipes import TextToImageTraining, VAETraining
@@ -22,9 +23,12 @@ from pixeldrift.train.trainer import Trainer, TrainerConfig
 CPU_TEXT = TextEncoderConfig(max_length=64, width=128, depth=2, heads=4)
 
 
-def cpu_unet(channels: int) -> UNetConfig:
+TEXT_ENCODERS = {"bytes": CPU_TEXT, "minilm": MiniLMTextEncoderConfig()}
+
+
+def cpu_unet(channels: int, context_dim: int = CPU_TEXT.width) -> UNetConfig:
     return UNetConfig(in_channels=channels, out_channels=channels, base_channels=32, channel_mults=(1, 2, 2),
-                      attention_levels=(1, 2), context_dim=CPU_TEXT.width, norm_groups=16, head_channels=32)
+                      attention_levels=(1, 2), context_dim=context_dim, norm_groups=16, head_channels=32)
 
 
 def init_distributed(device: str) -> None:
@@ -73,11 +77,12 @@ def load_trained_vae(folder: Path) -> VAE:
 
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                         size: int = 64, export: Path | None = None, resume: bool = False, name: str = "pixeldrift-cpu",
-                        on_eval=None, eval_every: int = 0) -> TextToImage:
+                        on_eval=None, eval_every: int = 0, text_encoder: str = "bytes") -> TextToImage:
     init_distributed(config.device)
     vae = load_trained_vae(vae_dir) if vae_dir is not None else None
-    unet = cpu_unet(vae.cfg.latent_channels if vae is not None else 3)
-    model_config = ModelConfig(name=name, image_size=size, text_encoder=CPU_TEXT, denoiser=unet,
+    text_config = TEXT_ENCODERS[text_encoder]
+    unet = cpu_unet(vae.cfg.latent_channels if vae is not None else 3, text_config.width)
+    model_config = ModelConfig(name=name, image_size=size, text_encoder=text_config, denoiser=unet,
                                vae=vae.cfg if vae is not None else None, sigma_data=0.5 if vae is None else 1.0,
                                sampling=SamplingDefaults())
     model = TextToImage(model_config)
@@ -90,7 +95,8 @@ def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, 
     trainer.fit()
     shipped = trainer.ema.model.model
     if export is not None and trainer.rank == 0:
-        recipe = {"trainer": asdict(config), "data": data, "vae": str(vae_dir) if vae_dir else None}
+        recipe = {"trainer": asdict(config), "data": data, "vae": str(vae_dir) if vae_dir else None,
+                  "text_encoder": text_encoder}
         save_model(shipped, export, training=recipe)
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2))
     return shipped

