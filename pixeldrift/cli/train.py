@@ -88,18 +88,27 @@ def train_vae_command(out, preset, data, size, resume, **options):
 @click.option("--text-encoder", type=click.Choice(["minilm", "bytes"]), default="minilm", show_default=True,
               help="minilm: frozen all-MiniLM-L6-v2 (better on the benchmark, see models/default); "
                    "bytes: our byte-level transformer, trained jointly.")
-def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, data, size, resume, **options):
-    """Train the text-to-image model (text encoder + UNet, EDM loss) on VAE latents.
+@click.option("--denoiser", type=click.Choice(["unet", "dit"]), default="unet", show_default=True,
+              help="The denoiser network: a UNet with cross-attention, or a DiT (adaLN-Zero, cross-attention).")
+@click.option("--prediction", "parameterization", type=click.Choice(["edm", "eps", "v", "flow"]), default="edm",
+              show_default=True, help="What the network predicts (the objective): edm (x0 with EDM "
+              "preconditioning), eps or v (1000-step VP schedule), flow (rectified-flow velocity).")
+def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, parameterization, data, size, resume,
+                      **options):
+    """Train the text-to-image model (text encoder + denoiser) on VAE latents, or on pixels without --vae.
 
     \b
-    Example:
+    Examples:
       pixeldrift train t2i --vae runs/vae --steps 4000 --out runs/t2i --export models/default
+      pixeldrift train t2i --vae runs/vae --denoiser dit --prediction flow --out runs/t2i-dit-flow
+      pixeldrift train t2i --size 32 --prediction eps --out runs/pixels-ddpm     # pixel space, DDPM-style
     """
     from pixeldrift.train.evaluation import evaluation_hook
     from pixeldrift.train.run import train_text_to_image
     hook = evaluation_hook(out, size=int(size)) if eval_every else None
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
-                                     resume=resume, on_eval=hook, eval_every=eval_every, text_encoder=text_encoder))
+                                     resume=resume, on_eval=hook, eval_every=eval_every, text_encoder=text_encoder,
+                                     denoiser=denoiser, parameterization=parameterization))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
 

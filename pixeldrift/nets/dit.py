@@ -47,6 +47,11 @@ class DiTConfig(JsonConfig):
                 f"hidden_dim={self.hidden_dim} must be divisible by heads={self.heads} and by 4 (2-D positions)"
             )
 
+    @property
+    def downsample_factor(self) -> int:
+        """Input height and width must be multiples of this: one token per patch."""
+        return self.patch_size
+
 
 # Size presets; "base" and "large" follow DiT-B and DiT-L (width, depth, heads).
 DIT_PRESETS: dict[str, DiTConfig] = {

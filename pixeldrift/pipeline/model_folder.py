@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pixeldrift.nets import TextEncoderConfig, UNetConfig, VAEConfig, WeightsError, load_weights, save_weights
+from pixeldrift.diffusion.parameterization import PARAMETERIZATIONS
+from pixeldrift.nets import (DiTConfig, TextEncoderConfig, UNetConfig, VAEConfig, WeightsError, load_weights,
+                             save_weights)
 from pixeldrift.nets.config import JsonConfig
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
 from pixeldrift.pipeline.request import ModelLimits, SamplingDefaults
@@ -34,9 +36,10 @@ class ModelConfig(JsonConfig):
     name: str
     image_size: int
     text_encoder: TextEncoderConfig | MiniLMTextEncoderConfig
-    denoiser: UNetConfig
+    denoiser: UNetConfig | DiTConfig
     vae: VAEConfig | None            # None: the denoiser works on pixels
     sigma_data: float = 0.5          # EDM preconditioning (Karras et al. 2022)
+    parameterization: str = "edm"    # what the network predicts: edm (x0), eps, v or flow (velocity)
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
 
     def __post_init__(self) -> None:
@@ -48,6 +51,9 @@ class ModelConfig(JsonConfig):
         if self.denoiser.context_dim != self.text_encoder.width:
             problems.append(f"the denoiser attends to width {self.denoiser.context_dim}, "
                             f"the text encoder gives {self.text_encoder.width}")
+        if self.parameterization not in PARAMETERIZATIONS:
+            problems.append(f"unknown parameterization {self.parameterization!r}; "
+                            f"accepted: {', '.join(PARAMETERIZATIONS)}")
         if self.image_size % factor:
             problems.append(f"image_size {self.image_size} is not a multiple of {factor}")
         if problems:
@@ -55,7 +61,7 @@ class ModelConfig(JsonConfig):
 
     @property
     def size_multiple(self) -> int:
-        """Image sides must be multiples of this: the VAE's and the UNet's downsampling together."""
+        """Image sides must be multiples of this: the VAE's and the denoiser's downsampling together."""
         return self.denoiser.downsample_factor * (1 if self.vae is None else self.vae.downsample_factor)
 
     @property

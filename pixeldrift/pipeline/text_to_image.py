@@ -1,7 +1,9 @@
-"""Our latent text-to-image model: text encoder + EDM-preconditioned UNet + VAE.
+"""Our latent text-to-image model: text encoder + denoiser (UNet or DiT) + VAE.
 
 The text encoder is our byte-level transformer, trained with the denoiser, or
-the frozen pretrained MiniLM when the config names it.
+the frozen pretrained MiniLM when the config names it. The denoiser network
+predicts what the config's `parameterization` says (EDM x0, eps, v or flow
+velocity); an adapter turns each into the one denoiser D(x, sigma) -> x0.
 
 Generation itself (text-to-image, image-to-image, inpainting, variations) lives in
 LatentDiffusionPipeline; this class supplies the parts.
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from pixeldrift.diffusion.parameterization import EDMDenoiser
-from pixeldrift.nets import VAE, TextEncoder, TextEncoderConfig, TextEncoding, UNet
+from pixeldrift.diffusion.parameterization import Denoiser, EDMDenoiser, EpsDenoiser, FlowDenoiser, VDenoiser
+from pixeldrift.diffusion.schedules import DiscreteSchedule
+from pixeldrift.nets import VAE, DiT, TextEncoder, TextEncoderConfig, TextEncoding, UNet, UNetConfig
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoder, MiniLMTextEncoderConfig
 from pixeldrift.pipeline.latent_pipeline import LatentDiffusionPipeline
 from pixeldrift.pipeline.model_folder import ModelConfig
@@ -28,12 +31,43 @@ def make_text_encoder(config: TextEncoderConfig | MiniLMTextEncoderConfig):
     return TextEncoder(config)
 
 
+# eps and v models are trained on Stable Diffusion's VP schedule: 1000 timesteps, scaled-linear betas.
+VP_SCHEDULE = "scaled_linear"
+
+
+def vp_schedule() -> DiscreteSchedule:
+    return DiscreteSchedule.named(VP_SCHEDULE)
+
+
+def make_denoiser(config: ModelConfig) -> Denoiser:
+    """The config's network (UNet or DiT) behind the adapter of its parameterization."""
+    net = UNet(config.denoiser) if isinstance(config.denoiser, UNetConfig) else DiT(config.denoiser)
+    kind = config.parameterization
+    if kind == "edm":
+        return EDMDenoiser(net, sigma_data=config.sigma_data)
+    if kind == "eps":
+        return EpsDenoiser(net, vp_schedule())
+    if kind == "v":
+        return VDenoiser(net, vp_schedule())
+    return FlowDenoiser(net)
+
+
+def sampling_defaults_for(parameterization: str) -> SamplingDefaults:
+    """Sampling settings that suit each parameterization's range of noise levels."""
+    if parameterization in ("eps", "v"):
+        schedule = vp_schedule()
+        return SamplingDefaults(sigma_min=float(schedule.sigma_min), sigma_max=float(schedule.sigma_max))
+    if parameterization == "flow":
+        return SamplingDefaults(sampler="flow_euler", schedule="flow", steps=20)
+    return SamplingDefaults()
+
+
 class TextToImage(LatentDiffusionPipeline):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
         self.text_encoder = make_text_encoder(config.text_encoder)
-        self.denoiser = EDMDenoiser(UNet(config.denoiser), sigma_data=config.sigma_data)
+        self.denoiser = make_denoiser(config)
         self.vae = VAE(config.vae) if config.vae is not None else None
 
     @property

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from pixeldrift.diffusion.losses import denoising_loss, lognormal_sigma_sampler
+from pixeldrift.diffusion.losses import (SigmaSampler, denoising_loss, discrete_sigma_sampler,
+                                         logit_normal_flow_sigma_sampler, lognormal_sigma_sampler)
 from pixeldrift.nets import VAE
 from pixeldrift.pipeline.text_to_image import TextToImage
 
@@ -27,18 +28,19 @@ class VAETraining(nn.Module):
 
 
 class TextToImageTraining(nn.Module):
-    """The EDM denoising loss on VAE latents, text encoder trained jointly, captions dropped for CFG."""
+    """The denoising loss on VAE latents, text encoder trained jointly, captions dropped for CFG.
 
-    def __init__(self, model: TextToImage, caption_dropout: float = 0.1, p_mean: float | None = None,
-                 p_std: float = 1.2):
+    The loss is the MSE on the network's own target (see diffusion.losses); the
+    noise levels are drawn as each parameterization was introduced with.
+    """
+
+    def __init__(self, model: TextToImage, caption_dropout: float = 0.1):
         super().__init__()
-        if p_mean is None:  # EDM's -1.2 is for sigma_data = 0.5; keep sigma / sigma_data distributed the same
-            p_mean = -1.2 + math.log(model.config.sigma_data / 0.5)
         self.model = model
         if model.vae is not None:
             model.vae.requires_grad_(False).eval()
         self.caption_dropout = caption_dropout
-        self.draw_sigma = lognormal_sigma_sampler(p_mean, p_std)
+        self.draw_sigma = training_sigma_sampler(model)
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -61,3 +63,13 @@ class TextToImageTraining(nn.Module):
             return images
         posterior = vae.encode(images)
         return (posterior.mean + posterior.std * noise.randn(*posterior.mean.shape[1:])) * vae.cfg.latent_scale
+
+
+def training_sigma_sampler(model: TextToImage, p_std: float = 1.2) -> SigmaSampler:
+    """EDM: log-normal sigma; eps and v: uniform timesteps of the VP schedule; flow: logit-normal time (SD3)."""
+    kind = model.config.parameterization
+    if kind == "edm":  # EDM's P_mean -1.2 is for sigma_data 0.5: keep sigma / sigma_data distributed the same
+        return lognormal_sigma_sampler(-1.2 + math.log(model.config.sigma_data / 0.5), p_std)
+    if kind in ("eps", "v"):
+        return discrete_sigma_sampler(model.denoiser.schedule)
+    return logit_normal_flow_sigma_sampler()

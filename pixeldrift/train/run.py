@@ -11,10 +11,11 @@ import torch
 import torch.distributed as dist
 
 from pixeldrift.data import ImageFolder, WorldStream
-from pixeldrift.nets import VAE, VAE_PRESETS, TextEncoderConfig, UNetConfig, VAEConfig, load_weights, save_weights
+from pixeldrift.nets import (VAE, VAE_PRESETS, DiTConfig, TextEncoderConfig, UNetConfig, VAEConfig, load_weights,
+                             save_weights)
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
 from pixeldrift.pipeline.model_folder import ModelConfig, SamplingDefaults, save_model
-from pixeldrift.pipeline.text_to_image import TextToImage
+from pixeldrift.pipeline.text_to_image import TextToImage, sampling_defaults_for
 from pixeldrift.train.recipes import TextToImageTraining, VAETraining
 from pixeldrift.train.trainer import Trainer, TrainerConfig
 
@@ -29,6 +30,23 @@ TEXT_ENCODERS = {"bytes": CPU_TEXT, "minilm": MiniLMTextEncoderConfig()}
 def cpu_unet(channels: int, context_dim: int = CPU_TEXT.width) -> UNetConfig:
     return UNetConfig(in_channels=channels, out_channels=channels, base_channels=32, channel_mults=(1, 2, 2),
                       attention_levels=(1, 2), context_dim=context_dim, norm_groups=16, head_channels=32)
+
+
+def cpu_dit(channels: int, context_dim: int = CPU_TEXT.width, patch_size: int = 2) -> DiTConfig:
+    """A DiT of about the CPU UNet's size: 64 tokens on a 16x16 latent."""
+    return DiTConfig(in_channels=channels, out_channels=channels, patch_size=patch_size, hidden_dim=128, depth=6,
+                     heads=4, mlp_ratio=4, context_dim=context_dim)
+
+
+DENOISERS = ("unet", "dit")
+
+
+def cpu_denoiser(kind: str, channels: int, context_dim: int) -> UNetConfig | DiTConfig:
+    if kind == "unet":
+        return cpu_unet(channels, context_dim)
+    if kind == "dit":  # pixels: 4x4 patches, so 64 px still makes 256 tokens, not 1024
+        return cpu_dit(channels, context_dim, patch_size=2 if channels == 4 else 4)
+    raise ValueError(f"unknown denoiser {kind!r}; accepted: {', '.join(DENOISERS)}")
 
 
 def init_distributed(device: str) -> None:
@@ -75,17 +93,24 @@ def load_trained_vae(folder: Path) -> VAE:
     return vae
 
 
+def text_to_image_config(vae: VAE | None, size: int, text_encoder: str = "minilm", denoiser: str = "unet",
+                         parameterization: str = "edm", name: str = "pixeldrift-cpu") -> ModelConfig:
+    """The architecture the training command builds: latent (with a VAE) or pixel space."""
+    text_config = TEXT_ENCODERS[text_encoder]
+    channels = vae.cfg.latent_channels if vae is not None else 3
+    return ModelConfig(name=name, image_size=size, text_encoder=text_config,
+                       denoiser=cpu_denoiser(denoiser, channels, text_config.width),
+                       vae=vae.cfg if vae is not None else None, sigma_data=0.5 if vae is None else 1.0,
+                       parameterization=parameterization, sampling=sampling_defaults_for(parameterization))
+
+
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                         size: int = 64, export: Path | None = None, resume: bool = False, name: str = "pixeldrift-cpu",
-                        on_eval=None, eval_every: int = 0, text_encoder: str = "minilm") -> TextToImage:
+                        on_eval=None, eval_every: int = 0, text_encoder: str = "minilm", denoiser: str = "unet",
+                        parameterization: str = "edm") -> TextToImage:
     init_distributed(config.device)
     vae = load_trained_vae(vae_dir) if vae_dir is not None else None
-    text_config = TEXT_ENCODERS[text_encoder]
-    unet = cpu_unet(vae.cfg.latent_channels if vae is not None else 3, text_config.width)
-    model_config = ModelConfig(name=name, image_size=size, text_encoder=text_config, denoiser=unet,
-                               vae=vae.cfg if vae is not None else None, sigma_data=0.5 if vae is None else 1.0,
-                               sampling=SamplingDefaults())
-    model = TextToImage(model_config)
+    model = TextToImage(text_to_image_config(vae, size, text_encoder, denoiser, parameterization, name))
     if vae is not None:
         model.vae.load_state_dict(vae.state_dict())
     trainer = Trainer(TextToImageTraining(model), make_data(data, size, config.seed), config, out,
@@ -96,7 +121,7 @@ def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, 
     shipped = trainer.ema.model.model
     if export is not None and trainer.rank == 0:
         recipe = {"trainer": asdict(config), "data": data, "vae": str(vae_dir) if vae_dir else None,
-                  "text_encoder": text_encoder}
+                  "text_encoder": text_encoder, "denoiser": denoiser, "parameterization": parameterization}
         save_model(shipped, export, training=recipe)
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2))
     return shipped

@@ -8,8 +8,6 @@ and under torchrun each rank takes its slice of the same global batch.
 
 from __future__ import annotations
 
-import csv
-import os
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -23,6 +21,7 @@ from tqdm import tqdm
 
 from pixeldrift.train.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
 from pixeldrift.train.ema import EMA
+from pixeldrift.train.training_log import TrainingLog
 
 
 class Dataset(Protocol):
@@ -148,23 +147,29 @@ class Trainer:
         """Train to config.steps (or stop early at `until`, as an interrupted run would)."""
         last = self.config.steps if until is None else min(until, self.config.steps)
         bar = tqdm(total=self.config.steps, initial=self.step, disable=self.rank != 0, dynamic_ncols=True)
-        log = self._open_log()
+        log = TrainingLog(self.out_dir, fresh=self.step == 0) if self.rank == 0 else None
+        try:
+            self._loop(last, bar, log)
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+
+    def _loop(self, last: int, bar: tqdm, log: TrainingLog | None) -> None:
         started, seen = time.perf_counter(), 0
         while self.step < last:
             loss = self._train_step()
             seen += self.config.batch_size
             self.step += 1
-            if self.rank == 0 and (self.step % self.config.log_every == 0 or self.step == self.config.steps):
+            if log is not None and (self.step % self.config.log_every == 0 or self.step == self.config.steps):
                 rate = seen / (time.perf_counter() - started)
                 bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{rate:.0f}", skipped=self.bad_steps)
-                log.writerow([self.step, f"{loss:.6f}", f"{learning_rate(self.step - 1, self.config):.3e}",
-                              f"{rate:.1f}", self.bad_steps])
+                log.write(self.step, loss, learning_rate(self.step - 1, self.config), rate, self.bad_steps)
             bar.update(1)
             if self.step % self.config.checkpoint_every == 0 or self.step == self.config.steps:
                 self.save()
             if self.on_eval and self.eval_every and self.step % self.eval_every == 0 and self.rank == 0:
                 self.on_eval(self.step, self.ema.model)
-        bar.close()
 
     def _train_step(self) -> float:
         config = self.config
@@ -202,18 +207,6 @@ class Trainer:
                 f"stopping at step {self.step}. The last good checkpoint is {self.checkpoint_path}; "
                 "try a lower learning rate.")
         return float("nan")
-
-    def _open_log(self):
-        if self.rank != 0:
-            return csv.writer(open(os.devnull, "w"))  # noqa: SIM115 - ranks other than 0 log nowhere
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / "log.csv"
-        fresh = not path.exists() or self.step == 0
-        handle = open(path, "w" if fresh else "a", newline="", buffering=1)  # noqa: SIM115 - lives with the run
-        writer = csv.writer(handle)
-        if fresh:
-            writer.writerow(["step", "loss", "lr", "images_per_s", "skipped_steps"])
-        return writer
 
     # ----- checkpoints -----------------------------------------------------------------
 

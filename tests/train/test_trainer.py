@@ -140,3 +140,26 @@ def test_a_frozen_pretrained_text_encoder_trains_the_unet_only(tmp_path):
     unet_keys = [k for k in before if k.startswith("model.") and ".denoiser." in k]
     assert encoder_keys and all(torch.equal(before[k], after[k]) for k in encoder_keys)
     assert any(not torch.equal(before[k], after[k]) for k in unet_keys)
+
+
+def test_the_log_has_a_row_per_step_and_a_resumed_run_appends(tmp_path):
+    trainer = Trainer(tiny_training(), WorldStream(seed=1, size=32), config(), tmp_path)
+    trainer.fit(until=2)
+    resumed = Trainer(tiny_training(), WorldStream(seed=1, size=32), config(), tmp_path)
+    resumed.resume()
+    resumed.fit()
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0] == "step,loss,lr,images_per_s,skipped_steps"
+    assert [int(row.split(",")[0]) for row in rows[1:]] == [1, 2, 3, 4]
+
+
+def test_tensorboard_gets_the_same_losses_as_the_csv(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard is optional (it is in the test extra)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    Trainer(tiny_training(), WorldStream(seed=1, size=32), config(), tmp_path).fit()
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    logged = [(e.step, round(e.value, 5)) for e in events.Scalars("train/loss")]
+    rows = [row.split(",") for row in (tmp_path / "log.csv").read_text().splitlines()[1:]]
+    assert logged == [(int(step), round(float(loss), 5)) for step, loss, *_ in rows]
