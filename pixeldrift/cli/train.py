@@ -90,11 +90,14 @@ def train_vae_command(out, preset, data, size, resume, **options):
                    "bytes: our byte-level transformer, trained jointly.")
 @click.option("--denoiser", type=click.Choice(["unet", "dit"]), default="unet", show_default=True,
               help="The denoiser network: a UNet with cross-attention, or a DiT (adaLN-Zero, cross-attention).")
+@click.option("--denoiser-preset", type=click.Choice(["cpu", "tiny", "small", "base", "large"]), default="cpu",
+              show_default=True, help="Its size: cpu is the laptop recipe (about 1.8M parameters); the others "
+              "are the presets `pixeldrift nets` lists (base and large are for GPUs).")
 @click.option("--prediction", "parameterization", type=click.Choice(["edm", "eps", "v", "flow"]), default="edm",
               show_default=True, help="What the network predicts (the objective): edm (x0 with EDM "
               "preconditioning), eps or v (1000-step VP schedule), flow (rectified-flow velocity).")
-def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, parameterization, data, size, resume,
-                      **options):
+def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, denoiser_preset, parameterization,
+                      data, size, resume, **options):
     """Train the text-to-image model (text encoder + denoiser) on VAE latents, or on pixels without --vae.
 
     \b
@@ -102,13 +105,15 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, 
       pixeldrift train t2i --vae runs/vae --steps 4000 --out runs/t2i --export models/default
       pixeldrift train t2i --vae runs/vae --denoiser dit --prediction flow --out runs/t2i-dit-flow
       pixeldrift train t2i --size 32 --prediction eps --out runs/pixels-ddpm     # pixel space, DDPM-style
+      pixeldrift train t2i --vae runs/vae --denoiser-preset base --device cuda --bf16 --out runs/t2i-gpu
     """
     from pixeldrift.train.evaluation import evaluation_hook
     from pixeldrift.train.run import train_text_to_image
     hook = evaluation_hook(out, size=int(size)) if eval_every else None
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
                                      resume=resume, on_eval=hook, eval_every=eval_every, text_encoder=text_encoder,
-                                     denoiser=denoiser, parameterization=parameterization))
+                                     denoiser=denoiser, parameterization=parameterization,
+                                     denoiser_preset=denoiser_preset))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
 

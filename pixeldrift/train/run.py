@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from pixeldrift.data import ImageFolder, WorldStream
-from pixeldrift.nets import (VAE, VAE_PRESETS, DiTConfig, TextEncoderConfig, UNetConfig, VAEConfig, load_weights,
+from pixeldrift.nets import (DIT_PRESETS, UNET_PRESETS, VAE, VAE_PRESETS, DiTConfig, TextEncoderConfig, UNetConfig, VAEConfig, load_weights,
                              save_weights)
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
 from pixeldrift.pipeline.model_folder import ModelConfig, SamplingDefaults, save_model
@@ -32,21 +32,32 @@ def cpu_unet(channels: int, context_dim: int = CPU_TEXT.width) -> UNetConfig:
                       attention_levels=(1, 2), context_dim=context_dim, norm_groups=16, head_channels=32)
 
 
-def cpu_dit(channels: int, context_dim: int = CPU_TEXT.width, patch_size: int = 2) -> DiTConfig:
+# A DiT on pixels takes 4x4 patches, so 64 px still makes 256 tokens, not 1024; on latents 2x2.
+PIXEL_PATCH = 4
+
+
+def cpu_dit(channels: int, context_dim: int = CPU_TEXT.width) -> DiTConfig:
     """A DiT of about the CPU UNet's size: 64 tokens on a 16x16 latent."""
-    return DiTConfig(in_channels=channels, out_channels=channels, patch_size=patch_size, hidden_dim=128, depth=6,
-                     heads=4, mlp_ratio=4, context_dim=context_dim)
+    return DiTConfig(in_channels=channels, out_channels=channels, patch_size=PIXEL_PATCH if channels == 3 else 2,
+                     hidden_dim=128, depth=6, heads=4, mlp_ratio=4, context_dim=context_dim)
 
 
 DENOISERS = ("unet", "dit")
 
 
-def cpu_denoiser(kind: str, channels: int, context_dim: int) -> UNetConfig | DiTConfig:
-    if kind == "unet":
-        return cpu_unet(channels, context_dim)
-    if kind == "dit":  # pixels: 4x4 patches, so 64 px still makes 256 tokens, not 1024
-        return cpu_dit(channels, context_dim, patch_size=2 if channels == 4 else 4)
-    raise ValueError(f"unknown denoiser {kind!r}; accepted: {', '.join(DENOISERS)}")
+def denoiser_config(kind: str, channels: int, context_dim: int, preset: str = "cpu") -> UNetConfig | DiTConfig:
+    """The denoiser network: "cpu" is the laptop recipe; tiny .. large are the presets of `pixeldrift nets`."""
+    if kind not in DENOISERS:
+        raise ValueError(f"unknown denoiser {kind!r}; accepted: {', '.join(DENOISERS)}")
+    if preset == "cpu":
+        return cpu_unet(channels, context_dim) if kind == "unet" else cpu_dit(channels, context_dim)
+    presets = UNET_PRESETS if kind == "unet" else DIT_PRESETS
+    if preset not in presets:
+        raise ValueError(f"unknown {kind} preset {preset!r}; accepted: cpu, {', '.join(presets)}")
+    config = replace(presets[preset], in_channels=channels, out_channels=channels, context_dim=context_dim)
+    if kind == "dit" and channels == 3:
+        config = replace(config, patch_size=PIXEL_PATCH)
+    return config
 
 
 def init_distributed(device: str) -> None:
@@ -94,12 +105,13 @@ def load_trained_vae(folder: Path) -> VAE:
 
 
 def text_to_image_config(vae: VAE | None, size: int, text_encoder: str = "minilm", denoiser: str = "unet",
-                         parameterization: str = "edm", name: str = "pixeldrift-cpu") -> ModelConfig:
+                         parameterization: str = "edm", name: str = "pixeldrift-cpu",
+                         denoiser_preset: str = "cpu") -> ModelConfig:
     """The architecture the training command builds: latent (with a VAE) or pixel space."""
     text_config = TEXT_ENCODERS[text_encoder]
     channels = vae.cfg.latent_channels if vae is not None else 3
     return ModelConfig(name=name, image_size=size, text_encoder=text_config,
-                       denoiser=cpu_denoiser(denoiser, channels, text_config.width),
+                       denoiser=denoiser_config(denoiser, channels, text_config.width, denoiser_preset),
                        vae=vae.cfg if vae is not None else None, sigma_data=0.5 if vae is None else 1.0,
                        parameterization=parameterization, sampling=sampling_defaults_for(parameterization))
 
@@ -107,10 +119,11 @@ def text_to_image_config(vae: VAE | None, size: int, text_encoder: str = "minilm
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                         size: int = 64, export: Path | None = None, resume: bool = False, name: str = "pixeldrift-cpu",
                         on_eval=None, eval_every: int = 0, text_encoder: str = "minilm", denoiser: str = "unet",
-                        parameterization: str = "edm") -> TextToImage:
+                        parameterization: str = "edm", denoiser_preset: str = "cpu") -> TextToImage:
     init_distributed(config.device)
     vae = load_trained_vae(vae_dir) if vae_dir is not None else None
-    model = TextToImage(text_to_image_config(vae, size, text_encoder, denoiser, parameterization, name))
+    model = TextToImage(text_to_image_config(vae, size, text_encoder, denoiser, parameterization, name,
+                                             denoiser_preset))
     if vae is not None:
         model.vae.load_state_dict(vae.state_dict())
     trainer = Trainer(TextToImageTraining(model), make_data(data, size, config.seed), config, out,
@@ -121,7 +134,8 @@ def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, 
     shipped = trainer.ema.model.model
     if export is not None and trainer.rank == 0:
         recipe = {"trainer": asdict(config), "data": data, "vae": str(vae_dir) if vae_dir else None,
-                  "text_encoder": text_encoder, "denoiser": denoiser, "parameterization": parameterization}
+                  "text_encoder": text_encoder, "denoiser": denoiser, "denoiser_preset": denoiser_preset,
+                  "parameterization": parameterization}
         save_model(shipped, export, training=recipe)
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2))
     return shipped

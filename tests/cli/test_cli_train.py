@@ -1,0 +1,33 @@
+"""`pixeldrift train t2i` end to end: a model folder that names its network and objective, and generates."""
+
+import json
+
+from click.testing import CliRunner
+
+from pixeldrift.cli.main import cli
+
+TINY = ["--size", "32", "--text-encoder", "bytes", "--steps", "2", "--batch-size", "2", "--warmup", "1"]
+
+
+def test_train_a_pixel_space_dit_flow_model_export_it_and_generate(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "t2i", *TINY, "--denoiser", "dit", "--denoiser-preset", "tiny",
+                                 "--prediction", "flow", "--out", str(tmp_path / "run"),
+                                 "--export", str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["parameterization"] == "flow" and config["vae"] is None
+    assert config["denoiser"]["hidden_dim"] == 96 and config["denoiser"]["patch_size"] == 4  # tiny DiT on pixels
+    assert config["sampling"]["sampler"] == "flow_euler" and config["sampling"]["schedule"] == "flow"
+    assert (tmp_path / "run" / "log.csv").read_text().splitlines()[-1].startswith("2,")  # the last step is logged
+    made = runner.invoke(cli, ["generate", "a red circle", "--model", str(tmp_path / "model"), "--steps", "2",
+                               "--size", "32", "--out", str(tmp_path / "out")])
+    assert made.exit_code == 0, made.output
+    assert len(list((tmp_path / "out").glob("*.png"))) == 1
+
+
+def test_an_unknown_denoiser_preset_is_refused_before_anything_is_written(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "t2i", *TINY, "--denoiser-preset", "huge",
+                                      "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0 and "'huge' is not one of" in result.output
+    assert not (tmp_path / "run").exists()
