@@ -93,11 +93,14 @@ def train_vae_command(out, preset, data, size, resume, **options):
 @click.option("--denoiser-preset", type=click.Choice(["cpu", "tiny", "small", "base", "large"]), default="cpu",
               show_default=True, help="Its size: cpu is the laptop recipe (about 1.8M parameters); the others "
               "are the presets `pixeldrift nets` lists (base and large are for GPUs).")
+@click.option("--init", type=click.Path(file_okay=False, path_type=Path),
+              help="Train on from this model folder's weights (architecture, VAE and text encoder included), "
+                   "with a fresh optimizer; e.g. models/default.")
 @click.option("--prediction", "parameterization", type=click.Choice(["edm", "eps", "v", "flow"]), default="edm",
               show_default=True, help="What the network predicts (the objective): edm (x0 with EDM "
               "preconditioning), eps or v (1000-step VP schedule), flow (rectified-flow velocity).")
-def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, denoiser_preset, parameterization,
-                      data, size, resume, **options):
+def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, denoiser_preset, init,
+                      parameterization, data, size, resume, **options):
     """Train the text-to-image model (text encoder + denoiser) on VAE latents, or on pixels without --vae.
 
     \b
@@ -106,6 +109,7 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, 
       pixeldrift train t2i --vae runs/vae --denoiser dit --prediction flow --out runs/t2i-dit-flow
       pixeldrift train t2i --size 32 --prediction eps --out runs/pixels-ddpm     # pixel space, DDPM-style
       pixeldrift train t2i --vae runs/vae --denoiser-preset base --device cuda --bf16 --out runs/t2i-gpu
+      pixeldrift train t2i --init models/default --seed 1 --lr 3e-4 --out runs/t2i-more   # train on
     """
     from pixeldrift.train.evaluation import evaluation_hook
     from pixeldrift.train.run import train_text_to_image
@@ -113,7 +117,7 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, 
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
                                      resume=resume, on_eval=hook, eval_every=eval_every, text_encoder=text_encoder,
                                      denoiser=denoiser, parameterization=parameterization,
-                                     denoiser_preset=denoiser_preset))
+                                     denoiser_preset=denoiser_preset, init=init))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
 

@@ -11,10 +11,10 @@ import torch
 import torch.distributed as dist
 
 from pixeldrift.data import ImageFolder, WorldStream
-from pixeldrift.nets import (DIT_PRESETS, UNET_PRESETS, VAE, VAE_PRESETS, DiTConfig, TextEncoderConfig, UNetConfig, VAEConfig, load_weights,
-                             save_weights)
+from pixeldrift.nets import (DIT_PRESETS, UNET_PRESETS, VAE, VAE_PRESETS, DiTConfig, TextEncoderConfig, UNetConfig,
+                             VAEConfig, load_weights, save_weights)
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
-from pixeldrift.pipeline.model_folder import ModelConfig, SamplingDefaults, save_model
+from pixeldrift.pipeline.model_folder import ModelConfig, SamplingDefaults, load_model, save_model
 from pixeldrift.pipeline.text_to_image import TextToImage, sampling_defaults_for
 from pixeldrift.train.recipes import TextToImageTraining, VAETraining
 from pixeldrift.train.trainer import Trainer, TrainerConfig
@@ -116,16 +116,31 @@ def text_to_image_config(vae: VAE | None, size: int, text_encoder: str = "minilm
                        parameterization=parameterization, sampling=sampling_defaults_for(parameterization))
 
 
+def initial_model(vae_dir: Path | None, size: int, init: Path | None = None, **architecture) -> TextToImage:
+    """A new model of the given architecture, or (with `init`) a model folder's, weights and all, to train on."""
+    if init is None:
+        vae = load_trained_vae(vae_dir) if vae_dir is not None else None
+        model = TextToImage(text_to_image_config(vae, size, **architecture))
+        if vae is not None:
+            model.vae.load_state_dict(vae.state_dict())
+        return model
+    if vae_dir is not None:
+        raise ValueError("--init trains on from a model folder, VAE included; leave out --vae")
+    model = load_model(init).train()
+    if model.config.image_size != size:
+        side = model.config.image_size
+        raise ValueError(f"{init} makes {side} px images; train it with --size {side}")
+    return model
+
+
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                         size: int = 64, export: Path | None = None, resume: bool = False, name: str = "pixeldrift-cpu",
                         on_eval=None, eval_every: int = 0, text_encoder: str = "minilm", denoiser: str = "unet",
-                        parameterization: str = "edm", denoiser_preset: str = "cpu") -> TextToImage:
+                        parameterization: str = "edm", denoiser_preset: str = "cpu",
+                        init: Path | None = None) -> TextToImage:
     init_distributed(config.device)
-    vae = load_trained_vae(vae_dir) if vae_dir is not None else None
-    model = TextToImage(text_to_image_config(vae, size, text_encoder, denoiser, parameterization, name,
-                                             denoiser_preset))
-    if vae is not None:
-        model.vae.load_state_dict(vae.state_dict())
+    model = initial_model(vae_dir, size, init, text_encoder=text_encoder, denoiser=denoiser,
+                          parameterization=parameterization, name=name, denoiser_preset=denoiser_preset)
     trainer = Trainer(TextToImageTraining(model), make_data(data, size, config.seed), config, out,
                       on_eval=on_eval, eval_every=eval_every)
     if resume:
@@ -135,7 +150,7 @@ def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, 
     if export is not None and trainer.rank == 0:
         recipe = {"trainer": asdict(config), "data": data, "vae": str(vae_dir) if vae_dir else None,
                   "text_encoder": text_encoder, "denoiser": denoiser, "denoiser_preset": denoiser_preset,
-                  "parameterization": parameterization}
+                  "parameterization": parameterization, "init": str(init) if init else None}
         save_model(shipped, export, training=recipe)
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2))
     return shipped

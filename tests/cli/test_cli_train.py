@@ -1,6 +1,7 @@
 """`pixeldrift train t2i` end to end: a model folder that names its network and objective, and generates."""
 
 import json
+from dataclasses import replace
 
 from click.testing import CliRunner
 
@@ -31,3 +32,23 @@ def test_an_unknown_denoiser_preset_is_refused_before_anything_is_written(tmp_pa
                                       "--out", str(tmp_path / "run")])
     assert result.exit_code != 0 and "'huge' is not one of" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_init_trains_on_from_a_model_folder(tmp_path):
+    from safetensors.torch import load_file
+
+    from pixeldrift.nets import TEXT_ENCODER_PRESETS, UNET_PRESETS
+    from pixeldrift.pipeline import ModelConfig, TextToImage, save_model
+
+    config = ModelConfig(name="start", image_size=32, text_encoder=TEXT_ENCODER_PRESETS["tiny"],
+                         denoiser=replace(UNET_PRESETS["tiny"], in_channels=3, out_channels=3), vae=None)
+    start = save_model(TextToImage(config), tmp_path / "start")
+    args = ["train", "t2i", "--init", str(start), "--size", "32", "--steps", "1", "--batch-size", "2",
+            "--warmup", "0", "--lr", "1e-12", "--out", str(tmp_path / "run"), "--export", str(tmp_path / "after")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    before, after = (load_file(folder / "denoiser.safetensors") for folder in (start, tmp_path / "after"))
+    assert before.keys() == after.keys()
+    assert all((before[k] - after[k]).abs().max() < 1e-6 for k in before)  # the folder's weights, one tiny step on
+    refused = CliRunner().invoke(cli, [*args[:-2], "--size", "64"])
+    assert refused.exit_code != 0 and "train it with --size 32" in refused.output
