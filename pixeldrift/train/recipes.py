@@ -31,7 +31,7 @@ class TextToImageTraining(nn.Module):
     """The denoising loss on VAE latents, text encoder trained jointly, captions dropped for CFG.
 
     The loss is the MSE on the network's own target (see diffusion.losses); the
-    noise levels are drawn as each parameterization was introduced with.
+    noise levels are drawn the way each parameterization's paper trained it.
     """
 
     def __init__(self, model: TextToImage, caption_dropout: float = 0.1):
