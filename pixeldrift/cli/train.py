@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 import torch
 
 from pixeldrift.train.trainer import TrainerConfig, TrainingDiverged
@@ -107,12 +108,14 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, 
     Examples:
       pixeldrift train t2i --vae runs/vae --steps 4000 --out runs/t2i --export models/default
       pixeldrift train t2i --vae runs/vae --denoiser dit --prediction flow --out runs/t2i-dit-flow
-      pixeldrift train t2i --size 32 --prediction eps --out runs/pixels-ddpm     # pixel space, DDPM-style
+      pixeldrift train t2i --size 32 --prediction eps --out runs/pixels-eps      # pixel space
       pixeldrift train t2i --vae runs/vae --denoiser-preset base --device cuda --bf16 --out runs/t2i-gpu
       pixeldrift train t2i --init models/default --seed 1 --lr 3e-4 --out runs/t2i-more   # train on
     """
     from pixeldrift.train.evaluation import evaluation_hook
     from pixeldrift.train.run import train_text_to_image
+    if init is not None:
+        _refuse_with_init("vae_dir", "text_encoder", "denoiser", "denoiser_preset", "parameterization")
     hook = evaluation_hook(out, size=int(size)) if eval_every else None
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
                                      resume=resume, on_eval=hook, eval_every=eval_every, text_encoder=text_encoder,
@@ -120,6 +123,16 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, 
                                      denoiser_preset=denoiser_preset, init=init))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
+
+
+def _refuse_with_init(*names: str) -> None:
+    """--init takes the architecture from its model folder: an architecture option beside it would be ignored."""
+    context = click.get_current_context()
+    given = [next(o for o in p.opts if o.startswith("--")) for p in context.command.params
+             if p.name in names and context.get_parameter_source(p.name) is not ParameterSource.DEFAULT]
+    if given:
+        raise click.UsageError(f"--init takes the architecture, VAE included, from the model folder; "
+                               f"leave out {', '.join(given)}")
 
 
 def _run(job) -> None:

@@ -93,6 +93,7 @@ def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: format {data.get('format')!r} is not {FORMAT!r}")
     extras = {k: data.pop(k) for k in ("format", "training", "metrics") if k in data}
+    data.setdefault("parameterization", "edm")  # folders written before the field existed were all EDM
     try:
         return ModelConfig.from_dict(data), extras
     except (TypeError, ValueError) as error:

@@ -57,8 +57,9 @@ def sampling_defaults_for(parameterization: str) -> SamplingDefaults:
     if parameterization in ("eps", "v"):
         schedule = vp_schedule()
         return SamplingDefaults(sigma_min=float(schedule.sigma_min), sigma_max=float(schedule.sigma_max))
-    if parameterization == "flow":
-        return SamplingDefaults(sampler="flow_euler", schedule="flow", steps=20)
+    if parameterization == "flow":  # the flow schedule's own range: t from 0.999 to 0.001
+        return SamplingDefaults(sampler="flow_euler", schedule="flow", steps=20, sigma_min=0.999 / 999,
+                                sigma_max=999.0)
     return SamplingDefaults()
 
 

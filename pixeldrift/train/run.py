@@ -36,26 +36,29 @@ def cpu_unet(channels: int, context_dim: int = CPU_TEXT.width) -> UNetConfig:
 PIXEL_PATCH = 4
 
 
-def cpu_dit(channels: int, context_dim: int = CPU_TEXT.width) -> DiTConfig:
+def cpu_dit(channels: int, context_dim: int = CPU_TEXT.width, pixels: bool = False) -> DiTConfig:
     """A DiT of about the CPU UNet's size: 64 tokens on a 16x16 latent."""
-    return DiTConfig(in_channels=channels, out_channels=channels, patch_size=PIXEL_PATCH if channels == 3 else 2,
+    return DiTConfig(in_channels=channels, out_channels=channels, patch_size=PIXEL_PATCH if pixels else 2,
                      hidden_dim=128, depth=6, heads=4, mlp_ratio=4, context_dim=context_dim)
 
 
 DENOISERS = ("unet", "dit")
 
 
-def denoiser_config(kind: str, channels: int, context_dim: int, preset: str = "cpu") -> UNetConfig | DiTConfig:
-    """The denoiser network: "cpu" is the laptop recipe; tiny .. large are the presets of `pixeldrift nets`."""
+def denoiser_config(kind: str, channels: int, context_dim: int, preset: str = "cpu",
+                    pixels: bool = False) -> UNetConfig | DiTConfig:
+    """The denoiser network: "cpu" is the laptop recipe; tiny .. large are the presets of `pixeldrift nets`.
+
+    `pixels`: the model works on pixels (no VAE), where a DiT takes bigger patches."""
     if kind not in DENOISERS:
         raise ValueError(f"unknown denoiser {kind!r}; accepted: {', '.join(DENOISERS)}")
     if preset == "cpu":
-        return cpu_unet(channels, context_dim) if kind == "unet" else cpu_dit(channels, context_dim)
+        return cpu_unet(channels, context_dim) if kind == "unet" else cpu_dit(channels, context_dim, pixels)
     presets = UNET_PRESETS if kind == "unet" else DIT_PRESETS
     if preset not in presets:
         raise ValueError(f"unknown {kind} preset {preset!r}; accepted: cpu, {', '.join(presets)}")
     config = replace(presets[preset], in_channels=channels, out_channels=channels, context_dim=context_dim)
-    if kind == "dit" and channels == 3:
+    if kind == "dit" and pixels:
         config = replace(config, patch_size=PIXEL_PATCH)
     return config
 
@@ -111,9 +114,16 @@ def text_to_image_config(vae: VAE | None, size: int, text_encoder: str = "minilm
     text_config = TEXT_ENCODERS[text_encoder]
     channels = vae.cfg.latent_channels if vae is not None else 3
     return ModelConfig(name=name, image_size=size, text_encoder=text_config,
-                       denoiser=denoiser_config(denoiser, channels, text_config.width, denoiser_preset),
+                       denoiser=denoiser_config(denoiser, channels, text_config.width, denoiser_preset, vae is None),
                        vae=vae.cfg if vae is not None else None, sigma_data=0.5 if vae is None else 1.0,
                        parameterization=parameterization, sampling=sampling_defaults_for(parameterization))
+
+
+def architecture_of(config: ModelConfig) -> dict[str, str]:
+    """The training command's names for a model's text encoder, network and objective."""
+    return {"text_encoder": "minilm" if isinstance(config.text_encoder, MiniLMTextEncoderConfig) else "bytes",
+            "denoiser": "unet" if isinstance(config.denoiser, UNetConfig) else "dit",
+            "parameterization": config.parameterization}
 
 
 def initial_model(vae_dir: Path | None, size: int, init: Path | None = None, **architecture) -> TextToImage:
@@ -125,7 +135,7 @@ def initial_model(vae_dir: Path | None, size: int, init: Path | None = None, **a
             model.vae.load_state_dict(vae.state_dict())
         return model
     if vae_dir is not None:
-        raise ValueError("--init trains on from a model folder, VAE included; leave out --vae")
+        raise ValueError("init trains on from a model folder, VAE included; give no vae_dir")
     model = load_model(init).train()
     if model.config.image_size != size:
         side = model.config.image_size
@@ -148,9 +158,9 @@ def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, 
     trainer.fit()
     shipped = trainer.ema.model.model
     if export is not None and trainer.rank == 0:
-        recipe = {"trainer": asdict(config), "data": data, "vae": str(vae_dir) if vae_dir else None,
-                  "text_encoder": text_encoder, "denoiser": denoiser, "denoiser_preset": denoiser_preset,
-                  "parameterization": parameterization, "init": str(init) if init else None}
+        recipe = {"trainer": asdict(config), "data": data, "init": str(init) if init else None,
+                  "vae": str(vae_dir) if vae_dir else None, **architecture_of(shipped.config),
+                  "denoiser_preset": None if init else denoiser_preset}
         save_model(shipped, export, training=recipe)
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2))
     return shipped

@@ -147,8 +147,9 @@ class Trainer:
         """Train to config.steps (or stop early at `until`, as an interrupted run would)."""
         last = self.config.steps if until is None else min(until, self.config.steps)
         bar = tqdm(total=self.config.steps, initial=self.step, disable=self.rank != 0, dynamic_ncols=True)
-        log = TrainingLog(self.out_dir, fresh=self.step == 0) if self.rank == 0 else None
+        log = None
         try:
+            log = TrainingLog(self.out_dir, self.step) if self.rank == 0 else None
             self._loop(last, bar, log)
         finally:
             bar.close()

@@ -52,3 +52,7 @@ def test_init_trains_on_from_a_model_folder(tmp_path):
     assert all((before[k] - after[k]).abs().max() < 1e-6 for k in before)  # the folder's weights, one tiny step on
     refused = CliRunner().invoke(cli, [*args[:-2], "--size", "64"])
     assert refused.exit_code != 0 and "train it with --size 32" in refused.output
+    ignored = CliRunner().invoke(cli, [*args[:-2], "--prediction", "flow", "--denoiser", "dit"])
+    assert ignored.exit_code != 0 and "leave out --denoiser, --prediction" in ignored.output
+    recipe = json.loads((tmp_path / "after" / "config.json").read_text())["training"]
+    assert recipe["init"] == str(start) and recipe["text_encoder"] == "bytes" and recipe["denoiser"] == "unet"

@@ -1,6 +1,7 @@
 """Every objective (edm, eps, v, flow) with every denoiser network (UNet, DiT): trained, saved, loaded, sampled."""
 
 import itertools
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -48,6 +49,9 @@ def tiny_pixel_model(denoiser: str, parameterization: str) -> TextToImage:
 @pytest.mark.parametrize("denoiser,parameterization", KINDS)
 def test_the_config_names_the_network_and_the_objective_and_a_folder_keeps_them(denoiser, parameterization, tmp_path):
     model = pixel_model(denoiser, parameterization)
+    with torch.no_grad():  # zero-initialised output layers would make any two networks agree
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
     assert type(model.denoiser) is ADAPTERS[parameterization]
     assert type(model.denoiser.net) is NETWORKS[denoiser]
     loaded = load_model(save_model(model, tmp_path / "m"))
@@ -115,3 +119,11 @@ def test_an_unknown_parameterization_is_named():
     config = pixel_model("unet", "edm").config
     with pytest.raises(ValueError, match="unknown parameterization 'x0'.*accepted: eps, v, edm, flow"):
         ModelConfig.from_dict({**config.to_dict(), "parameterization": "x0"})
+
+
+def test_a_folder_written_before_the_parameterization_field_loads_as_edm(tmp_path):
+    folder = save_model(pixel_model("unet", "edm"), tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    del config["parameterization"]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert type(load_model(folder).denoiser) is EDMDenoiser

@@ -144,7 +144,7 @@ def test_a_frozen_pretrained_text_encoder_trains_the_unet_only(tmp_path):
 
 def test_the_log_has_a_row_per_step_and_a_resumed_run_appends(tmp_path):
     trainer = Trainer(tiny_training(), WorldStream(seed=1, size=32), config(), tmp_path)
-    trainer.fit(until=2)
+    trainer.fit(until=3)  # interrupted after step 3; the last checkpoint is step 2
     resumed = Trainer(tiny_training(), WorldStream(seed=1, size=32), config(), tmp_path)
     resumed.resume()
     resumed.fit()
