@@ -83,7 +83,8 @@ def train_vae_command(out, preset, data, size, resume, **options):
 @click.option("--vae", "vae_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of a trained VAE; without it the model works on pixels.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--export", type=click.Path(file_okay=False, path_type=Path), help="Write a model folder here at the end.")
+@click.option("--export", type=click.Path(file_okay=False, path_type=Path),
+              help="Write a model folder here at the end.")
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Every N steps write samples-STEP.png and the held-out accuracy to OUT/eval.csv (0: never).")
 @click.option("--text-encoder", type=click.Choice(["minilm", "bytes"]), default="minilm", show_default=True,
