@@ -101,27 +101,30 @@ def train_vae_command(out, preset, data, size, resume, **options):
 @click.option("--prediction", "parameterization", type=click.Choice(["edm", "eps", "v", "flow"]), default="edm",
               show_default=True, help="What the network predicts (the objective): edm (x0 with EDM "
               "preconditioning), eps or v (1000-step VP schedule), flow (rectified-flow velocity).")
+@click.option("--vp-schedule", type=click.Choice(["linear", "scaled_linear", "cosine"]), default="scaled_linear",
+              show_default=True, help="eps and v: the VP schedule, linear as DDPM (1e-4 .. 0.02), scaled_linear "
+              "as Stable Diffusion (0.00085 .. 0.012), or cosine.")
 def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, denoiser_preset, init,
-                      parameterization, data, size, resume, **options):
+                      parameterization, vp_schedule, data, size, resume, **options):
     """Train the text-to-image model (text encoder + denoiser) on VAE latents, or on pixels without --vae.
 
     \b
     Examples:
       pixeldrift train t2i --vae runs/vae --steps 4000 --out runs/t2i --export models/default
       pixeldrift train t2i --vae runs/vae --denoiser dit --prediction flow --out runs/t2i-dit-flow
-      pixeldrift train t2i --size 32 --prediction eps --out runs/pixels-eps      # pixel space
+      pixeldrift train t2i --size 32 --prediction eps --vp-schedule linear --out runs/ddpm   # DDPM on pixels
       pixeldrift train t2i --vae runs/vae --denoiser-preset base --device cuda --bf16 --out runs/t2i-gpu
       pixeldrift train t2i --init models/default --seed 1 --lr 3e-4 --out runs/t2i-more   # train on
     """
     from pixeldrift.train.evaluation import evaluation_hook
-    from pixeldrift.train.run import train_text_to_image
+    from pixeldrift.train.run import ModelChoice, train_text_to_image
     if init is not None:
-        _refuse_with_init("vae_dir", "text_encoder", "denoiser", "denoiser_preset", "parameterization")
+        _refuse_with_init("vae_dir", "text_encoder", "denoiser", "denoiser_preset", "parameterization", "vp_schedule")
     hook = evaluation_hook(out, size=int(size)) if eval_every else None
+    choice = ModelChoice(text_encoder=text_encoder, denoiser=denoiser, denoiser_preset=denoiser_preset,
+                         parameterization=parameterization, vp_schedule=vp_schedule)
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
-                                     resume=resume, on_eval=hook, eval_every=eval_every, text_encoder=text_encoder,
-                                     denoiser=denoiser, parameterization=parameterization,
-                                     denoiser_preset=denoiser_preset, init=init))
+                                     resume=resume, choice=choice, init=init, on_eval=hook, eval_every=eval_every))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
 

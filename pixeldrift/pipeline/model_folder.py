@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pixeldrift.diffusion.parameterization import PARAMETERIZATIONS
+from pixeldrift.diffusion.schedules import BETA_SCHEDULES
 from pixeldrift.nets import (DiTConfig, TextEncoderConfig, UNetConfig, VAEConfig, WeightsError, load_weights,
                              save_weights)
 from pixeldrift.nets.config import JsonConfig
@@ -40,6 +41,7 @@ class ModelConfig(JsonConfig):
     vae: VAEConfig | None            # None: the denoiser works on pixels
     sigma_data: float = 0.5          # EDM preconditioning (Karras et al. 2022)
     parameterization: str = "edm"    # what the network predicts: edm (x0), eps, v or flow (velocity)
+    vp_schedule: str = "scaled_linear"  # eps and v: the 1000-step VP schedule they were trained on
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
 
     def __post_init__(self) -> None:
@@ -54,6 +56,8 @@ class ModelConfig(JsonConfig):
         if self.parameterization not in PARAMETERIZATIONS:
             problems.append(f"unknown parameterization {self.parameterization!r}; "
                             f"accepted: {', '.join(PARAMETERIZATIONS)}")
+        if self.vp_schedule not in BETA_SCHEDULES:
+            problems.append(f"unknown vp_schedule {self.vp_schedule!r}; accepted: {', '.join(BETA_SCHEDULES)}")
         if self.image_size % factor:
             problems.append(f"image_size {self.image_size} is not a multiple of {factor}")
         if problems:
@@ -93,7 +97,8 @@ def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: format {data.get('format')!r} is not {FORMAT!r}")
     extras = {k: data.pop(k) for k in ("format", "training", "metrics") if k in data}
-    data.setdefault("parameterization", "edm")  # folders written before the field existed were all EDM
+    data.setdefault("parameterization", "edm")  # folders written before these fields existed were all EDM
+    data.setdefault("vp_schedule", "scaled_linear")
     try:
         return ModelConfig.from_dict(data), extras
     except (TypeError, ValueError) as error:

@@ -31,12 +31,14 @@ def make_text_encoder(config: TextEncoderConfig | MiniLMTextEncoderConfig):
     return TextEncoder(config)
 
 
-# eps and v models are trained on Stable Diffusion's VP schedule: 1000 timesteps, scaled-linear betas.
-VP_SCHEDULE = "scaled_linear"
+# The beta ranges of eps and v models' 1000-step VP schedules: DDPM's linear one (Ho et al. 2020) and
+# Stable Diffusion's scaled-linear one; the cosine schedule (Nichol & Dhariwal 2021) needs none.
+BETA_RANGES = {"linear": (1e-4, 0.02), "scaled_linear": (0.00085, 0.012), "cosine": (0.00085, 0.012)}
 
 
-def vp_schedule() -> DiscreteSchedule:
-    return DiscreteSchedule.named(VP_SCHEDULE)
+def vp_schedule(name: str) -> DiscreteSchedule:
+    beta_start, beta_end = BETA_RANGES[name]
+    return DiscreteSchedule.named(name, beta_start=beta_start, beta_end=beta_end)
 
 
 def make_denoiser(config: ModelConfig) -> Denoiser:
@@ -46,16 +48,16 @@ def make_denoiser(config: ModelConfig) -> Denoiser:
     if kind == "edm":
         return EDMDenoiser(net, sigma_data=config.sigma_data)
     if kind == "eps":
-        return EpsDenoiser(net, vp_schedule())
+        return EpsDenoiser(net, vp_schedule(config.vp_schedule))
     if kind == "v":
-        return VDenoiser(net, vp_schedule())
+        return VDenoiser(net, vp_schedule(config.vp_schedule))
     return FlowDenoiser(net)
 
 
-def sampling_defaults_for(parameterization: str) -> SamplingDefaults:
+def sampling_defaults_for(parameterization: str, schedule_name: str = "scaled_linear") -> SamplingDefaults:
     """Sampling settings that suit each parameterization's range of noise levels."""
     if parameterization in ("eps", "v"):
-        schedule = vp_schedule()
+        schedule = vp_schedule(schedule_name)
         return SamplingDefaults(sigma_min=float(schedule.sigma_min), sigma_max=float(schedule.sigma_max))
     if parameterization == "flow":  # the flow schedule's own range: t from 0.999 to 0.001
         return SamplingDefaults(sampler="flow_euler", schedule="flow", steps=20, sigma_min=0.999 / 999,

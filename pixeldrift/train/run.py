@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -107,30 +107,43 @@ def load_trained_vae(folder: Path) -> VAE:
     return vae
 
 
-def text_to_image_config(vae: VAE | None, size: int, text_encoder: str = "minilm", denoiser: str = "unet",
-                         parameterization: str = "edm", name: str = "pixeldrift-cpu",
-                         denoiser_preset: str = "cpu") -> ModelConfig:
+@dataclass(frozen=True)
+class ModelChoice:
+    """What `pixeldrift train t2i` builds, by the names its options take."""
+
+    text_encoder: str = "minilm"         # minilm | bytes
+    denoiser: str = "unet"               # unet | dit
+    denoiser_preset: str = "cpu"         # cpu | tiny | small | base | large
+    parameterization: str = "edm"        # edm | eps | v | flow
+    vp_schedule: str = "scaled_linear"   # eps and v: linear | scaled_linear | cosine
+    name: str = "pixeldrift-cpu"
+
+
+def text_to_image_config(vae: VAE | None, size: int, choice: ModelChoice = ModelChoice()) -> ModelConfig:
     """The architecture the training command builds: latent (with a VAE) or pixel space."""
-    text_config = TEXT_ENCODERS[text_encoder]
+    if choice.text_encoder not in TEXT_ENCODERS:
+        raise ValueError(f"unknown text encoder {choice.text_encoder!r}; accepted: {', '.join(TEXT_ENCODERS)}")
+    text_config = TEXT_ENCODERS[choice.text_encoder]
     channels = vae.cfg.latent_channels if vae is not None else 3
-    return ModelConfig(name=name, image_size=size, text_encoder=text_config,
-                       denoiser=denoiser_config(denoiser, channels, text_config.width, denoiser_preset, vae is None),
+    denoiser = denoiser_config(choice.denoiser, channels, text_config.width, choice.denoiser_preset, vae is None)
+    return ModelConfig(name=choice.name, image_size=size, text_encoder=text_config, denoiser=denoiser,
                        vae=vae.cfg if vae is not None else None, sigma_data=0.5 if vae is None else 1.0,
-                       parameterization=parameterization, sampling=sampling_defaults_for(parameterization))
+                       parameterization=choice.parameterization, vp_schedule=choice.vp_schedule,
+                       sampling=sampling_defaults_for(choice.parameterization, choice.vp_schedule))
 
 
 def architecture_of(config: ModelConfig) -> dict[str, str]:
     """The training command's names for a model's text encoder, network and objective."""
     return {"text_encoder": "minilm" if isinstance(config.text_encoder, MiniLMTextEncoderConfig) else "bytes",
             "denoiser": "unet" if isinstance(config.denoiser, UNetConfig) else "dit",
-            "parameterization": config.parameterization}
+            "parameterization": config.parameterization, "vp_schedule": config.vp_schedule}
 
 
-def initial_model(vae_dir: Path | None, size: int, init: Path | None = None, **architecture) -> TextToImage:
+def initial_model(vae_dir: Path | None, size: int, choice: ModelChoice, init: Path | None = None) -> TextToImage:
     """A new model of the given architecture, or (with `init`) a model folder's, weights and all, to train on."""
     if init is None:
         vae = load_trained_vae(vae_dir) if vae_dir is not None else None
-        model = TextToImage(text_to_image_config(vae, size, **architecture))
+        model = TextToImage(text_to_image_config(vae, size, choice))
         if vae is not None:
             model.vae.load_state_dict(vae.state_dict())
         return model
@@ -144,13 +157,11 @@ def initial_model(vae_dir: Path | None, size: int, init: Path | None = None, **a
 
 
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
-                        size: int = 64, export: Path | None = None, resume: bool = False, name: str = "pixeldrift-cpu",
-                        on_eval=None, eval_every: int = 0, text_encoder: str = "minilm", denoiser: str = "unet",
-                        parameterization: str = "edm", denoiser_preset: str = "cpu",
-                        init: Path | None = None) -> TextToImage:
+                        size: int = 64, export: Path | None = None, resume: bool = False,
+                        choice: ModelChoice = ModelChoice(), init: Path | None = None,
+                        on_eval=None, eval_every: int = 0) -> TextToImage:
     init_distributed(config.device)
-    model = initial_model(vae_dir, size, init, text_encoder=text_encoder, denoiser=denoiser,
-                          parameterization=parameterization, name=name, denoiser_preset=denoiser_preset)
+    model = initial_model(vae_dir, size, choice, init)
     trainer = Trainer(TextToImageTraining(model), make_data(data, size, config.seed), config, out,
                       on_eval=on_eval, eval_every=eval_every)
     if resume:
@@ -160,7 +171,7 @@ def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, 
     if export is not None and trainer.rank == 0:
         recipe = {"trainer": asdict(config), "data": data, "init": str(init) if init else None,
                   "vae": str(vae_dir) if vae_dir else None, **architecture_of(shipped.config),
-                  "denoiser_preset": None if init else denoiser_preset}
+                  "denoiser_preset": None if init else choice.denoiser_preset}
         save_model(shipped, export, training=recipe)
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2))
     return shipped

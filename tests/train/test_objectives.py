@@ -14,7 +14,7 @@ from pixeldrift.nets import DIT_PRESETS, TEXT_ENCODER_PRESETS, UNET_PRESETS, DiT
 from pixeldrift.pipeline import GenerationRequest, TextToImage, load_model, save_model
 from pixeldrift.pipeline.model_folder import ModelConfig
 from pixeldrift.train.recipes import TextToImageTraining, training_sigma_sampler
-from pixeldrift.train.run import text_to_image_config
+from pixeldrift.train.run import ModelChoice, text_to_image_config
 from pixeldrift.train.trainer import Trainer, TrainerConfig
 
 ADAPTERS = {"edm": EDMDenoiser, "eps": EpsDenoiser, "v": VDenoiser, "flow": FlowDenoiser}
@@ -33,7 +33,8 @@ KINDS = list(itertools.product(NETWORKS, ADAPTERS))
 def pixel_model(denoiser: str, parameterization: str) -> TextToImage:
     """What `pixeldrift train t2i --size 16 --text-encoder bytes` would build (16 px is for tests only)."""
     torch.manual_seed(0)
-    return TextToImage(text_to_image_config(None, 16, "bytes", denoiser, parameterization, name="colours"))
+    choice = ModelChoice(text_encoder="bytes", denoiser=denoiser, parameterization=parameterization, name="colours")
+    return TextToImage(text_to_image_config(None, 16, choice))
 
 
 def tiny_pixel_model(denoiser: str, parameterization: str) -> TextToImage:
@@ -127,3 +128,13 @@ def test_a_folder_written_before_the_parameterization_field_loads_as_edm(tmp_pat
     del config["parameterization"]
     (folder / "config.json").write_text(json.dumps(config))
     assert type(load_model(folder).denoiser) is EDMDenoiser
+
+
+@pytest.mark.parametrize("schedule,sigma_max", [("linear", 157.4), ("scaled_linear", 14.61)])
+def test_the_vp_schedule_of_an_eps_model_is_kept_and_sets_its_sampling_range(schedule, sigma_max, tmp_path):
+    choice = ModelChoice(text_encoder="bytes", parameterization="eps", vp_schedule=schedule)
+    model = TextToImage(text_to_image_config(None, 16, choice))
+    loaded = load_model(save_model(model, tmp_path / "m"))
+    assert loaded.config.vp_schedule == schedule
+    assert loaded.denoiser.schedule.sigma_max == pytest.approx(sigma_max, abs=0.01)
+    assert loaded.config.sampling.sigma_max == pytest.approx(sigma_max, abs=0.01)
