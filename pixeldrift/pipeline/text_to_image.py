@@ -21,6 +21,7 @@ from pixeldrift.pipeline.latent_pipeline import LatentDiffusionPipeline
 from pixeldrift.pipeline.model_folder import ModelConfig
 from pixeldrift.pipeline.prompt_weights import apply_token_weights, has_weights, parse_weighted_prompt, plain_text
 from pixeldrift.pipeline.request import GeneratedImage, GenerationRequest, ModelLimits, SamplingDefaults
+from pixeldrift.sampling.sigma_schedules import flow_sigmas
 
 __all__ = ["GeneratedImage", "GenerationRequest", "TextToImage"]
 
@@ -59,9 +60,9 @@ def sampling_defaults_for(parameterization: str, schedule_name: str = "scaled_li
     if parameterization in ("eps", "v"):
         schedule = vp_schedule(schedule_name)
         return SamplingDefaults(sigma_min=float(schedule.sigma_min), sigma_max=float(schedule.sigma_max))
-    if parameterization == "flow":  # the flow schedule's own range: t from 0.999 to 0.001
-        return SamplingDefaults(sampler="flow_euler", schedule="flow", steps=20, sigma_min=0.999 / 999,
-                                sigma_max=999.0)
+    if parameterization == "flow":  # the flow schedule's own range, so Karras or exponential cover it too
+        first, last = flow_sigmas(2)[:2].tolist()  # sigma at t_max and at t_min
+        return SamplingDefaults(sampler="flow_euler", schedule="flow", steps=20, sigma_min=last, sigma_max=first)
     return SamplingDefaults()
 
 

@@ -14,7 +14,7 @@ from pixeldrift.data import ImageFolder, WorldStream
 from pixeldrift.nets import (DIT_PRESETS, UNET_PRESETS, VAE, VAE_PRESETS, DiTConfig, TextEncoderConfig, UNetConfig,
                              VAEConfig, load_weights, save_weights)
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
-from pixeldrift.pipeline.model_folder import ModelConfig, SamplingDefaults, load_model, save_model
+from pixeldrift.pipeline.model_folder import ModelConfig, load_model, save_model
 from pixeldrift.pipeline.text_to_image import TextToImage, sampling_defaults_for
 from pixeldrift.train.recipes import TextToImageTraining, VAETraining
 from pixeldrift.train.trainer import Trainer, TrainerConfig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -31,8 +32,7 @@ class TrainingLog:
     def write(self, step: int, loss: float, lr: float, images_per_s: float, skipped_steps: int) -> None:
         self._csv.writerow([step, f"{loss:.6f}", f"{lr:.3e}", f"{images_per_s:.1f}", skipped_steps])
         if self._board is not None:
-            for name, value in (("loss", loss), ("lr", lr), ("images_per_s", images_per_s),
-                                ("skipped_steps", skipped_steps)):
+            for name, value in zip(COLUMNS[1:], (loss, lr, images_per_s, skipped_steps)):
                 self._board.add_scalar(f"train/{name}", value, step)
 
     def close(self) -> None:
@@ -54,5 +54,7 @@ def _cut_back(path: Path, step: int) -> None:
     """Drop the rows an interrupted run logged after the checkpoint it resumes from."""
     header, *rows = path.read_text().splitlines(keepends=True)
     kept = [row for row in rows if row.split(",", 1)[0].isdigit() and int(row.split(",", 1)[0]) <= step]
-    if len(kept) < len(rows):
-        path.write_text(header + "".join(kept))
+    if len(kept) < len(rows):  # written beside, then swapped in: an interruption leaves the old log whole
+        staging = path.with_name(f".{path.name}.tmp")
+        staging.write_text(header + "".join(kept))
+        os.replace(staging, path)
