@@ -104,8 +104,11 @@ def train_vae_command(out, preset, data, size, resume, **options):
 @click.option("--vp-schedule", type=click.Choice(["linear", "scaled_linear", "cosine"]), default="scaled_linear",
               show_default=True, help="eps and v: the VP schedule, linear as DDPM (1e-4 .. 0.02), scaled_linear "
               "as Stable Diffusion (0.00085 .. 0.012), or cosine.")
+@click.option("--scene-mix", type=click.Choice(["uniform", "compositional"]), default="uniform", show_default=True,
+              help="How often the world stream draws each kind of scene: uniform is the world's own mix; "
+                   "compositional draws more counts, relations and colour pairs, fewer signs and clocks.")
 def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, denoiser_preset, init,
-                      parameterization, vp_schedule, data, size, resume, **options):
+                      parameterization, vp_schedule, scene_mix, data, size, resume, **options):
     """Train the text-to-image model (text encoder + denoiser) on VAE latents, or on pixels without --vae.
 
     \b
@@ -124,7 +127,8 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, 
     choice = ModelChoice(text_encoder=text_encoder, denoiser=denoiser, denoiser_preset=denoiser_preset,
                          parameterization=parameterization, vp_schedule=vp_schedule)
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
-                                     resume=resume, choice=choice, init=init, on_eval=hook, eval_every=eval_every))
+                                     resume=resume, choice=choice, init=init, on_eval=hook, eval_every=eval_every,
+                                     scene_mix=scene_mix))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
 

@@ -16,15 +16,17 @@ class WorldStream(ExampleSource):
     Held-out combinations never appear (see world.heldout); captions vary in phrasing.
     """
 
-    def __init__(self, seed: int = 0, size: int = 64):
+    def __init__(self, seed: int = 0, size: int = 64, mix: str = "uniform"):
         if size not in world.IMAGE_SIZES:
             raise ValueError(f"world images come in sizes {world.IMAGE_SIZES}, got {size}")
-        self.seed, self.size = seed, size
+        if mix not in world.SCENE_MIXES:
+            raise ValueError(f"unknown scene mix {mix!r}; accepted: {', '.join(world.SCENE_MIXES)}")
+        self.seed, self.size, self.weights = seed, size, world.SCENE_MIXES[mix]
 
     def example(self, index: int) -> tuple[np.ndarray, str]:
         rng = random.Random(f"{self.seed}:{index}")
         while True:  # at 32 pixels some scenes (a six-letter sign) do not fit: draw again, deterministically
-            spec = world.sample_spec(rng, split="train")
+            spec = world.sample_spec(rng, split="train", weights=self.weights)
             text, _style = world.random_caption(spec, rng)
             try:
                 return world.render(spec, size=self.size, seed=rng.randrange(2**31)), text

@@ -69,8 +69,11 @@ def init_distributed(device: str) -> None:
         dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
 
 
-def make_data(source: str, size: int, seed: int):
-    return WorldStream(seed=seed, size=size) if source == "world" else ImageFolder(source, size=size, seed=seed)
+def make_data(source: str, size: int, seed: int, mix: str = "uniform"):
+    """The world stream (scene kinds drawn by the named mix) or an image folder."""
+    if source == "world":
+        return WorldStream(seed=seed, size=size, mix=mix)
+    return ImageFolder(source, size=size, seed=seed)
 
 
 def train_vae(out: Path, config: TrainerConfig, preset: str = "tiny", data: str = "world", size: int = 64,
@@ -159,17 +162,17 @@ def initial_model(vae_dir: Path | None, size: int, choice: ModelChoice, init: Pa
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                         size: int = 64, export: Path | None = None, resume: bool = False,
                         choice: ModelChoice = ModelChoice(), init: Path | None = None,
-                        on_eval=None, eval_every: int = 0) -> TextToImage:
+                        on_eval=None, eval_every: int = 0, scene_mix: str = "uniform") -> TextToImage:
     init_distributed(config.device)
     model = initial_model(vae_dir, size, choice, init)
-    trainer = Trainer(TextToImageTraining(model), make_data(data, size, config.seed), config, out,
+    trainer = Trainer(TextToImageTraining(model), make_data(data, size, config.seed, scene_mix), config, out,
                       on_eval=on_eval, eval_every=eval_every)
     if resume:
         trainer.resume()
     trainer.fit()
     shipped = trainer.ema.model.model
     if export is not None and trainer.rank == 0:
-        recipe = {"trainer": asdict(config), "data": data, "init": str(init) if init else None,
+        recipe = {"trainer": asdict(config), "data": data, "scene_mix": scene_mix, "init": str(init) if init else None,
                   "vae": str(vae_dir) if vae_dir else None, **architecture_of(shipped.config),
                   "denoiser_preset": None if init else choice.denoiser_preset}
         save_model(shipped, export, training=recipe)

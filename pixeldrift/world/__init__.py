@@ -21,7 +21,7 @@ from pixeldrift.world.degrade import Degradation, degrade
 from pixeldrift.world.heldout import HELDOUT_PROMPTS, is_held_out
 from pixeldrift.world.parse import PromptError, parse_prompt
 from pixeldrift.world.render import render, render_image
-from pixeldrift.world.sample import SamplerWeights, sample_spec
+from pixeldrift.world.sample import SCENE_MIXES, SamplerWeights, sample_spec
 from pixeldrift.world.spec import (BACKGROUNDS, COLOURS, FILL_NAMES, IMAGE_SIZES, RELATIONS, SHAPES, SIZES, VESSELS,
                                    ClockScene, ObjectGroup, ObjectsScene, QuantityScene, Scene, SpecError, TextScene,
                                    spec_from_dict, spec_to_dict)
@@ -30,8 +30,9 @@ from pixeldrift.world.wildcards import resolve_wildcards
 
 __all__ = [
     "BACKGROUNDS", "CATEGORIES", "COLOURS", "Check", "ClockScene", "Degradation", "FILL_NAMES", "HELDOUT_PROMPTS",
-    "IMAGE_SIZES", "ObjectGroup", "ObjectsScene", "PromptError", "QuantityScene", "RELATIONS", "SHAPES", "SIZES",
-    "STYLES", "SamplerWeights", "Scene", "SpecError", "TextScene", "VESSELS", "VerifyResult", "benchmark_category",
+    "IMAGE_SIZES", "ObjectGroup", "ObjectsScene", "PromptError", "QuantityScene", "RELATIONS", "SCENE_MIXES",
+    "SHAPES", "SIZES", "STYLES", "SamplerWeights", "Scene", "SpecError", "TextScene", "VESSELS", "VerifyResult",
+    "benchmark_category",
     "caption", "degrade", "is_held_out", "parse_prompt", "random_caption", "render", "render_image",
     "resolve_wildcards", "sample_spec", "spec_from_dict", "spec_to_dict", "verify",
 ]
