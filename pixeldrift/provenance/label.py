@@ -122,6 +122,9 @@ def _read_label_chunk(text: str, labels: Labels) -> None:
         label = json.loads(text)
         if not isinstance(label, dict):
             raise ValueError("not a JSON object")
+    except RecursionError:  # "[[[[..." nested deeper than the interpreter's stack
+        labels.problems.append("the pixeldrift chunk is not valid JSON (nested too deeply)")
+        return
     except ValueError as error:
         labels.problems.append(f"the pixeldrift chunk is not valid JSON ({error})")
         return

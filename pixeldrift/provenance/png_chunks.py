@@ -79,6 +79,9 @@ def decode_text_chunk(chunk: PngChunk) -> tuple[str, str]:
     if not sep or not 1 <= len(keyword) <= 79:
         raise PngFormatError(f"{chunk.kind} at byte {chunk.offset}: keyword missing or longer than 79 bytes")
     name = keyword.decode("latin-1")
+    if len(rest) > MAX_TEXT_BYTES:
+        raise PngFormatError(f"{chunk.kind} {name!r} at byte {chunk.offset} holds {len(rest)} bytes, "
+                             f"more than the {MAX_TEXT_BYTES} read")
     try:
         if chunk.kind == "tEXt":
             return name, rest.decode("latin-1")

@@ -12,7 +12,13 @@ Rules we add so that parsing gives back exactly what was written:
 * a prompt line that starts with "Negative prompt:" or with a backslash gets one extra
   leading backslash (removed again on parsing);
 * a setting value that is empty, has surrounding spaces, or contains a comma, colon,
-  quote or newline is written as a JSON string, as the webui does.
+  quote or newline is written as a JSON string, as the webui does;
+* samplers and schedules are written with the webui's display names ("DPM++ 2M",
+  "Schedule type: Karras"); both those and ours ("dpmpp_2m", "karras") are read back
+  as ours, so our own records round-trip exactly (see infotext_names.py).
+
+Parsing is linear in the text's length and refuses texts over MAX_PARAMETERS_CHARS
+first: the text comes from files anyone can make (issue 16 was a regex that took hours).
 """
 
 from __future__ import annotations
@@ -22,10 +28,17 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 
+from pixeldrift.provenance.infotext_names import (display_name, sampler_from_infotext, schedule_display_name,
+                                                  schedule_from_infotext)
+
 NEGATIVE_LABEL = "Negative prompt:"
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .\-]*[A-Za-z0-9_.\-]$|^[A-Za-z0-9_]$")
-_SETTING = re.compile(r'\s*([^,:"]+):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+_KEY_RUN = re.compile(r'[^,:"]*')     # one character class, no backtracking across it: linear
+_SPACES = re.compile(r"\s*")
 _CORE_KEYS = ("Steps", "Sampler", "CFG scale", "Seed", "Size", "Model")
+SCHEDULE_KEY = "Schedule type"
+MAX_PARAMETERS_CHARS = 1 << 20    # the PNG reader's cap on one text chunk; the webui writes a few KiB
+_JSON = json.JSONDecoder()
 
 
 class RecordFormatError(ValueError):
@@ -85,9 +98,12 @@ class GenerationRecord:
         lines = [_escape_prompt(self.prompt)]
         if self.negative_prompt:
             lines.append(f"{NEGATIVE_LABEL} {self.negative_prompt}")
-        settings = {"Steps": str(self.steps), "Sampler": self.sampler, "CFG scale": repr(float(self.cfg_scale)),
-                    "Seed": str(self.seed), "Size": f"{self.width}x{self.height}", "Model": self.model,
-                    **self.extra}
+        extra = dict(self.extra)
+        if SCHEDULE_KEY in extra:
+            extra[SCHEDULE_KEY] = schedule_display_name(extra[SCHEDULE_KEY])
+        settings = {"Steps": str(self.steps), "Sampler": display_name(self.sampler),
+                    "CFG scale": repr(float(self.cfg_scale)), "Seed": str(self.seed),
+                    "Size": f"{self.width}x{self.height}", "Model": self.model, **extra}
         lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in settings.items()))
         return "\n".join(lines)
 
@@ -113,24 +129,44 @@ def _quote(value: str) -> str:
 
 
 def parse_settings_line(line: str) -> dict[str, str]:
-    """Split ``Key: value, Key: "quoted, value"`` into a dict, checking nothing is left over."""
+    """Split ``Key: value, Key: "quoted, value"`` into a dict, checking nothing is left over.
+
+    A hand-written scanner, linear in the line's length: each step only moves forward.
+    """
     settings: dict[str, str] = {}
     position = 0
     while position < len(line):
-        match = _SETTING.match(line, position)
-        if match is None or match.end() == position:
-            raise RecordFormatError(f"cannot read settings at column {position}: {line[position:position + 40]!r}")
-        key, value = match.group(1).strip(), match.group(2)
-        if value.startswith('"'):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as error:
-                raise RecordFormatError(f"bad quoted value for {key!r}: {error}") from None
-        else:
-            value = value.strip()
+        key, position = _read_key(line, position)
+        value, position = _read_value(line, position, key)
         settings[key] = value
-        position = match.end()
     return settings
+
+
+def _read_key(line: str, start: int) -> tuple[str, int]:
+    """The key at `start` and the position after its colon."""
+    end = _KEY_RUN.match(line, start).end()
+    key = line[start:end].strip()
+    if not key or end >= len(line) or line[end] != ":":
+        raise RecordFormatError(f"cannot read settings at column {start}: {line[start:start + 40]!r} "
+                                "(expected 'Key: value')")
+    return key, _SPACES.match(line, end + 1).end()
+
+
+def _read_value(line: str, start: int, key: str) -> tuple[str, int]:
+    """The value at `start` (plain up to the next comma, or a JSON string) and the position after its comma."""
+    if not line.startswith('"', start):
+        comma = line.find(",", start)
+        end = len(line) if comma < 0 else comma
+        return line[start:end].strip(), end + 1
+    try:
+        value, end = _JSON.raw_decode(line, start)
+    except json.JSONDecodeError as error:
+        raise RecordFormatError(f"bad quoted value for {key!r} at column {start}: {error.msg}") from None
+    end = _SPACES.match(line, end).end()
+    if end < len(line) and line[end] != ",":
+        raise RecordFormatError(f"cannot read settings at column {end}: {line[end:end + 40]!r} "
+                                f"(expected ',' after the quoted value of {key!r})")
+    return value, end + 1
 
 
 def _int_setting(settings: dict[str, str], key: str) -> int:
@@ -143,7 +179,7 @@ def _int_setting(settings: dict[str, str], key: str) -> int:
 
 
 def _size_setting(settings: dict[str, str]) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)x(\d+)", settings.get("Size", ""))
+    match = re.fullmatch(r"([0-9]{1,9})x([0-9]{1,9})", settings.get("Size", ""))
     if match is None:
         raise RecordFormatError(f"setting 'Size' must look like 512x512, got {settings.get('Size')!r}")
     return int(match.group(1)), int(match.group(2))
@@ -153,6 +189,9 @@ def parse_parameters_text(text: str) -> GenerationRecord:
     """Read back what :meth:`GenerationRecord.to_parameters_text` wrote (and webui-style texts)."""
     if not isinstance(text, str) or "\n" not in text:
         raise RecordFormatError("parameters text needs a prompt line and a settings line")
+    if len(text) > MAX_PARAMETERS_CHARS:
+        raise RecordFormatError(f"parameters text of {len(text)} characters is longer than the "
+                                f"{MAX_PARAMETERS_CHARS} accepted")
     *body, settings_line = text.split("\n")
     negative_at = next((i for i, line in enumerate(body) if line.startswith(NEGATIVE_LABEL)), len(body))
     negative = "\n".join(body[negative_at:])[len(NEGATIVE_LABEL) + 1:] if negative_at < len(body) else ""
@@ -163,9 +202,14 @@ def parse_parameters_text(text: str) -> GenerationRecord:
         raise RecordFormatError(f"setting 'CFG scale' must be a number, got {settings['CFG scale']!r}") from None
     width, height = _size_setting(settings)
     extra = {k: v for k, v in settings.items() if k not in _CORE_KEYS}
+    sampler, implied_schedule = sampler_from_infotext(settings.get("Sampler", ""))
+    if SCHEDULE_KEY in extra:
+        extra[SCHEDULE_KEY] = schedule_from_infotext(extra[SCHEDULE_KEY])
+    elif implied_schedule:
+        extra[SCHEDULE_KEY] = implied_schedule
     record = GenerationRecord(
         prompt=_unescape_prompt(body[:negative_at]), negative_prompt=negative,
-        steps=_int_setting(settings, "Steps"), sampler=settings.get("Sampler", ""), cfg_scale=cfg_scale,
+        steps=_int_setting(settings, "Steps"), sampler=sampler, cfg_scale=cfg_scale,
         seed=_int_setting(settings, "Seed"), width=width, height=height,
         model=settings.get("Model", ""), extra=extra)
     return record

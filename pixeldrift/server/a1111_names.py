@@ -7,22 +7,11 @@ or the older combined form "DPM++ 2M Karras". We accept those, our own names
 
 from __future__ import annotations
 
+from pixeldrift.provenance.infotext_names import A1111_ALIASES, DISPLAY_NAMES, SCHEDULER_NAMES, display_name
 from pixeldrift.sampling.samplers import SAMPLERS
 from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
 
-DISPLAY_NAMES = {
-    "euler": "Euler", "euler_ancestral": "Euler a", "heun": "Heun", "ddim": "DDIM", "ddpm": "DDPM",
-    "dpmpp_2m": "DPM++ 2M", "dpmpp_2m_sde": "DPM++ 2M SDE", "unipc": "UniPC", "flow_euler": "Flow Euler",
-}
-A1111_ALIASES = {"euler": "k_euler", "euler_ancestral": "k_euler_a", "heun": "k_heun", "dpmpp_2m": "k_dpmpp_2m",
-                 "dpmpp_2m_sde": "k_dpmpp_2m_sde"}
-# A1111's scheduler names -> our sigma schedules ("automatic" = the model's own)
-SCHEDULER_NAMES = {"automatic": None, "karras": "karras", "exponential": "exponential",
-                   "uniform": "linspace", "sgm uniform": "trailing", "simple": "trailing", "ddim": "leading"}
-
-
-def display_name(sampler: str) -> str:
-    return DISPLAY_NAMES.get(sampler, sampler)
+__all__ = ["A1111_ALIASES", "DISPLAY_NAMES", "SCHEDULER_NAMES", "display_name", "resolve_sampler", "resolve_scheduler"]
 
 
 def _lookup_table() -> dict[str, str]:

@@ -29,7 +29,8 @@ def test_parameters_text_reads_a_webui_example():
     text = "a cat\nNegative prompt: dog\nSteps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 123, Size: 512x768, Model hash: abc, Model: sd15"
     record = parse_parameters_text(text)
     assert (record.prompt, record.negative_prompt, record.steps, record.width, record.height) == ("a cat", "dog", 30, 512, 768)
-    assert record.sampler == "DPM++ 2M Karras" and record.extra == {"Model hash": "abc"}
+    # the webui's pre-1.9 combined name is read as our sampler plus the schedule it names
+    assert record.sampler == "dpmpp_2m" and record.extra == {"Model hash": "abc", "Schedule type": "karras"}
 
 
 @pytest.mark.parametrize("text, problem", [("one line", "settings line"), ("p\nSteps: x, Seed: 1, Size: 1x1", "Steps"),
