@@ -14,6 +14,29 @@ from pixeldrift.provenance.safe_image import MAX_FILE_BYTES, ImageReadError, loa
 from pixeldrift.provenance.watermark import detect_watermark
 
 
+SHOWN_CHARS = 2000   # a value longer than this is cut in `info`'s text output (--json keeps it whole)
+# bidirectional overrides reorder what the reader sees (Trojan Source, CVE-2021-42574)
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text` safe to print on a terminal: control characters escaped (ESC as \\x1b), long values cut.
+
+    Text chunks come from anyone's file; printed raw, their escape sequences would
+    clear the screen, recolour it or set the window title. Newlines are kept.
+    """
+    cut = len(text) - limit
+    text = "".join(_escaped(c) for c in text[:limit])
+    return text + (f"... ({cut} more characters)" if cut > 0 else "")
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if char == "\n" or not (code < 0x20 or 0x7f <= code <= 0x9f or char in _BIDI_CONTROLS):
+        return char
+    return f"\\x{code:02x}" if code <= 0xff else f"\\u{code:04x}"
+
+
 def _read_bytes(path: str) -> bytes:
     file = Path(path)
     if not file.is_file():
@@ -42,20 +65,25 @@ def info(image: str, as_json: bool) -> None:
     except PngFormatError as error:
         raise click.ClickException(f"{image}: {error}") from None
     if as_json:
+        # ASCII-only JSON: every control character (C1 too) arrives as \\u escape, never raw
         click.echo(json.dumps({"width": labels.width, "height": labels.height, "parameters": labels.parameters,
                                "label": labels.label, "ai_generated": labels.ai_generated,
-                               "c2pa_manifest": labels.has_c2pa, "problems": labels.problems}, ensure_ascii=False))
+                               "c2pa_manifest": labels.has_c2pa, "problems": labels.problems}))
     else:
-        click.echo(f"{image}: {labels.width}x{labels.height} PNG")
-        click.echo("AI-generated: " + ("yes (IPTC trainedAlgorithmicMedia)" if labels.ai_generated else "no label found"))
-        click.echo(f"C2PA manifest: {'present (pixeldrift verify checks it)' if labels.has_c2pa else 'none'}")
-        if labels.label:
-            click.echo(f"watermark: {json.dumps(labels.label.get('watermark'))}")
-        click.echo("parameters:\n" + labels.parameters if labels.parameters else "parameters: none")
-        for problem in labels.problems:
-            click.echo(f"warning: {problem}", err=True)
+        _print_labels(shown(image), labels)
     if labels.label is None and labels.parameters is None:
         raise SystemExit(1)
+
+
+def _print_labels(name: str, labels) -> None:
+    click.echo(f"{name}: {labels.width}x{labels.height} PNG")
+    click.echo("AI-generated: " + ("yes (IPTC trainedAlgorithmicMedia)" if labels.ai_generated else "no label found"))
+    click.echo(f"C2PA manifest: {'present (pixeldrift verify checks it)' if labels.has_c2pa else 'none'}")
+    if labels.label:
+        click.echo(f"watermark: {shown(json.dumps(labels.label.get('watermark')))}")
+    click.echo("parameters:\n" + shown(labels.parameters) if labels.parameters else "parameters: none")
+    for problem in labels.problems:
+        click.echo(f"warning: {shown(problem)}", err=True)
 
 
 @click.command()
