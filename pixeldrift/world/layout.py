@@ -8,7 +8,11 @@ Relations have one exact meaning, shared with the verifier
 (:func:`relation_holds`): "A left of B" means the direction from B to A lies
 within 45 degrees of straight left; "A between B and C" means A projects onto
 the segment B-C strictly inside it and lies closer to that line than half its
-length. The layout keeps a clear margin so rendering blur cannot flip them.
+length. Between groups (:func:`groups_relation_holds`), "three circles above a
+square" means every circle is higher than every square and the circles' centre
+lies above the squares' centre in the 45-degree sense; for one object each this
+is the single-object rule. The layout keeps a clear margin so rendering blur
+cannot flip them.
 """
 
 from __future__ import annotations
@@ -53,6 +57,25 @@ def relation_holds(relation: str, a: tuple[float, float], b: tuple[float, float]
     if relation == "between" and c is not None:
         return _between(a, b, c, margin)
     raise ValueError(f"relation: {relation!r} is not accepted; accepted: left of, right of, above, below, between")
+
+
+# A directional relation's axis (0: x, 1: y) and the sign of "A minus B" along it when it holds.
+_AXIS = {"left of": (0, -1), "right of": (0, 1), "above": (1, -1), "below": (1, 1)}
+
+
+def _centroid(centres: list[tuple[float, float]]) -> tuple[float, float]:
+    return (sum(c[0] for c in centres) / len(centres), sum(c[1] for c in centres) / len(centres))
+
+
+def groups_relation_holds(relation: str, a: list[tuple[float, float]], b: list[tuple[float, float]],
+                          margin: float = 0.0) -> bool:
+    """Whether group ``a`` (centres) stands in a directional ``relation`` to group ``b``: every object of a
+    lies beyond every object of b along the relation's axis, and a's centroid is in the relation to b's."""
+    if relation not in _AXIS:
+        raise ValueError(f"relation: {relation!r} between groups is not accepted; accepted: {', '.join(_AXIS)}")
+    axis, sign = _AXIS[relation]
+    beyond = all(sign * (p[axis] - q[axis]) > margin for p in a for q in b)
+    return beyond and relation_holds(relation, _centroid(a), _centroid(b), margin=margin)
 
 
 def _between(a, b, c, margin: float) -> bool:
@@ -111,6 +134,45 @@ def arrange(rng: random.Random, relation: str, halves: list[float]) -> list[Plac
         if relation_holds(relation, *centres, margin=BETWEEN_MARGIN if relation == "between" else DIRECTION_MARGIN):
             return spots
     raise RuntimeError(f"could not arrange {relation!r} for half-sides {halves}")  # not reached in practice
+
+
+def arrange_groups(rng: random.Random, relation: str, halves_a: list[float], halves_b: list[float]
+                   ) -> list[Placement]:
+    """Placements for a directional relation between groups: group a in a row on its side, b on the other.
+
+    Returns a's placements, then b's; they satisfy :func:`groups_relation_holds` with a clear margin.
+    """
+    axis, sign = _AXIS[relation]
+    for _ in range(_TRIES * 50):
+        near, far = _row(rng, halves_a, axis, 0.0, 0.5), _row(rng, halves_b, axis, 0.5, 1.0)
+        if sign > 0:  # a lies towards larger coordinates: right of, below
+            near, far = _row(rng, halves_a, axis, 0.5, 1.0), _row(rng, halves_b, axis, 0.0, 0.5)
+        spots = near + far
+        if not all(p.clear_of(q) for i, p in enumerate(spots) for q in spots[i + 1:]):
+            continue
+        centres = [(p.cx, p.cy) for p in spots]
+        if groups_relation_holds(relation, centres[:len(halves_a)], centres[len(halves_a):],
+                                 margin=DIRECTION_MARGIN):
+            return spots
+    raise RuntimeError(f"could not arrange {relation!r} for groups {halves_a} and {halves_b}")  # not reached
+
+
+def _row(rng: random.Random, halves: list[float], axis: int, low: float, high: float) -> list[Placement]:
+    """Objects side by side across ``axis``, their centres within [low, high] along it (slightly jittered),
+    spread at random gaps over the canvas's width."""
+    along = rng.uniform(max(low, MARGIN + max(halves)), min(high, 1 - MARGIN - max(halves)))
+    free = 1 - 2 * MARGIN - sum(2 * h for h in halves) - GAP * (len(halves) - 1)
+    cuts = sorted(rng.uniform(0, max(0.0, free)) for _ in range(len(halves)))
+    spots, edge = [], MARGIN
+    for half, cut, previous in zip(halves, cuts, [0.0] + cuts):
+        edge += cut - previous
+        across = edge + half
+        jitter = rng.uniform(-0.03, 0.03)
+        point = (across, along + jitter) if axis == 1 else (along + jitter, across)
+        spots.append(Placement(min(max(point[0], MARGIN + half), 1 - MARGIN - half),
+                               min(max(point[1], MARGIN + half), 1 - MARGIN - half), half))
+        edge += 2 * half + GAP
+    return spots
 
 
 def _between_candidate(rng: random.Random, halves: list[float]) -> list[Placement] | None:

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from pixeldrift.world import palette
 from pixeldrift.world.font import GLYPH_HEIGHT, LETTER_PITCH, word_bitmap
-from pixeldrift.world.layout import SIZE_FRACTION, arrange, scatter
+from pixeldrift.world.layout import SIZE_FRACTION, arrange, arrange_groups, scatter
 from pixeldrift.world.shapes import draw_shape
 from pixeldrift.world.spec import IMAGE_SIZES, ClockScene, ObjectsScene, QuantityScene, Scene, SpecError, TextScene
 from pixeldrift.world.wildcards import resolve_wildcards
@@ -67,7 +67,11 @@ def _jittered_background(rng: random.Random, name: str) -> tuple[int, int, int]:
 def _draw_objects(rng: random.Random, draw: ImageDraw.ImageDraw, spec: ObjectsScene) -> None:
     objects = [g for g in spec.groups for _ in range(g.count)]
     halves = [SIZE_FRACTION[g.size] / 2 for g in objects]
-    spots = arrange(rng, spec.relation, halves) if spec.relation else scatter(rng, halves)
+    if spec.relation and spec.total_objects > len(spec.groups):  # a relation between groups
+        first = spec.groups[0].count
+        spots = arrange_groups(rng, spec.relation, halves[:first], halves[first:])
+    else:
+        spots = arrange(rng, spec.relation, halves) if spec.relation else scatter(rng, halves)
     for group, spot in zip(objects, spots):
         draw_shape(draw, group.shape, spot.cx * CANVAS, spot.cy * CANVAS, spot.half * CANVAS,
                    palette.OBJECT_RGB[group.colour])

@@ -13,8 +13,8 @@ import random
 
 from pixeldrift.world.heldout import HELDOUT_PROMPTS, is_held_out
 from pixeldrift.world.parse import parse_prompt
-from pixeldrift.world.spec import (BACKGROUNDS, COLOURS, MAX_OBJECTS, MAX_VESSELS, MAX_WORD, MIN_VESSELS, MIN_WORD,
-                                   MINUTE_STEP, RELATIONS, SHAPES, SIZES, VESSELS, ClockScene, ObjectGroup,
+from pixeldrift.world.spec import (BACKGROUNDS, COLOURS, MAX_OBJECTS, MAX_RELATION_GROUP, MAX_RELATION_OBJECTS,
+                                   MAX_VESSELS, MAX_WORD, MIN_VESSELS, MIN_WORD, MINUTE_STEP, RELATIONS, SHAPES, SIZES, VESSELS, ClockScene, ObjectGroup,
                                    ObjectsScene, QuantityScene, Scene, SpecError, TextScene)
 from pixeldrift.world.wildcards import resolve_wildcards
 from pixeldrift.world.words import WORDS
@@ -31,6 +31,7 @@ class SamplerWeights:
     structures: dict[str, float] = field(default_factory=lambda: {"single": 0.15, "pair": 0.15, "counted": 0.25,
                                                                   "groups": 0.15, "relation": 0.30})
     random_word_share: float = 0.25  # text signs with random letters instead of a dictionary word
+    group_relation_share: float = 0.3  # left/right/above/below between groups: "three circles above a square"
 
 
 # Named mixes for training. "compositional" spends the stream where the benchmark fails most (counts,
@@ -41,6 +42,11 @@ SCENE_MIXES = {
         kinds={"objects": 0.70, "clock": 0.10, "quantity": 0.15, "text": 0.05},
         structures={"single": 0.10, "pair": 0.20, "counted": 0.30, "groups": 0.10, "relation": 0.30}),
 }
+
+
+# (first group, second group) sizes of a relation between groups, within the spec's limits.
+_GROUP_RELATION_COUNTS = [(a, b) for a in range(1, MAX_RELATION_GROUP + 1) for b in range(1, MAX_RELATION_GROUP + 1)
+                          if 2 < a + b <= MAX_RELATION_OBJECTS]
 
 
 def _group(rng: random.Random, count: int = 1, shape: str | None = None) -> ObjectGroup:
@@ -70,7 +76,11 @@ def _objects(rng: random.Random, weights: SamplerWeights) -> ObjectsScene:
         return ObjectsScene(_several_groups(rng), background=background)
     relation = rng.choice(RELATIONS)
     shapes = rng.sample(SHAPES, 3 if relation == "between" else 2)  # distinct shapes tell them apart
-    return ObjectsScene(tuple(_group(rng, 1, s) for s in shapes), relation=relation, background=background)
+    counts = [1] * len(shapes)
+    if relation != "between" and rng.random() < weights.group_relation_share:
+        counts = rng.choice(_GROUP_RELATION_COUNTS)
+    return ObjectsScene(tuple(_group(rng, c, s) for c, s in zip(counts, shapes)), relation=relation,
+                        background=background)
 
 
 def _word(rng: random.Random, weights: SamplerWeights) -> str:

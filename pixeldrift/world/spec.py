@@ -26,6 +26,9 @@ VESSELS = ("glass", "bar")
 # Fill levels are stored in quarters: 0 = empty ... 4 = full.
 FILL_NAMES = ("empty", "quarter", "half", "three quarters", "full")
 MAX_OBJECTS = 8
+# A directional relation may hold between groups ("three red circles above a blue square"): each group
+# then stands in a row on its side, so a group is at most a row's worth and the scene at most four objects.
+MAX_RELATION_GROUP, MAX_RELATION_OBJECTS = 3, 4
 IMAGE_SIZES = (32, 64, 128)
 MIN_VESSELS, MAX_VESSELS = 2, 5
 MIN_WORD, MAX_WORD = 2, 6
@@ -96,9 +99,15 @@ class ObjectsScene:
             self._check_relation()
 
     def _check_relation(self) -> None:
-        needed = 3 if self.relation == "between" else 2
-        if len(self.groups) != needed or any(g.count != 1 for g in self.groups):
-            raise SpecError(f"relation: {self.relation!r} needs exactly {needed} groups of one object each")
+        if self.relation == "between":
+            if len(self.groups) != 3 or any(g.count != 1 for g in self.groups):
+                raise SpecError("relation: 'between' needs exactly 3 groups of one object each")
+        elif len(self.groups) != 2:
+            raise SpecError(f"relation: {self.relation!r} needs exactly 2 groups")
+        elif any(g.count > MAX_RELATION_GROUP for g in self.groups) or self.total_objects > MAX_RELATION_OBJECTS:
+            raise SpecError(f"relation: {self.relation!r} between groups of {self.groups[0].count} and "
+                            f"{self.groups[1].count} objects; accepted: up to {MAX_RELATION_GROUP} a group, "
+                            f"{MAX_RELATION_OBJECTS} in all")
         for i, a in enumerate(self.groups):
             for b in self.groups[i + 1:]:
                 if a.could_be_same_object(b):

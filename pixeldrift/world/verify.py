@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from pixeldrift.world.caption import RELATION_PHRASES, group_phrase, plural
-from pixeldrift.world.layout import relation_holds
+from pixeldrift.world.layout import groups_relation_holds, relation_holds
 from pixeldrift.world.read_clock import read_clock
 from pixeldrift.world.read_objects import SeenObject, read_objects
 from pixeldrift.world.read_pixels import BACKGROUND_PALETTE, UnreadableScene, border_colour, nearest
@@ -180,12 +180,22 @@ def _relation_check(spec: ObjectsScene, seen: list[SeenObject], by_slot: list[in
     if any(j is None for j in by_slot):
         return Check("relation", expected, "not all of its objects were found", False)
     centres = [(seen[j].cx, seen[j].cy) for j in by_slot]
-    if relation_holds(spec.relation, *centres):
-        return Check("relation", expected, "as expected", True)
     if spec.relation == "between":
+        if relation_holds(spec.relation, *centres):
+            return Check("relation", expected, "as expected", True)
         return Check("relation", expected, f"{names[0]} is not between them", False)
-    actual = next((r for r in ("left of", "right of", "above", "below") if relation_holds(r, *centres)), None)
-    observed = f"{names[0]} {RELATION_PHRASES[actual]} {names[1]}" if actual else f"{names[0]} diagonal to {names[1]}"
+    first = spec.groups[0].count
+    holds = [r for r in ("left of", "right of", "above", "below")
+             if groups_relation_holds(r, centres[:first], centres[first:])]
+    if spec.relation in holds:
+        return Check("relation", expected, "as expected", True)
+    actual = holds[0] if holds else None
+    if actual:
+        observed = f"{names[0]} {RELATION_PHRASES[actual]} {names[1]}"
+    elif spec.total_objects == 2:
+        observed = f"{names[0]} diagonal to {names[1]}"
+    else:
+        observed = f"{names[0]} not all on one side of {names[1]}"
     return Check("relation", expected, observed, False)
 
 

@@ -33,13 +33,19 @@ def test_bad_fields_are_named(make, field, value):
     assert message.startswith(field + ":") and value in message and "accepted" in message
 
 
-def test_relation_needs_distinguishable_single_objects():
+def test_relation_needs_distinguishable_objects_in_rows():
     with pytest.raises(SpecError, match="relation"):
         ObjectsScene((ObjectGroup("star", "red"), ObjectGroup("star")), relation="left of")
     with pytest.raises(SpecError, match="relation"):
-        ObjectsScene((ObjectGroup("star", count=2), ObjectGroup("circle")), relation="above")
-    with pytest.raises(SpecError, match="relation"):
         ObjectsScene((ObjectGroup("star"), ObjectGroup("circle")), relation="between")
+    with pytest.raises(SpecError, match="relation"):
+        ObjectsScene((ObjectGroup("star", count=2), ObjectGroup("circle"), ObjectGroup("cross")), relation="between")
+    with pytest.raises(SpecError, match="relation: 'above' between groups of 4 and 1"):
+        ObjectsScene((ObjectGroup("star", count=4), ObjectGroup("circle")), relation="above")
+    with pytest.raises(SpecError, match="relation"):
+        ObjectsScene((ObjectGroup("star", count=3), ObjectGroup("circle", count=2)), relation="below")
+    # Groups in rows: "three red circles above a blue square".
+    ObjectsScene((ObjectGroup("circle", "red", count=3), ObjectGroup("square", "blue")), relation="above")
     # Same shape is fine when the colours tell the objects apart.
     ObjectsScene((ObjectGroup("star", "red"), ObjectGroup("star", "blue")), relation="left of")
 
