@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from pixeldrift.safety.moderation import PolicyFormatError, check_prompt, load_policy
+from pixeldrift.safety.moderation import PolicyFormatError, PromptTooLong, check_prompt, check_prompt_length, load_policy
 
 
 @click.command()
@@ -23,8 +23,9 @@ def moderate(prompt: str, policy_files: tuple[str, ...]) -> None:
       pixeldrift moderate "..." --policy my_policy.txt
     """
     try:
+        check_prompt_length(prompt)  # before the policy files are even read
         verdict = check_prompt(prompt, load_policy(tuple(policy_files)))
-    except PolicyFormatError as error:
+    except (PolicyFormatError, PromptTooLong) as error:
         raise click.UsageError(str(error)) from None
     click.echo(verdict.message)
     if not verdict.allowed:

@@ -16,10 +16,10 @@ from PIL import Image
 from pixeldrift.nets.config import JsonConfig
 from pixeldrift.provenance.label import save_labelled_png
 from pixeldrift.provenance.record import GenerationRecord
+from pixeldrift.safety.moderation import MAX_PROMPT_CHARS
 from pixeldrift.sampling.samplers import get_sampler
 from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES, check_steps
 
-MAX_PROMPT_CHARS = 2000
 MAX_BATCH = 64
 MAX_SIDE = 2048
 MAX_RESAMPLE = 20

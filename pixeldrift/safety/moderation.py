@@ -25,6 +25,9 @@ from pixeldrift.safety.normalise import normalise_words, squeeze_repeats
 LOG = logging.getLogger("pixeldrift.safety")
 POLICY_ENV = "PIXELDRIFT_POLICY"
 SEMANTIC_ENV = "PIXELDRIFT_SEMANTIC_MODERATION"
+# The one prompt length limit of pixeldrift (requests, CLI, server): moderation costs ~1 ms a word,
+# so a prompt is measured before any of that work (issue 16).
+MAX_PROMPT_CHARS = 2000
 
 
 class PolicyFormatError(ValueError):
@@ -61,6 +64,16 @@ class Verdict:
         if self.allowed:
             return "prompt allowed"
         return f"prompt refused by policy category '{self.category}': {self.description}"
+
+
+class PromptTooLong(ValueError):
+    """A prompt over MAX_PROMPT_CHARS, refused before it is moderated or encoded."""
+
+
+def check_prompt_length(text: str) -> None:
+    """Raise PromptTooLong naming the limit; cheap, so every entry point calls it before any other work."""
+    if len(text) > MAX_PROMPT_CHARS:
+        raise PromptTooLong(f"prompts are limited to {MAX_PROMPT_CHARS} characters; this one has {len(text)}")
 
 
 class PromptRefused(ValueError):
@@ -191,9 +204,13 @@ def _without_allowed(words: list[str], allowed: list[str]) -> list[str]:
 
 
 def check_prompt(text: str, policy: Policy | None = None) -> Verdict:
-    """Judge one prompt against the policy; refusals are logged (category and prompt hash only)."""
+    """Judge one prompt against the policy; refusals are logged (category and prompt hash only).
+
+    A prompt over MAX_PROMPT_CHARS raises PromptTooLong at once: no policy work is spent on it.
+    """
     if not isinstance(text, str):
         raise TypeError(f"prompt must be text, got {type(text).__name__}")
+    check_prompt_length(text)
     policy = policy or load_policy()
     words = _without_allowed(normalise_words(text), policy.allowed)
     verdict = _rule_verdict(words, policy)
