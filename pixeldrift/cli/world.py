@@ -8,14 +8,20 @@ from pathlib import Path
 import random
 
 import click
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from pixeldrift.atomic_write import write_bytes_atomically
+from pixeldrift.provenance.safe_image import ImageReadError, load_rgb
 from pixeldrift.world import (IMAGE_SIZES, STYLES, PromptError, SpecError, caption, parse_prompt, render,
                               sample_spec, spec_to_dict, verify)
 from pixeldrift.world.export import ExportError, ExportSettings, export_dataset
 from pixeldrift.world.sample import SPLITS
 from pixeldrift.world.selfcheck import verifier_report
+
+
+# World images are at most 128x128; far larger files are refused before decoding (a 13000x13000
+# PNG of 493 KB once cost 2.5 GB here), smaller wrong sizes get the verifier's own message.
+VERIFY_MAX_PIXELS = 1024 * 1024
 
 
 def _parse(prompt: str):
@@ -98,11 +104,9 @@ def verify_command(image: Path, prompt: str, as_json: bool) -> None:
     if not image.is_file():
         raise click.UsageError(f"{image}: no such file")
     try:
-        with Image.open(image) as opened:
-            opened.load()
-            result = verify(opened, spec)
-    except (UnidentifiedImageError, OSError) as error:
-        raise click.ClickException(f"{image}: not an image Pillow can read ({error})") from None
+        result = verify(load_rgb(image, max_pixels=VERIFY_MAX_PIXELS), spec)
+    except ImageReadError as error:
+        raise click.ClickException(str(error)) from None
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
