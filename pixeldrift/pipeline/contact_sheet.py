@@ -46,10 +46,17 @@ def labelled_sheet(images: list[Image.Image], columns: int, column_titles: list[
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
-    """Shorten a column title with an ellipsis so it stays over its own column."""
-    while len(text) > 1 and draw.textlength(text, font=font) > width:
-        text = text[:-3] + ".."
-    return text
+    """Shorten a column title with an ellipsis so it stays over its own column.
+
+    Columns may be one pixel wide, narrower than ".." itself: then the title is dropped
+    (each try is one character shorter, so this always ends).
+    """
+    if draw.textlength(text, font=font) <= width:
+        return text
+    for keep in range(len(text) - 1, -1, -1):
+        if draw.textlength(text[:keep] + "..", font=font) <= width:
+            return text[:keep] + ".."
+    return ""
 
 
 def save_gif(frames: list[Image.Image], path: str | Path, comment: str = "", millis: int = 250) -> Path:
