@@ -29,8 +29,10 @@ FILE = click.Path(dir_okay=False, path_type=Path)
               help="Feather the mask edge by this many pixels.")
 @click.option("--resample", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Inpainting: redo each step this many times (RePaint) for better seams.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True)
-def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample, out, **options):
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, show_default="outputs",
+              help="Folder for the images (named by seed and prompt) and, for several, their grid.")
+@click.option("-o", "--output", type=FILE, help="Write the one image to exactly this .png file (needs -n 1).")
+def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample, out, output, **options):
     """Generate images from a text prompt; writes labelled PNGs (and a grid for several).
 
     Every PNG carries its settings in the AUTOMATIC1111 "parameters" format, an
@@ -45,14 +47,35 @@ def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample
       pixeldrift generate "a sign that says HELLO" --sampler euler --steps 30 --cfg 5
       pixeldrift generate "a (green:1.3) star" --init-image in.png --strength 0.6
       pixeldrift generate "a blue square" --init-image in.png --mask mask.png --strength 1
+      pixeldrift generate "a green star" -o star.png
     """
+    _check_output(output, out, batch_size)
     request = request_from(prompt, options, batch_size=batch_size, init_image=open_image(init_image),
                            strength=strength, mask=open_image(mask, "L"), mask_blur=mask_blur, resample=resample)
     started = time.perf_counter()
     model = reported(lambda: load_chosen_model(options))
     results = reported(lambda: _run(model, request))
-    _write(results, out, options["no_watermark"])
+    if output is not None:
+        results[0].save(output, watermark=not options["no_watermark"])
+        click.echo(f"wrote {output}")
+    else:
+        _write(results, out or Path("outputs"), options["no_watermark"])
     click.echo(f"{len(results)} image(s) in {time.perf_counter() - started:.2f} s")
+
+
+def _check_output(output: Path | None, out: Path | None, batch_size: int) -> None:
+    """-o names one file: refuse what would write anything else, before any model is loaded."""
+    if output is None:
+        return
+    if batch_size > 1:
+        raise click.BadParameter(f"-o writes one file but -n asks for {batch_size} images; "
+                                 "use --out DIR for a batch", param_hint="-o")
+    if out is not None:
+        raise click.BadParameter("give either -o FILE or --out DIR, not both", param_hint="-o")
+    if output.suffix.lower() != ".png":
+        raise click.BadParameter(f"{str(output)!r} must end in .png (a labelled PNG is written)", param_hint="-o")
+    if not output.parent.is_dir():
+        raise click.BadParameter(f"folder {str(output.parent)!r} does not exist", param_hint="-o")
 
 
 def _run(model, request):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+import re
 from pathlib import Path
 
 import click
@@ -11,7 +13,7 @@ from PIL import Image
 from pixeldrift.pipeline import GenerationRequest
 from pixeldrift.pretrained import open_model
 from pixeldrift.provenance.safe_image import ImageReadError, load_rgb
-from pixeldrift.safety.moderation import PromptRefused
+from pixeldrift.safety.moderation import PromptRefused, PromptTooLong, check_prompt_length
 from pixeldrift.sampling.samplers import SAMPLERS
 from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
 
@@ -65,6 +67,12 @@ def generation_options(command):
 
 
 def request_from(prompt: str, options: dict, **more) -> GenerationRequest:
+    """The request the options describe; over-long prompts are refused here, before a model is loaded."""
+    for name, text in (("PROMPT", prompt), ("--negative", options["negative_prompt"])):
+        try:
+            check_prompt_length(text)
+        except PromptTooLong as error:
+            raise click.BadParameter(str(error), param_hint=name) from None
     width, height = options["size"]
     fields = {name: options[name] for name in REQUEST_FIELDS}
     return GenerationRequest(prompt=prompt, width=width, height=height, **fields, **more)
@@ -102,12 +110,18 @@ def load_chosen_model(options: dict):
                       loras=[parse_lora(text) for text in options["loras"]], config=options["config_dir"])
 
 
+_SCALE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def parse_lora(text: str) -> tuple[str, float]:
-    """'style.safetensors:0.7' -> ('style.safetensors', 0.7); no scale means 1."""
+    """'style.safetensors:0.7' -> ('style.safetensors', 0.7); '1e-3' and '-.5' are scales too; none means 1.
+
+    The scale is what follows the last colon when that is a finite decimal number, so
+    'dir/a:b.safetensors' stays one file name.
+    """
     path, _, scale = text.rpartition(":")
-    if path and not any(c.isalpha() for c in scale):
-        try:
-            return path, float(scale)
-        except ValueError:
-            pass
-    return text, 1.0
+    if not (path and _SCALE.fullmatch(scale)):
+        return text, 1.0
+    if not math.isfinite(float(scale)):
+        raise click.BadParameter(f"the scale {scale} of {text!r} is not a finite number", param_hint="--lora")
+    return path, float(scale)
