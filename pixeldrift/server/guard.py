@@ -10,7 +10,11 @@ A plain ASGI middleware, so it also guards streamed responses and multipart uplo
   `Sec-Fetch-Site: cross-site` (except following a link to a page).
 * DNS rebinding: on a loopback address, the Host header must be a loopback name, so
   a page whose own name resolves to 127.0.0.1 still cannot talk to us.
-* Body size: more than `max_body_bytes` is refused with 413 before it is all read.
+* Body size: a body over its route's limit (`max_body_bytes` where images are uploaded,
+  `max_text_body_bytes` elsewhere) is refused with 413 before it is read, from its
+  Content-Length, or as soon as a chunked body passes the limit. Bodies being received
+  at once share `max_body_bytes_in_flight`; past it a request gets 429, so a burst of
+  large bodies cannot take the server's memory.
 """
 
 from __future__ import annotations
@@ -36,14 +40,60 @@ SECURITY_HEADERS = [
 ]
 
 
+# routes whose JSON or multipart bodies carry images; every other body holds text fields only
+UPLOAD_PATHS = ("/api/jobs", "/sdapi/v1/img2img", "/v1/images/edits", "/v1/images/variations")
+BUSY = "the server is receiving too many large request bodies at once; try again in a moment"
+
+
 class BodyTooLarge(Exception):
-    pass
+    """A body went past its route's limit (413) or the server's budget for bodies in flight (429)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def body_limit(settings: ServerSettings, path: str) -> int:
+    """The most bytes one body to `path` may have: a text-only route needs far less than an upload."""
+    return settings.max_body_bytes if path in UPLOAD_PATHS else settings.max_text_body_bytes
+
+
+def too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes (this endpoint's limit)"
+
+
+class BodyMeter:
+    """One request's body bytes, counted against its route's limit and held in the server's budget.
+
+    The declared Content-Length is held from the start; a chunked body is held as it arrives.
+    What is held is given back when the response is done, because the parsed body lives until then.
+    """
+
+    def __init__(self, guard: "RequestGuard", limit: int, declared: int):
+        self.guard, self.limit, self.seen, self.held = guard, limit, 0, declared
+        guard.in_flight += declared
+
+    def add(self, count: int) -> None:
+        self.seen += count
+        if self.seen > self.limit:
+            raise BodyTooLarge(413, too_large(self.limit))
+        extra = self.seen - self.held
+        if extra > 0:
+            if self.guard.in_flight + extra > self.guard.settings.max_body_bytes_in_flight:
+                raise BodyTooLarge(429, BUSY)
+            self.guard.in_flight += extra
+            self.held += extra
+
+    def release(self) -> None:
+        self.guard.in_flight -= self.held
+        self.held = 0
 
 
 class RequestGuard:
     def __init__(self, app, settings: ServerSettings):
         self.app = app
         self.settings = settings
+        self.in_flight = 0   # body bytes held by requests being handled (one event loop: no lock needed)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -52,16 +102,36 @@ class RequestGuard:
         refusal = self.refusal(scope, headers)
         if refusal is not None:
             return await _send_error(send, scope["path"], *refusal)
-        sent = False
-        too_large = [False]
+        declared = int(headers.get("content-length", "0"))
+        if declared and self.in_flight + declared > self.settings.max_body_bytes_in_flight:
+            return await _send_error(send, scope["path"], 429, BUSY)
+        meter = BodyMeter(self, body_limit(self.settings, scope["path"]), declared)
+        try:
+            await self._guarded(scope, receive, send, meter)
+        finally:
+            meter.release()
+
+    async def _guarded(self, scope, receive, send, meter: BodyMeter) -> None:
+        """Run the app with a counted body; a body stopped part-way is answered 413 (or 429)."""
+        sent, stopped = False, []
+
+        async def counted():
+            message = await receive()
+            if message["type"] == "http.request":
+                try:
+                    meter.add(len(message.get("body", b"")))
+                except BodyTooLarge as error:
+                    stopped.append(error)
+                    raise
+            return message
 
         async def send_guarded(message):
-            # routes may turn the body error into a 400 of their own; answer 413 instead
+            # routes may turn the body error into a 400 of their own; answer with ours instead
             nonlocal sent
-            if too_large[0]:
+            if stopped:
                 if not sent:
                     sent = True
-                    await _send_error(send, scope["path"], 413, self._too_large())
+                    await _send_error(send, scope["path"], stopped[0].status, stopped[0].message)
                 return
             if message["type"] == "http.response.start":
                 sent = True
@@ -69,10 +139,10 @@ class RequestGuard:
             await send(message)
 
         try:
-            await self.app(scope, self._limited(receive, too_large), send_guarded)
-        except BodyTooLarge:
+            await self.app(scope, counted, send_guarded)
+        except BodyTooLarge as error:
             if not sent:
-                await _send_error(send, scope["path"], 413, self._too_large())
+                await _send_error(send, scope["path"], error.status, error.message)
 
     def refusal(self, scope, headers: dict) -> tuple[int, str] | None:
         """(status, message) when the request must not reach a route; None when it may."""
@@ -91,8 +161,9 @@ class RequestGuard:
         length = headers.get("content-length", "0")
         if not length.isdigit():
             return 400, f"bad Content-Length {length!r}"
-        if int(length) > self.settings.max_body_bytes:
-            return 413, self._too_large()
+        limit = body_limit(self.settings, scope["path"])
+        if int(length) > limit:
+            return 413, too_large(limit)
         return None
 
     def _has_token(self, headers: dict) -> bool:
@@ -107,25 +178,6 @@ class RequestGuard:
             return False
         sent = cookie.get(TOKEN_COOKIE)
         return sent is not None and hmac.compare_digest(unquote(sent.value).encode(), expected)
-
-    def _limited(self, receive, too_large: list):
-        """`receive` that counts body bytes, for uploads sent without a Content-Length (chunked)."""
-        seen = 0
-        limit = self.settings.max_body_bytes
-
-        async def counted():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    too_large[0] = True
-                    raise BodyTooLarge()
-            return message
-        return counted
-
-    def _too_large(self) -> str:
-        return f"request body larger than {self.settings.max_body_bytes} bytes"
 
 
 def _is_public(path: str) -> bool:
@@ -155,5 +207,7 @@ async def _send_error(send, path: str, status: int, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="pixeldrift"'))
+    if status == 429:
+        headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers + SECURITY_HEADERS})
     await send({"type": "http.response.body", "body": body})

@@ -1,17 +1,22 @@
 """From API fields to a checked job: model, sampler names, seed, server limits, moderation.
 
 All three APIs call build_job(); whatever is wrong comes back as an ApiError (400)
-naming the field, before anything is queued.
+naming the field, before anything is queued. Every text field is bounded before any
+work is done on it: the request models use the Annotated types below, and build_job
+checks the prompts' lengths again before moderation reads them.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, replace
+from typing import Annotated
 
 from PIL import Image
+from pydantic import Field
 
 from pixeldrift.pipeline import GenerationRequest
+from pixeldrift.pipeline.request import MAX_PROMPT_CHARS
 from pixeldrift.pipeline.editing import first_step
 from pixeldrift.safety.moderation import PromptRefused, enforce_prompt
 from pixeldrift.server.a1111_names import resolve_sampler
@@ -21,6 +26,11 @@ from pixeldrift.server.model_catalog import ModelCatalog
 from pixeldrift.server.settings import ServerSettings
 
 MAX_SEED = 2**63 - 1
+MAX_NAME_CHARS = 200       # a model, sampler, schedule or option name
+MAX_AXIS_CHARS = 1000      # one grid axis, e.g. "steps=5,10,20"
+MAX_EXTRA_FIELDS = 100     # fields a lenient API (A1111, OpenAI) accepts without knowing them
+Prompt = Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 
 
 def random_seed() -> int:
@@ -41,6 +51,7 @@ def build_job(settings: ServerSettings, catalog: ModelCatalog, *, kind: str, mod
         fields["variation_seed"] = _seed(fields["variation_seed"], "variation_seed")
     _check_kind(kind, fields)
     _check_limits(settings, fields, iterations)
+    _check_text(fields)
     _moderate(fields.get("prompt"))
     limits = replace(entry.model.limits, max_side=min(entry.model.limits.max_side, settings.max_side))
     request = _checked(lambda: GenerationRequest(sampler=sampler, schedule=schedule, seed=seed, **fields)
@@ -138,6 +149,21 @@ def _check_limits(settings: ServerSettings, fields: dict, iterations: int) -> No
     if isinstance(batch, int) and batch * iterations > settings.max_images:
         raise ApiError(400, f"at most {settings.max_images} images per request on this server; "
                             f"asked for {batch} x {iterations}", "batch_size")
+
+
+def _check_text(fields: dict) -> None:
+    """Prompt lengths, before moderation or the text encoder spend time on them."""
+    for name in ("prompt", "negative_prompt"):
+        text = fields.get(name)
+        if isinstance(text, str) and len(text) > MAX_PROMPT_CHARS:
+            raise ApiError(400, f"{name} is {len(text)} characters; at most {MAX_PROMPT_CHARS} are accepted", name)
+
+
+def check_extra_count(extra: dict) -> None:
+    """A bound on unknown fields, each of which costs a warning."""
+    if len(extra) > MAX_EXTRA_FIELDS:
+        raise ApiError(400, f"{len(extra)} unknown fields were sent; at most {MAX_EXTRA_FIELDS} are accepted",
+                       next(iter(extra)))
 
 
 def _moderate(prompt) -> None:

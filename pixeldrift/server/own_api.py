@@ -26,7 +26,7 @@ from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
 from pixeldrift.server.a1111_names import display_name
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import KINDS
-from pixeldrift.server.job_request import build_job, check_grid
+from pixeldrift.server.job_request import MAX_AXIS_CHARS, Name, Prompt, build_job, check_grid
 from pixeldrift.server.studio import Studio, get_studio
 from pixeldrift.server.uploads import decode_base64_image
 
@@ -39,11 +39,11 @@ class JobBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     kind: Literal["txt2img", "img2img", "inpaint", "grid"] = "txt2img"
-    prompt: str
-    negative_prompt: str = ""
-    model: str | None = None
-    sampler: str | None = Field(None, description="pixeldrift name (dpmpp_2m) or A1111 name (DPM++ 2M)")
-    schedule: str | None = None
+    prompt: Prompt
+    negative_prompt: Prompt = ""
+    model: Name | None = None
+    sampler: Name | None = Field(None, description="pixeldrift name (dpmpp_2m) or A1111 name (DPM++ 2M)")
+    schedule: Name | None = None
     steps: int | None = None
     guidance: float | None = None
     guidance_rescale: float = 0.0
@@ -58,9 +58,9 @@ class JobBody(BaseModel):
     resample: int = 1
     variation_seed: int | None = None
     variation_strength: float = 0.0
-    x_axis: str | None = Field(None, description='grid axis, e.g. "steps=5,10,20"')
-    y_axis: str | None = None
-    z_axis: str | None = None
+    x_axis: str | None = Field(None, max_length=MAX_AXIS_CHARS, description='grid axis, e.g. "steps=5,10,20"')
+    y_axis: str | None = Field(None, max_length=MAX_AXIS_CHARS)
+    z_axis: str | None = Field(None, max_length=MAX_AXIS_CHARS)
 
 
 @router.get("/info")

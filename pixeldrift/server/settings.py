@@ -27,7 +27,9 @@ class ServerSettings:
     max_grid_cells: int = 64                # images one X/Y/Z grid job may make
     max_upload_bytes: int = 16 << 20        # one decoded image
     max_upload_pixels: int = 4096 * 4096
-    max_body_bytes: int = 64 << 20          # one HTTP request body
+    max_body_bytes: int = 64 << 20          # one HTTP request body to a route that takes images
+    max_text_body_bytes: int = 1 << 20      # one HTTP request body to any other route (text fields only)
+    max_body_bytes_in_flight: int = 192 << 20   # all request bodies being received at once
     preview_interval_s: float = 0.2         # at most this often a live preview is decoded
     watermark: bool = True
     allowed_hosts: tuple[str, ...] = field(default=LOOPBACK_NAMES)
@@ -39,9 +41,11 @@ class ServerSettings:
             raise ValueError(f"binding {self.host!r} exposes the server to the network: give an API token "
                              f"(--token or ${TOKEN_ENV}), or bind 127.0.0.1")
         for name in ("queue_size", "max_side", "max_steps", "max_images", "max_grid_cells", "max_upload_bytes",
-                     "max_upload_pixels", "max_body_bytes"):
+                     "max_upload_pixels", "max_body_bytes", "max_text_body_bytes", "max_body_bytes_in_flight"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_body_bytes_in_flight < self.max_body_bytes:
+            raise ValueError("max_body_bytes_in_flight must be at least max_body_bytes, or no upload could fit")
 
     @property
     def is_loopback(self) -> bool:
