@@ -12,7 +12,8 @@
     uploads.py        base64 and multipart images in, with size guards; URLs refused
     job_request.py    turning API fields into a checked job (limits, moderation, seeds)
     own_api.py        /api/...       pixeldrift's JSON API (jobs, progress stream, gallery)
-    a1111_api.py      /sdapi/v1/...  AUTOMATIC1111-compatible endpoints
+    a1111_api.py      /sdapi/v1/...  AUTOMATIC1111-compatible generation, progress, interrupt, skip
+    a1111_settings.py /sdapi/v1/...  AUTOMATIC1111-compatible listings and options (the model switch)
     a1111_names.py    A1111 sampler and scheduler display names <-> ours
     openai_api.py     /v1/images/... OpenAI Images-compatible endpoints
     static/           the web page (plain HTML, CSS and JavaScript)

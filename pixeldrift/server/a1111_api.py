@@ -14,44 +14,49 @@ import time
 
 from fastapi import APIRouter, Depends
 from PIL import ImageOps
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from pixeldrift import __version__
-from pixeldrift.sampling.samplers import SAMPLERS
-from pixeldrift.server.a1111_names import A1111_ALIASES, SCHEDULER_NAMES, display_name
+from pixeldrift.server.a1111_names import display_name, resolve_sampler
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import CANCELLED, FAILED, Job
-from pixeldrift.server.job_request import build_job
+from pixeldrift.server.job_request import Name, Prompt, build_job, check_extra_count
 from pixeldrift.server.studio import Studio, get_studio
 from pixeldrift.server.uploads import decode_base64_image
 
 router = APIRouter(prefix="/sdapi/v1", tags=["AUTOMATIC1111"])
 
-# Fields we accept but cannot act on, with the value that means "off": anything else gets a warning.
-UNSUPPORTED = {
-    "styles": [], "restore_faces": False, "tiling": False, "enable_hr": False, "eta": None, "s_churn": None,
-    "s_tmin": None, "s_tmax": None, "s_noise": None, "seed_resize_from_h": -1, "seed_resize_from_w": -1,
-    "refiner_checkpoint": None, "refiner_switch_at": None, "script_name": None, "script_args": [],
-    "alwayson_scripts": {}, "inpaint_full_res": False, "inpaint_full_res_padding": None,
-    "inpainting_fill": 1, "resize_mode": 0, "image_cfg_scale": None, "initial_noise_multiplier": None,
-    "latent_mask": None, "firstpass_image": None, "hr_scale": None, "hr_upscaler": None,
-    "hr_second_pass_steps": None, "hr_resize_x": None, "hr_resize_y": None, "hr_checkpoint_name": None,
-    "hr_sampler_name": None, "hr_scheduler": None, "hr_prompt": None, "hr_negative_prompt": None,
-    "denoising_strength_txt2img": None, "subseed_strength_txt2img": None,
+# Fields pixeldrift does not act on, with the values the webui itself treats as "off" or as its
+# default: clients such as webuiapi send every one of them on every call, so only other values warn.
+INERT = {
+    "styles": ([], None), "restore_faces": (False, None), "tiling": (False, None), "enable_hr": (False, None),
+    "s_churn": (0, None), "s_tmin": (0, None), "s_tmax": (0, None), "s_noise": (1, None),
+    "seed_resize_from_h": (-1, 0, None), "seed_resize_from_w": (-1, 0, None), "refiner_checkpoint": ("", None),
+    "script_name": ("", None), "alwayson_scripts": ({}, None), "inpaint_full_res": (False, 0, None),
+    "inpainting_fill": (1, None), "resize_mode": (0, None), "initial_noise_multiplier": (1, None),
+    "latent_mask": (None,), "firstpass_image": (None,), "eta": (None,),
 }
+# The webui acts on these only when another field turns them on; otherwise any value is inert.
+ONLY_WITH = {"script_args": "script_name", "refiner_switch_at": "refiner_checkpoint"}
+HIRES = {"hr_scale", "hr_upscaler", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y", "hr_checkpoint_name",
+         "hr_sampler_name", "hr_scheduler", "hr_prompt", "hr_negative_prompt"}   # act only with enable_hr
+MASK_ONLY = {"inpaint_full_res", "inpaint_full_res_padding", "inpainting_fill"}    # act only with a mask
+# eta scales the fresh noise of these samplers only; the value is each one's default in the webui
+ETA_DEFAULTS = {"euler_ancestral": 1.0, "dpmpp_2m_sde": 1.0, "ddim": 0.0}
 # Fields about saving files on the webui's side or its job bookkeeping: meaningless here, no warning.
 HARMLESS = {"do_not_save_samples", "do_not_save_grid", "save_images", "include_init_images",
             "override_settings_restore_afterwards", "disable_extra_networks", "comments", "force_task_id",
-            "sampler_index", "infotext", "firstphase_width", "firstphase_height", "user"}
+            "sampler_index", "infotext", "firstphase_width", "firstphase_height", "user",
+            "image_cfg_scale"}   # image_cfg_scale: only instruct-pix2pix models read it, in the webui too
 
 
 class A1111Body(BaseModel):
     """The webui's request fields that pixeldrift acts on; everything else is kept and reported."""
 
     model_config = ConfigDict(extra="allow")
-    prompt: str = ""
-    negative_prompt: str = ""
+    prompt: Prompt = ""
+    negative_prompt: Prompt = ""
     steps: int | None = None          # None: the model's own default (the webui's is 20)
     cfg_scale: float | None = None    # None: the model's own default (the webui's is 7)
     width: int | None = None
@@ -59,13 +64,13 @@ class A1111Body(BaseModel):
     seed: int = -1
     subseed: int = -1
     subseed_strength: float = 0.0
-    sampler_name: str | None = None
-    sampler_index: str | None = None
-    scheduler: str | None = None
+    sampler_name: Name | None = None
+    sampler_index: Name | None = None
+    scheduler: Name | None = None
     batch_size: int = 1
     n_iter: int = 1
     denoising_strength: float | None = None
-    init_images: list[str] | None = None
+    init_images: list[str] | None = Field(None, max_length=16)
     mask: str | None = None
     mask_blur: int = 4
     inpainting_mask_invert: int = 0
@@ -74,22 +79,39 @@ class A1111Body(BaseModel):
 
 
 def _warnings(body: A1111Body, img2img: bool) -> list[str]:
-    notes = []
+    """A note for each field sent with a value pixeldrift would not honour; none for the webui's defaults."""
     extra = body.model_extra or {}
-    for name, value in extra.items():
-        if name in UNSUPPORTED:
-            if value != UNSUPPORTED[name]:
-                notes.append(f"{name}={json.dumps(value)[:60]} is not supported by pixeldrift and was ignored")
-        elif name not in HARMLESS:
-            notes.append(f"unknown field {name!r} was ignored")
-    for name, value in (body.override_settings or {}).items():
-        if name != "sd_model_checkpoint":
-            notes.append(f"override_settings.{name} is not supported by pixeldrift and was ignored")
-    if not img2img and body.denoising_strength is not None:
-        notes.append("denoising_strength applies to hires fix in txt2img, which pixeldrift does not have; ignored")
+    check_extra_count(extra)
+    check_extra_count(body.override_settings or {})
+    notes = [note for name, value in extra.items() if (note := _field_note(name, value, body))]
+    notes += [f"override_settings.{name} is not supported by pixeldrift and was ignored"
+              for name in (body.override_settings or {}) if name != "sd_model_checkpoint"]
     if img2img and len(body.init_images or []) > 1:
         notes.append(f"{len(body.init_images)} init_images were sent; pixeldrift uses the first only")
     return notes
+
+
+def _field_note(name: str, value, body: A1111Body) -> str | None:
+    extra = body.model_extra or {}
+    if name in HARMLESS or name in HIRES or (name in MASK_ONLY and body.mask is None):
+        return None   # HIRES: enable_hr=true gets the one warning
+    if name in ONLY_WITH:
+        return None if not extra.get(ONLY_WITH[name]) else f"{name} was ignored with {ONLY_WITH[name]}"
+    if name not in INERT:
+        return f"unknown field {name!r} was ignored"
+    if value in INERT[name] or name == "eta" and _eta_is_default(value, body):
+        return None
+    shown = json.dumps(value[:60] if isinstance(value, str) else value)[:60]
+    return f"{name}={shown} is not supported by pixeldrift and was ignored"
+
+
+def _eta_is_default(eta, body: A1111Body) -> bool:
+    """Whether eta leaves the sampler as it is: samplers without fresh noise ignore it, in the webui too."""
+    try:
+        ours, _ = resolve_sampler(body.sampler_name or body.sampler_index)
+    except ValueError:
+        return True   # build_job names the unknown sampler
+    return ours not in ETA_DEFAULTS or eta == ETA_DEFAULTS[ours]
 
 
 async def _generate(body: A1111Body, studio: Studio, img2img: bool) -> dict:
@@ -166,35 +188,21 @@ async def img2img(body: A1111Body, studio: Studio = Depends(get_studio)) -> dict
     return await _generate(body, studio, img2img=True)
 
 
-@router.get("/samplers")
-def samplers() -> list[dict]:
-    return [{"name": display_name(n), "aliases": [n] + ([A1111_ALIASES[n]] if n in A1111_ALIASES else []),
-             "options": {}} for n in SAMPLERS]
-
-
-@router.get("/schedulers")
-def schedulers() -> list[dict]:
-    return [{"name": name.replace(" ", "_"), "label": name.title(), "aliases": [ours] if ours else []}
-            for name, ours in SCHEDULER_NAMES.items()]
-
-
-@router.get("/sd-models")
-def sd_models(studio: Studio = Depends(get_studio)) -> list[dict]:
-    return [{"title": e.name, "model_name": e.name, "hash": None, "sha256": None,
-             "filename": e.name if e.path is None else e.path.rsplit("/", 1)[-1], "config": None}
-            for e in studio.catalog.entries.values()]
-
-
-@router.get("/options")
-def options(studio: Studio = Depends(get_studio)) -> dict:
-    return {"sd_model_checkpoint": studio.catalog.default_name, "samples_format": "png"}
-
-
 @router.post("/interrupt")
 def interrupt(studio: Studio = Depends(get_studio)) -> dict:
+    """Stop the running job; as in the webui, it answers with its images as they are now."""
     job = studio.queue.current
     if job is not None:
-        studio.queue.cancel(job)
+        studio.queue.cancel(job, keep_partial=True)
+    return {}
+
+
+@router.post("/skip")
+def skip(studio: Studio = Depends(get_studio)) -> dict:
+    """End the batch being made, kept as it is now; the job's next batch (n_iter) goes on."""
+    job = studio.queue.current
+    if job is not None:
+        job.update(skip_requested=True)
     return {}
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from pixeldrift import __version__
-from pixeldrift.server import a1111_api, openai_api, own_api
+from pixeldrift.server import a1111_api, a1111_settings, openai_api, own_api
 from pixeldrift.server.errors import install_error_handlers
 from pixeldrift.server.gallery import Gallery
 from pixeldrift.server.guard import RequestGuard
@@ -54,7 +54,9 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None) ->
     install_error_handlers(app)
     app.include_router(own_api.router)
     app.include_router(a1111_api.router)
+    app.include_router(a1111_settings.router)
     app.include_router(openai_api.router)
+    app.include_router(openai_api.models_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -23,6 +23,10 @@ class JobCancelled(Exception):
     """Raised inside the sampler callback to stop a job the user cancelled."""
 
 
+class JobSkipped(Exception):
+    """Raised inside the sampler callback to end the batch being made (A1111's skip); the job goes on."""
+
+
 @dataclass
 class Job:
     kind: str
@@ -32,6 +36,7 @@ class Job:
     grid_axes: tuple[str | None, str | None, str | None] = (None, None, None)
     warnings: list[str] = field(default_factory=list)
     source: str = "api"                  # which API submitted it: api, a1111, openai, ui
+    output_size: tuple[int, int] | None = None   # resize every image to this (an OpenAI size the model lacks)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: float = field(default_factory=time.time)
     status: str = QUEUED
@@ -43,6 +48,8 @@ class Job:
     image_ids: list[str] = field(default_factory=list)
     preview_png: bytes | None = None
     cancel_requested: str | None = None  # why the user (or a shutdown) asked it to stop
+    keep_partial: bool = False           # on stopping, keep the images as they are (A1111's interrupt)
+    skip_requested: bool = False         # end the current batch, keeping it as it is (A1111's skip)
     version: int = 0                     # bumped on every change, so watchers can tell
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _waiters: set = field(default_factory=set, repr=False)

@@ -79,15 +79,19 @@ class JobQueue:
             return {"queued": len(self._pending), "running": int(self.current is not None),
                     "capacity": self.capacity, "device": self.device}
 
-    def cancel(self, job: Job) -> None:
-        """A waiting job is dropped at once; a running one stops at its next step."""
+    def cancel(self, job: Job, keep_partial: bool = False) -> None:
+        """A waiting job is dropped at once; a running one stops at its next step.
+
+        keep_partial: the running job keeps its current batch as it is (A1111's interrupt),
+        so a client that asked for images gets the ones it interrupted.
+        """
         with self._cond:
             if job in self._pending:
                 self._pending.remove(job)
                 job.update(status=CANCELLED, error=CANCELLED_BY_USER, finished=time.time())
                 self.on_change(job)
                 return
-        job.update(cancel_requested=CANCELLED_BY_USER)
+        job.update(cancel_requested=CANCELLED_BY_USER, keep_partial=keep_partial)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Refuse new jobs, fail the waiting ones, ask the running one to stop, wait for the worker."""

@@ -11,10 +11,12 @@ import time
 import uuid
 from dataclasses import replace
 
+from PIL import Image
+
 from pixeldrift.provenance.label import labelled_png_bytes
 from pixeldrift.safety.moderation import PromptRefused
 from pixeldrift.server.gallery import Gallery
-from pixeldrift.server.job import CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobCancelled
+from pixeldrift.server.job import CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobCancelled, JobSkipped
 from pixeldrift.server.job_request import parse_axes, request_settings, steps_per_run
 from pixeldrift.server.model_catalog import ModelCatalog
 from pixeldrift.server.settings import ServerSettings
@@ -56,9 +58,24 @@ class JobRunner:
             offset = k * r.batch_size
             request = replace(r, seed=r.seed + offset, variation_seed=None if r.variation_seed is None
                               else r.variation_seed + offset)
-            callback = self._progress(job, model, request, k * per_run)
-            for result in model.generate(request, callback=callback, model_name=job.model_name):
-                self._save(job, result.image, result.record)
+            watcher = StepWatcher(job, model, request, k * per_run, self.settings)
+            try:
+                for result in model.generate(request, callback=watcher, model_name=job.model_name):
+                    self._save(job, result.image, result.record)
+            except (JobCancelled, JobSkipped) as stop:
+                self._stopped(job, model, watcher, stop)
+
+    def _stopped(self, job: Job, model, watcher: "StepWatcher", stop: Exception) -> None:
+        """A1111's interrupt and skip keep the batch as it is; a cancel keeps nothing. Skip goes on."""
+        if watcher.latest is not None and (job.keep_partial or isinstance(stop, JobSkipped)):
+            r = watcher.request
+            for i, image in enumerate(model.to_images(watcher.latest)):
+                record = model.record(r, r.seed + i, job.model_name)
+                note = f"at step {watcher.step} of {steps_per_run(r)}"
+                self._save(job, image, replace(record, extra={**record.extra, "Interrupted": note}))
+        if isinstance(stop, JobCancelled):
+            raise stop
+        job.update(skip_requested=False)
 
     def _run_grid(self, job: Job) -> None:
         """An X/Y/Z grid: progress counts cells (the grid reports after each), one gallery image per sheet."""
@@ -73,27 +90,43 @@ class JobRunner:
         for sheet in run_grid(model, job.request, *parse_axes(job.grid_axes), callback=cell_done):
             self._save(job, sheet.image, sheet.record)
 
-    def _progress(self, job: Job, model, request, done_before: int):
-        """The sampler callback: progress, cancellation, and a preview at most every preview_interval_s."""
-        last_preview = [0.0]
-        record = model.record(request, request.seed, job.model_name)
-
-        def callback(i, x, denoised):
-            if job.cancel_requested:
-                raise JobCancelled()
-            step = done_before + i + 1
-            now = time.monotonic()
-            changes = {"step": min(step, job.total_steps) if job.total_steps else step}
-            if now - last_preview[0] >= self.settings.preview_interval_s:
-                last_preview[0] = now
-                image = model.to_images(denoised[:1])[0]
-                preview = replace(record, extra={**record.extra, "Preview": f"step {step} of {job.total_steps}"})
-                changes["preview_png"] = labelled_png_bytes(image, preview, watermark=self.settings.watermark)
-            job.update(**changes)
-        return callback
-
     def _save(self, job: Job, image, record) -> None:
+        if job.output_size is not None and image.size != job.output_size:
+            image, record = resized(image, record, job.output_size)
         image_id = uuid.uuid4().hex
         png = labelled_png_bytes(image, record, watermark=self.settings.watermark)
         self.gallery.add(image_id, png, record, job_id=job.id, kind=job.kind, settings=request_settings(job))
         job.update(image_ids=job.image_ids + [image_id])
+
+
+def resized(image: Image.Image, record, size: tuple[int, int]):
+    """The image at the size a client asked for; the record keeps the size drawn and says how it changed."""
+    note = f"{size[0]}x{size[1]} from {image.width}x{image.height} by Lanczos"
+    return image.resize(size, Image.Resampling.LANCZOS), replace(record, extra={**record.extra, "Resized to": note})
+
+
+class StepWatcher:
+    """The sampler callback: progress, cancel and skip, a preview at most every preview_interval_s,
+    and the latest denoised estimate, which is the batch "as it is" when a job is interrupted."""
+
+    def __init__(self, job: Job, model, request, done_before: int, settings: ServerSettings):
+        self.job, self.model, self.request, self.done_before, self.settings = job, model, request, done_before, settings
+        self.record = model.record(request, request.seed, job.model_name)
+        self.latest, self.step, self.last_preview = None, 0, 0.0
+
+    def __call__(self, i, x, denoised) -> None:
+        job = self.job
+        if job.cancel_requested:
+            raise JobCancelled()
+        if job.skip_requested:
+            raise JobSkipped()
+        self.latest, self.step = denoised, i + 1
+        step = self.done_before + i + 1
+        changes = {"step": min(step, job.total_steps) if job.total_steps else step}
+        now = time.monotonic()
+        if now - self.last_preview >= self.settings.preview_interval_s:
+            self.last_preview = now
+            image = self.model.to_images(denoised[:1])[0]
+            preview = replace(self.record, extra={**self.record.extra, "Preview": f"step {step} of {job.total_steps}"})
+            changes["preview_png"] = labelled_png_bytes(image, preview, watermark=self.settings.watermark)
+        job.update(**changes)

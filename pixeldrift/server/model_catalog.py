@@ -21,7 +21,7 @@ class CatalogEntry:
 
 
 class ModelCatalog:
-    """Models by name; the first one is the default for requests that name none."""
+    """Models by name; the default (at first the first one) serves requests that name none."""
 
     def __init__(self, entries: list[CatalogEntry]):
         if not entries:
@@ -31,6 +31,7 @@ class ModelCatalog:
             if entry.name in self.entries:
                 raise ValueError(f"two models are called {entry.name!r}; give each folder a unique name")
             self.entries[entry.name] = entry
+        self._default = entries[0].name
 
     @classmethod
     def load(cls, paths, device: str) -> "ModelCatalog":
@@ -47,7 +48,20 @@ class ModelCatalog:
 
     @property
     def default_name(self) -> str:
-        return next(iter(self.entries))
+        return self._default
+
+    def select(self, name: str) -> str:
+        """Make a model the default (A1111's `sd_model_checkpoint` option); returns its name.
+
+        Accepts what A1111 clients send: the name or the file name from /sdapi/v1/sd-models,
+        in any case (webuiapi lowercases it). Jobs already queued keep the model they named.
+        """
+        wanted = name.strip().lower()
+        for entry in self.entries.values():
+            if wanted in (entry.name.lower(), file_name(entry).lower()):
+                self._default = entry.name
+                return entry.name
+        raise ValueError(f"unknown model {name!r}; this server has: {', '.join(self.entries)}")
 
     def names(self) -> list[str]:
         return list(self.entries)
@@ -59,6 +73,11 @@ class ModelCatalog:
         if name in self.entries:
             return self.entries[name]
         raise ValueError(f"unknown model {name!r}; this server has: {', '.join(self.entries)}")
+
+
+def file_name(entry: CatalogEntry) -> str:
+    """The file or folder name a model was loaded from (its name when it is the embedded default)."""
+    return entry.name if entry.path is None else entry.path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def model_name(model) -> str:

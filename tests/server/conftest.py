@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from pixeldrift.pipeline import load_model
 from pixeldrift.server import ServerSettings, create_app
-from pixeldrift.server.model_catalog import ModelCatalog
+from pixeldrift.server.model_catalog import CatalogEntry, ModelCatalog
 from server_helpers import BASE_URL, LiveServer
 
 
@@ -27,8 +27,12 @@ def default_model():
 
 
 def _app(tmp_path, model, settings: dict, name: str):
+    """An app on a fresh gallery; settings["models"] = {name: model, ...} serves several models."""
     settings.setdefault("gallery_dir", tmp_path / name)
-    return create_app(ServerSettings(**settings), ModelCatalog.of(model))
+    models = settings.pop("models", None)
+    catalog = ModelCatalog([CatalogEntry(n, None, m) for n, m in models.items()]) if models else \
+        ModelCatalog.of(model)
+    return create_app(ServerSettings(**settings), catalog)
 
 
 @pytest.fixture
@@ -53,7 +57,7 @@ def client(make_client):
 
 @pytest.fixture
 def live_server(tmp_path, default_model):
-    """live_server(model=None, **settings) -> a started LiveServer on 127.0.0.1 (stopped after the test)."""
+    """live_server(model=None, models=None, **settings) -> a started LiveServer on 127.0.0.1 (stopped after the test)."""
     servers = []
 
     def start(model=None, **settings):

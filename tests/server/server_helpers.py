@@ -80,3 +80,18 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(30)
+
+
+class CountingModel:
+    """The real model, counting its generate() calls: tells which of two served models made an image."""
+
+    def __init__(self, model):
+        self._model = model
+        self.calls = 0
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def generate(self, request, callback=None, model_name=None):
+        self.calls += 1
+        return self._model.generate(request, callback=callback, model_name=model_name)

@@ -108,4 +108,6 @@ def test_progress_and_interrupt_while_a_job_runs(live_server, default_model):
             worker.join(30)
     answer = answers[0]
     assert answer.status_code == 200 and json.loads(answer.json()["info"])["interrupted"] is True
-    assert answer.json()["images"] == []
+    assert len(answer.json()["images"]) == 1   # the image as it was when interrupted, as the webui answers
+    labels = read_labels(__import__("base64").b64decode(answer.json()["images"][0]))
+    assert labels.record.extra["Interrupted"] == "at step 1 of 10" and labels.ai_generated
