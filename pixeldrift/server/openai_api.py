@@ -2,12 +2,18 @@
 
     POST /v1/images/generations   JSON: prompt, model, n, size, response_format (b64_json | url)
     POST /v1/images/edits         multipart: image, mask, prompt, model, n, size, response_format
+    POST /v1/images/variations    multipart: image, model, n, size, response_format
+    GET  /v1/models               the models this server offers
 
 Answers have OpenAI's shape ({"created", "data": [{"b64_json" | "url"}]}) plus
 "pixeldrift_warnings" listing the fields that were not honoured. Edits follow OpenAI's
 mask rule: where the mask (or, without one, the image) is fully transparent is
 repainted; with no transparency at all, the whole image is re-generated (img2img).
 OpenAI's own model names (dall-e-*, gpt-image-*) run the server's default model, with a warning.
+A size the model cannot draw is drawn at its own scale and resized (openai_size.py). A variation
+redraws the image (image-to-image) from its own prompt: the one in its pixeldrift labels, or a
+`prompt` field sent with it (a pixeldrift extension; OpenAI's variations take no prompt).
+Errors name the client's field (n, size, image), not ours.
 """
 
 from __future__ import annotations
@@ -21,13 +27,19 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from pixeldrift.pipeline.request import MAX_PROMPT_CHARS
+from pixeldrift.provenance.label import read_labels
+from pixeldrift.provenance.png_chunks import PngFormatError
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import FAILED, Job
-from pixeldrift.server.job_request import build_job
+from pixeldrift.server.job_request import MAX_NAME_CHARS, Name, Prompt, build_job, check_extra_count
+from pixeldrift.server.openai_size import SizePlan, parse_size, plan_size
 from pixeldrift.server.studio import Studio, get_studio
 from pixeldrift.server.uploads import decode_image
 
 router = APIRouter(prefix="/v1/images", tags=["OpenAI Images"])
+models_router = APIRouter(prefix="/v1", tags=["OpenAI Images"])
+STARTED = int(time.time())    # the "created" time of the models this server offers
 OPENAI_MODELS = re.compile(r"^(dall-e-|gpt-image-|chatgpt-image)", re.IGNORECASE)
 # fields with no effect here, and the value that means "as usual"
 IGNORED = {"quality": ("auto", "standard"), "style": (), "background": ("auto", "opaque"), "moderation": ("auto",),
@@ -35,17 +47,21 @@ IGNORED = {"quality": ("auto", "standard"), "style": (), "background": ("auto", 
 HARMLESS = {"user", "safety_identifier"}  # who is asking: nothing to honour
 EDIT_FIELDS = {"image", "image[]", "mask", "prompt", "model", "n", "size", "response_format", "strength",
                "output_format", "stream"}
+VARIATION_FIELDS = {"image", "model", "n", "size", "response_format", "prompt"}
 EDIT_STRENGTH = 0.75  # whole-image edits (no transparency): keep the composition, change the content
+VARIATION_STRENGTH = 0.6   # a variation keeps the layout and colours, and changes the details
+# our field -> the client's, so an error names what the client sent
+CLIENT_PARAMS = {"batch_size": "n", "n_iter": "n", "width": "size", "height": "size", "init_image": "image"}
 
 
 class GenerationBody(BaseModel):
     model_config = ConfigDict(extra="allow")
-    prompt: str
-    model: str | None = None
+    prompt: Prompt
+    model: Name | None = None
     n: int = 1
-    size: str | None = None
-    response_format: str | None = None
-    output_format: str | None = None
+    size: Name | None = None
+    response_format: Name | None = None
+    output_format: Name | None = None
     stream: bool | None = None
 
 
@@ -55,11 +71,33 @@ async def generations(body: GenerationBody, request: Request, studio: Studio = D
     warnings = _ignored(body.model_extra or {})
     _check_common(body.response_format, body.output_format, body.stream)
     model = _model(body.model, studio, warnings)
-    width, height = _size(body.size)
-    job = await run_in_threadpool(build_job, studio.settings, studio.catalog, kind="txt2img", model=model,
-                                  prompt=body.prompt, batch_size=_n(body.n), width=width, height=height,
-                                  warnings=warnings, source="openai")
+    plan = _plan(studio, model, parse_size(body.size), warnings)
+    job = await run_in_threadpool(_build, studio, plan, kind="txt2img", model=model, prompt=body.prompt,
+                                  batch_size=_n(body.n, studio), warnings=warnings)
     return await _answer(job, studio, request, body.response_format)
+
+
+def _build(studio: Studio, plan: SizePlan, **fields) -> Job:
+    """build_job at the planned size; its errors renamed to the client's fields."""
+    try:
+        job = build_job(studio.settings, studio.catalog, source="openai", width=plan.width, height=plan.height,
+                        **fields)
+    except ApiError as error:
+        error.param = CLIENT_PARAMS.get(error.param, error.param)
+        raise
+    job.output_size = plan.output
+    return job
+
+
+def _plan(studio: Studio, model: str | None, size: tuple[int, int] | None, warnings: list[str]) -> SizePlan:
+    """How to make `size` with this model; the note on resizing joins the warnings."""
+    try:
+        entry = studio.catalog.resolve(model)
+    except ValueError as error:
+        raise ApiError(400, str(error), "model") from None
+    plan = plan_size(size, entry.model.limits, studio.settings.max_side)
+    warnings += [plan.note(entry.name)] if plan.output else []
+    return plan
 
 
 EDIT_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
@@ -75,6 +113,7 @@ EDIT_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
 async def edits(request: Request, studio: Studio = Depends(get_studio)) -> dict:
     studio.check_room()
     form = await _form(request)
+    values = _text_fields(form)
     images = form.getlist("image") + form.getlist("image[]")
     if not images or any(isinstance(i, str) for i in images):
         raise ApiError(400, "image is required: upload it as a file (image URLs are never fetched)", "image")
@@ -83,7 +122,6 @@ async def edits(request: Request, studio: Studio = Depends(get_studio)) -> dict:
         raise ApiError(400, "mask must be an uploaded file (mask URLs are never fetched)", "mask")
     uploads = {"image": await _read(images[0], studio.settings),
                "mask": None if mask is None else await _read(mask, studio.settings)}
-    values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     warnings = [] if len(images) == 1 else [f"{len(images)} images were sent; pixeldrift edits the first only"]
     job = await run_in_threadpool(_edit_job, studio, values, uploads, warnings)  # decoding off the event loop
     return await _answer(job, studio, request, values.get("response_format"))
@@ -101,13 +139,85 @@ def _edit_job(studio: Studio, values: dict, uploads: dict, warnings: list[str]) 
     _check_common(values.get("response_format"), values.get("output_format"), _flag(values.get("stream")))
     repaint, note = _repaint_mask(image, mask)
     warnings += [note] if note else []
-    width, height = _size(values.get("size"))
     strength = _number(values.get("strength"), "strength", 1.0 if repaint is not None else EDIT_STRENGTH)
-    return build_job(s, studio.catalog, kind="inpaint" if repaint is not None else "img2img",
-                     model=_model(values.get("model"), studio, warnings), prompt=prompt,
-                     init_image=image.convert("RGB"), mask=repaint, strength=strength,
-                     batch_size=_n(_number(values.get("n"), "n", 1, int)), width=width, height=height,
-                     warnings=warnings, source="openai")
+    model = _model(values.get("model"), studio, warnings)
+    plan = _plan(studio, model, parse_size(values.get("size")) or image.size, warnings)
+    return _build(studio, plan, kind="inpaint" if repaint is not None else "img2img", model=model, prompt=prompt,
+                  init_image=image.convert("RGB"), mask=repaint, strength=strength,
+                  batch_size=_n(_number(values.get("n"), "n", 1, int), studio), warnings=warnings)
+
+
+VARIATION_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["image"],
+    "properties": {"image": {"type": "string", "format": "binary"}, "model": {"type": "string"},
+                   "n": {"type": "integer"}, "size": {"type": "string"},
+                   "response_format": {"type": "string", "enum": ["url", "b64_json"]},
+                   "prompt": {"type": "string", "description": "pixeldrift: the prompt to redraw the image "
+                              "with, when its PNG carries no pixeldrift labels"}}}}}}}
+
+
+@router.post("/variations", openapi_extra=VARIATION_FORM)
+async def variations(request: Request, studio: Studio = Depends(get_studio)) -> dict:
+    studio.check_room()
+    form = await _form(request)
+    values = _text_fields(form)
+    image = form.get("image")
+    if image is None or isinstance(image, str):
+        raise ApiError(400, "image is required: upload it as a file (image URLs are never fetched)", "image")
+    data = await _read(image, studio.settings)
+    job = await run_in_threadpool(_variation_job, studio, values, data)
+    return await _answer(job, studio, request, values.get("response_format"))
+
+
+def _variation_job(studio: Studio, values: dict, data: bytes) -> Job:
+    s = studio.settings
+    image = decode_image(data, "image", s.max_upload_bytes, s.max_upload_pixels)
+    warnings = _ignored({k: v for k, v in values.items() if k not in VARIATION_FIELDS})
+    _check_common(values.get("response_format"), None, None)
+    model = _model(values.get("model"), studio, warnings)
+    plan = _plan(studio, model, parse_size(values.get("size")) or image.size, warnings)
+    return _build(studio, plan, kind="img2img", model=model, prompt=values.get("prompt") or _own_prompt(data),
+                  init_image=image.convert("RGB"), strength=VARIATION_STRENGTH,
+                  batch_size=_n(_number(values.get("n"), "n", 1, int), studio), warnings=warnings)
+
+
+def _own_prompt(png: bytes) -> str:
+    """The prompt in an image's pixeldrift labels: what a variation of it is redrawn with."""
+    try:
+        record = read_labels(png).record
+    except PngFormatError:
+        record = None
+    if record is None or not record.prompt:
+        raise ApiError(400, "this image carries no pixeldrift generation record to take a prompt from; send a "
+                            "'prompt' field with it (a pixeldrift extension)", "image")
+    return record.prompt
+
+
+@models_router.get("/models")
+def list_models(studio: Studio = Depends(get_studio)) -> dict:
+    return {"object": "list", "data": [_model_card(name) for name in studio.catalog.names()]}
+
+
+@models_router.get("/models/{model_id}")
+def get_model(model_id: str, studio: Studio = Depends(get_studio)) -> dict:
+    if model_id not in studio.catalog.entries:
+        raise ApiError(404, f"no model {model_id[:MAX_NAME_CHARS]!r}; see GET /v1/models", "model")
+    return _model_card(model_id)
+
+
+def _model_card(name: str) -> dict:
+    return {"id": name, "object": "model", "created": STARTED, "owned_by": "pixeldrift"}
+
+
+def _text_fields(form) -> dict:
+    """The form's text fields, each bounded before any work is done on it."""
+    values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    check_extra_count(values)
+    for name, value in values.items():
+        limit = MAX_PROMPT_CHARS if name == "prompt" else MAX_NAME_CHARS
+        if len(value) > limit:
+            raise ApiError(400, f"{name} is {len(value)} characters; at most {limit} are accepted", name)
+    return values
 
 
 async def _form(request: Request):
@@ -150,18 +260,10 @@ def _model(name: str | None, studio: Studio, warnings: list[str]) -> str | None:
     return name
 
 
-def _size(size) -> tuple[int | None, int | None]:
-    if size in (None, "", "auto"):
-        return None, None
-    match = re.fullmatch(r"(\d{1,5})x(\d{1,5})", str(size).strip().lower())
-    if match is None:
-        raise ApiError(400, f"size must look like 256x256 or be 'auto', got {size!r}", "size")
-    return int(match.group(1)), int(match.group(2))
-
-
-def _n(n) -> int:
-    if type(n) is not int or n < 1:
-        raise ApiError(400, f"n must be a positive integer, got {n!r}", "n")
+def _n(n, studio: Studio) -> int:
+    most = studio.settings.max_images
+    if type(n) is not int or not 1 <= n <= most:
+        raise ApiError(400, f"n must be an integer from 1 to {most} on this server, got {n!r}", "n")
     return n
 
 
@@ -193,6 +295,7 @@ def _check_common(response_format, output_format, stream) -> None:
 
 
 def _ignored(extra: dict) -> list[str]:
+    check_extra_count(extra)
     notes = []
     for name, value in extra.items():
         if name in HARMLESS:
@@ -200,7 +303,8 @@ def _ignored(extra: dict) -> list[str]:
         if name not in IGNORED:
             notes.append(f"unknown field {name!r} was ignored")
         elif value is not None and value not in IGNORED[name]:
-            notes.append(f"{name}={value!r} is not supported by pixeldrift and was ignored")
+            shown = value[:60] if isinstance(value, str) else value
+            notes.append(f"{name}={shown!r} is not supported by pixeldrift and was ignored")
     return notes
 
 
@@ -214,6 +318,6 @@ async def _answer(job: Job, studio: Studio, request: Request, response_format: s
         data = [{"url": f"{base}/api/gallery/{i}/image.png", "revised_prompt": None} for i in job.image_ids]
     else:
         data = [{"b64_json": studio.image_base64(i), "revised_prompt": None} for i in job.image_ids]
-    r = job.request
-    return {"created": int(time.time()), "data": data, "output_format": "png", "size": f"{r.width}x{r.height}",
+    width, height = job.output_size or (job.request.width, job.request.height)
+    return {"created": int(time.time()), "data": data, "output_format": "png", "size": f"{width}x{height}",
             "pixeldrift_warnings": job.warnings}

@@ -155,9 +155,9 @@ def test_a1111_and_openai_bad_input(client):
     assert steps.status_code == 422 and "steps" in steps.json()["detail"]
     too_many = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "batch_size": 4, "n_iter": 5})
     assert too_many.status_code == 400 and "4 x 5" in too_many.json()["detail"]
-    size = client.post("/v1/images/generations", json={"prompt": "x", "size": "1024x1024"})
+    size = client.post("/v1/images/generations", json={"prompt": "x", "size": "4096x4096"})
     assert size.status_code == 400 and size.json()["error"]["type"] == "invalid_request_error"
-    assert "from 16 to 512" in size.json()["error"]["message"]
+    assert "from 1x1 to 2048x2048" in size.json()["error"]["message"] and size.json()["error"]["param"] == "size"
     model = client.post("/v1/images/generations", json={"prompt": "x", "model": "my-model"})
     assert model.status_code == 400 and model.json()["error"]["message"].startswith("unknown model")
     edit = client.post("/v1/images/edits", data={"prompt": "x", "image": "https://example.com/a.png"},

@@ -76,3 +76,50 @@ def test_edit_without_transparency_regenerates_the_whole_image(openai_client):
         openai_client.images.edit(image=png_file(start), mask=png_file(Image.new("RGBA", (32, 32))), prompt="x")
     with pytest.raises(openai.BadRequestError, match="not an image"):
         openai_client.images.edit(image=("a.png", b"plain text", "image/png"), prompt="x")
+
+
+def test_a_size_the_model_cannot_draw_is_drawn_small_and_resized(openai_client):
+    result = openai_client.images.generate(prompt="a red circle", model="dall-e-3", size="1024x1024")
+    png = base64.b64decode(result.data[0].b64_json)
+    assert Image.open(io.BytesIO(png)).size == (1024, 1024) and result.size == "1024x1024"
+    note = ("pixeldrift-cpu cannot draw 1024x1024 natively: the image was drawn at 64x64 and resized to 1024x1024 "
+            "with Lanczos resampling")
+    assert note in result.model_extra["pixeldrift_warnings"]
+    assert read_labels(png).record.extra["Resized to"] == "1024x1024 from 64x64 by Lanczos"
+    wide = openai_client.images.generate(prompt="a red circle", size="1792x1024")
+    assert Image.open(io.BytesIO(base64.b64decode(wide.data[0].b64_json))).size == (1792, 1024)
+    assert "drawn at 64x32" in " ".join(wide.model_extra["pixeldrift_warnings"])
+
+
+@pytest.mark.parametrize("fields,param", [({"size": "99999x99999"}, "size"), ({"size": "big"}, "size"),
+                                          ({"n": 1000}, "n"), ({"n": 0}, "n"), ({"model": "sd-xl"}, "model")])
+def test_errors_name_the_clients_field(openai_client, fields, param):
+    with pytest.raises(openai.BadRequestError) as refused:
+        openai_client.images.generate(prompt="a red circle", **fields)
+    assert refused.value.param == param, refused.value.message
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the client marks variations deprecated; they still work
+def test_variations_redraw_an_image_with_its_own_prompt(openai_client):
+    made = openai_client.images.generate(prompt="two blue squares", size="64x64")
+    png = base64.b64decode(made.data[0].b64_json)
+    result = openai_client.images.create_variation(image=("made.png", png, "image/png"), n=2,
+                                                   response_format="b64_json")
+    assert len(result.data) == 2
+    variation = base64.b64decode(result.data[1].b64_json)
+    assert read_labels(variation).record.prompt == "two blue squares"
+    assert Image.open(io.BytesIO(variation)).size == (64, 64)
+    plain = png_file(Image.new("RGB", (64, 64), "white"))
+    with pytest.raises(openai.BadRequestError, match="no pixeldrift generation record") as refused:
+        openai_client.images.create_variation(image=plain)
+    assert refused.value.param == "image"
+    prompted = openai_client.images.create_variation(image=plain, extra_body={"prompt": "a green star"})
+    assert read_labels(base64.b64decode(prompted.data[0].b64_json)).record.prompt == "a green star"
+
+
+def test_models_are_listed(openai_client):
+    assert [m.id for m in openai_client.models.list()] == ["pixeldrift-cpu"]
+    card = openai_client.models.retrieve("pixeldrift-cpu")
+    assert card.owned_by == "pixeldrift" and card.object == "model"
+    with pytest.raises(openai.NotFoundError):
+        openai_client.models.retrieve("dall-e-3")
