@@ -14,6 +14,17 @@ import types
 import typing
 from typing import Any, Self
 
+from pixeldrift.bounded_files import check_number  # a stdlib-only leaf
+
+# Bounds on every size a config file may give: far above any network of this project (the
+# "large" presets), far below what would exhaust memory while merely building the module.
+MAX_CHANNELS = 64      # image, latent and network input/output channels
+MAX_WIDTH = 8192       # any width: base channels, hidden size, context, head channels
+MAX_LEVELS = 8         # resolution levels of a UNet or VAE
+MAX_MULT = 16          # channel multiplier of one level, MLP ratio
+MAX_REPEATS = 128      # transformer depth, heads
+MAX_BLOCKS = 16        # residual blocks per level
+
 
 class JsonConfig:
     """Mixin for dataclass configs: `to_dict` / `from_dict` / `to_json` / `from_json`.
@@ -85,8 +96,24 @@ def _from_plain(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
+def check_sizes(config, bounds: dict[str, tuple[float, float]]) -> None:
+    """ValueError naming the first field of `config` outside its (low, high) bounds, or not an integer."""
+    for name, (low, high) in bounds.items():
+        value = getattr(config, name)
+        if value is not None or name != "context_dim":  # context_dim None: no cross-attention
+            check_number(value, low, high, f"{type(config).__name__}.{name}")
+
+
 class Levels:
     """For configs of networks with one resolution level per entry of `channel_mults`."""
+
+    def check_levels(self) -> None:
+        """channel_mults: 1 to MAX_LEVELS integers from 1 to MAX_MULT (checked before any width is computed)."""
+        mults = self.channel_mults
+        if not isinstance(mults, tuple) or not 1 <= len(mults) <= MAX_LEVELS:
+            raise ValueError(f"channel_mults must list 1 to {MAX_LEVELS} levels, got {mults!r}")
+        for mult in mults:
+            check_number(mult, 1, MAX_MULT, "each of channel_mults")
 
     @property
     def widths(self) -> list[int]:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from pixeldrift.nets.attention import MultiHeadAttention, check_context
-from pixeldrift.nets.config import JsonConfig
+from pixeldrift.nets.config import MAX_CHANNELS, MAX_MULT, MAX_REPEATS, MAX_WIDTH, JsonConfig, check_sizes
 from pixeldrift.nets.embeddings import NoiseLevelEmbedding, check_noise_level, sinusoidal_embedding
 
 
@@ -39,9 +39,9 @@ class DiTConfig(JsonConfig):
     context_dim: int | None = 256  # width of the text tokens; None = no cross-attention
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "out_channels", "patch_size", "hidden_dim", "depth", "heads", "mlp_ratio"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_sizes(self, {"in_channels": (1, MAX_CHANNELS), "out_channels": (1, MAX_CHANNELS),
+                           "patch_size": (1, MAX_MULT), "hidden_dim": (1, MAX_WIDTH), "depth": (1, MAX_REPEATS),
+                           "heads": (1, MAX_REPEATS), "mlp_ratio": (1, MAX_MULT), "context_dim": (1, MAX_WIDTH)})
         if self.hidden_dim % self.heads or self.hidden_dim % 4:
             raise ValueError(
                 f"hidden_dim={self.hidden_dim} must be divisible by heads={self.heads} and by 4 (2-D positions)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
 from pixeldrift.nets.config import JsonConfig
@@ -57,3 +58,24 @@ def resolve_config(name: str, config: JsonConfig | dict[str, Any] | str) -> Json
 def build_network(name: str, config: JsonConfig | dict[str, Any] | str) -> nn.Module:
     """Build a network of family `name` ("unet", "dit", "vae", "text-encoder") from a config or preset."""
     return get_architecture(name).module_class(resolve_config(name, config))
+
+
+MAX_PARAMETERS = 5_000_000_000  # 20 GB of float32: far past anything this project trains
+
+
+def parameter_count(name: str, config: JsonConfig) -> int:
+    """The parameters a config would build, counted on the meta device: shapes only, no memory.
+
+    Checked before building from a file, so a config.json that asks for a network
+    larger than any machine here holds is refused in milliseconds.
+    """
+    with torch.device("meta"):
+        module = build_network(name, config)
+    return sum(p.numel() for p in module.parameters())
+
+
+def expected_state(module_class: type[nn.Module], config: JsonConfig) -> dict[str, torch.Tensor]:
+    """The state dict a module would have, as meta tensors (shapes and dtypes only), to check a weights
+    file against before anything is built or read."""
+    with torch.device("meta"):
+        return module_class(config).state_dict()

@@ -19,8 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from pixeldrift.nets.attention import MultiHeadAttention
-from pixeldrift.nets.config import JsonConfig
+from pixeldrift.nets.config import MAX_MULT, MAX_REPEATS, MAX_WIDTH, JsonConfig, check_sizes
 from pixeldrift.nets.tokenizer import ByteTokenizer, TokenBatch
+
+MAX_TOKENS = 4096  # positions of the byte-level encoder
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,9 @@ class TextEncoderConfig(JsonConfig):
     mlp_ratio: int = 4
 
     def __post_init__(self) -> None:
-        if self.max_length < 3:
-            raise ValueError(f"max_length must be >= 3, got {self.max_length}")
-        if self.depth < 1 or self.width < 1 or self.width % self.heads:
+        check_sizes(self, {"max_length": (3, MAX_TOKENS), "width": (1, MAX_WIDTH), "depth": (1, MAX_REPEATS),
+                           "heads": (1, MAX_REPEATS), "mlp_ratio": (1, MAX_MULT)})
+        if self.width % self.heads:
             raise ValueError(f"need depth >= 1 and width divisible by heads; got depth={self.depth}, "
                              f"width={self.width}, heads={self.heads}")
 

@@ -25,8 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pixeldrift.bounded_files import check_number
 from pixeldrift.nets.attention import MultiHeadAttention, check_context
-from pixeldrift.nets.config import JsonConfig, Levels
+from pixeldrift.nets.config import (MAX_BLOCKS, MAX_CHANNELS, MAX_MULT, MAX_REPEATS, MAX_WIDTH, JsonConfig, Levels,
+                                    check_sizes)
 from pixeldrift.nets.embeddings import NoiseLevelEmbedding, check_noise_level
 
 
@@ -48,12 +50,16 @@ class UNetConfig(JsonConfig, Levels):
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        self.check_levels()
+        check_sizes(self, {"in_channels": (1, MAX_CHANNELS), "out_channels": (1, MAX_CHANNELS),
+                           "base_channels": (1, MAX_WIDTH), "blocks_per_level": (1, MAX_BLOCKS),
+                           "head_channels": (1, MAX_WIDTH), "context_dim": (1, MAX_WIDTH),
+                           "mlp_ratio": (1, MAX_MULT), "norm_groups": (1, MAX_WIDTH)})
         levels = len(self.channel_mults)
-        if levels < 1 or min(self.channel_mults) < 1:
-            raise ValueError(f"channel_mults must be positive integers, got {self.channel_mults}")
-        if self.blocks_per_level < 1:
-            raise ValueError(f"blocks_per_level must be >= 1, got {self.blocks_per_level}")
-        bad_levels = [i for i in self.attention_levels if not 0 <= i < levels]
+        check_number(self.dropout, 0.0, 1.0, "UNetConfig.dropout", integer=False)
+        if not isinstance(self.attention_levels, tuple) or len(self.attention_levels) > levels:
+            raise ValueError(f"attention_levels must list at most {levels} levels, got {self.attention_levels!r}")
+        bad_levels = [i for i in self.attention_levels if not isinstance(i, int) or not 0 <= i < levels]
         if bad_levels:
             raise ValueError(f"attention_levels {bad_levels} out of range; levels are 0..{levels - 1}")
         for width in self.widths:

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pixeldrift.bounded_files import check_number
 from pixeldrift.nets.attention import MultiHeadAttention
-from pixeldrift.nets.config import JsonConfig, Levels
+from pixeldrift.nets.config import MAX_BLOCKS, MAX_CHANNELS, MAX_WIDTH, JsonConfig, Levels, check_sizes
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,16 @@ class VAEConfig(JsonConfig, Levels):
     latent_scale: float = 1.0  # diffusion latents = raw latents * latent_scale
 
     def __post_init__(self) -> None:
-        if not self.channel_mults or min(self.channel_mults) < 1:
-            raise ValueError(f"channel_mults must be positive integers, got {self.channel_mults}")
-        if self.blocks_per_level < 1:
-            raise ValueError(f"blocks_per_level must be >= 1, got {self.blocks_per_level}")
+        self.check_levels()
+        check_sizes(self, {"image_channels": (1, MAX_CHANNELS), "latent_channels": (1, MAX_CHANNELS),
+                           "base_channels": (1, MAX_WIDTH), "blocks_per_level": (1, MAX_BLOCKS),
+                           "norm_groups": (1, MAX_WIDTH)})
         bad = [w for w in self.widths if w % self.norm_groups]
         if bad:
             raise ValueError(f"level widths {bad} are not divisible by norm_groups={self.norm_groups}")
-        if not self.latent_scale > 0:
-            raise ValueError(f"latent_scale must be > 0, got {self.latent_scale}")
+        if not isinstance(self.mid_attention, bool):
+            raise ValueError(f"mid_attention must be true or false, got {self.mid_attention!r}")
+        check_number(self.latent_scale, 1e-6, 1e6, "VAEConfig.latent_scale (> 0)", integer=False)
 
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 
+from pixeldrift.bounded_files import BadFileError
+
 INSTALL_HINT = "pip install -e '.[pretrained]'"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(BadFileError):
     """A checkpoint that cannot be used: the message names the file and the problem."""
 
 

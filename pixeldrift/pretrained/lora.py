@@ -15,11 +15,13 @@ copy of its weight, so unloading restores the original bit for bit.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from pixeldrift.nets.io import WEIGHT_DTYPES
 from pixeldrift.pretrained.extra import CheckpointError
 from pixeldrift.pretrained.original_names import original_unet_name
 from pixeldrift.pretrained.weight_files import read_tensors
@@ -81,6 +83,8 @@ def _group(tensors: dict[str, torch.Tensor], path: Path) -> dict[str, dict[str, 
 def _delta(factors: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tensor | None:
     """(alpha / r) up @ down in the layer's shape, float32; None when the shapes cannot give that shape."""
     down, up = factors["down"].float(), factors["up"].float()
+    if down.ndim < 2 or up.ndim < 2:
+        return None
     rank = down.shape[0]
     if up.shape[0] != weight.shape[0] or up.flatten(1).shape[1] != rank or \
             down.flatten(1).shape[1] * weight.shape[0] != weight.numel():
@@ -89,9 +93,38 @@ def _delta(factors: dict[str, torch.Tensor], weight: torch.Tensor) -> torch.Tens
     return (up.flatten(1) @ down.flatten(1)).reshape(weight.shape) * (alpha / rank)
 
 
+def _check_factors(groups: dict[str, dict[str, torch.Tensor]], path: Path) -> None:
+    """CheckpointError for factors no LoRA has: rank 0, a non-float dtype, an alpha that is not one
+    finite number (each would divide by zero, or be cast or broadcast silently)."""
+    for name, factors in groups.items():
+        wrong = [f"{kind} is {t.dtype}" for kind, t in factors.items() if t.dtype not in WEIGHT_DTYPES]
+        if wrong:
+            raise CheckpointError(f"{path}: layer {name}: {', '.join(wrong)}; LoRA factors must be float16, "
+                                  "bfloat16, float32 or float64")
+        if factors["down"].ndim < 1 or factors["down"].shape[0] == 0:
+            raise CheckpointError(f"{path}: layer {name}: rank 0 (down is {tuple(factors['down'].shape)})")
+        alpha = factors.get("alpha")
+        if alpha is not None and (alpha.numel() != 1 or not math.isfinite(float(alpha))):
+            raise CheckpointError(f"{path}: layer {name}: alpha must be one finite number, "
+                                  f"got shape {tuple(alpha.shape)}")
+
+
+def _check_size(model, path: Path) -> None:
+    """A LoRA holds low-rank factors: a file larger than the weights of the model it changes is not
+    one, and is refused before it is read."""
+    model_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    size = path.stat().st_size
+    if size > model_bytes:
+        raise CheckpointError(f"{path}: {size} bytes, larger than the {model_bytes}-byte model it would change; "
+                              "not a LoRA")
+
+
 def lora_deltas(model, path: Path) -> dict[str, tuple[nn.Module, torch.Tensor]]:
     """{layer path: (layer, delta at scale 1)} for a LoRA file; CheckpointError if any part does not fit."""
+    if path.is_file():
+        _check_size(model, path)
     groups = _group(read_tensors(path), path)
+    _check_factors(groups, path)
     names = layer_names(model)
     missing = [name for name in groups if name not in names]
     if missing:

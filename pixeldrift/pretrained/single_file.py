@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pixeldrift.pretrained.components import (SDParts, build_text_encoder, build_unet, build_vae, load_strict,
-                                              load_tokenizer)
-from pixeldrift.pretrained.diffusers_folder import is_diffusers_folder, read_json, text_encoder_names
+from pixeldrift.pretrained.components import (SDParts, build_checked, build_on_meta, build_text_encoder, build_unet,
+                                              build_vae, check_fits, load_strict, load_tokenizer)
+from pixeldrift.pretrained.diffusers_folder import (component_class, containment_root, is_diffusers_folder,
+                                                    read_config, read_json, text_encoder_names)
 from pixeldrift.pretrained.extra import CheckpointError
 from pixeldrift.pretrained.families import single_file_family
 from pixeldrift.pretrained.presets import PRESETS
-from pixeldrift.pretrained.weight_files import read_tensors
+from pixeldrift.pretrained.weight_files import header_tensors, read_tensors
 
 TOKENIZER_ENV = "PIXELDRIFT_CLIP_TOKENIZER"
 # CLIP prefixes of the single-file layouts, per text encoder, and whether it is OpenCLIP
@@ -30,28 +31,40 @@ TEXT_PREFIXES = {"sd1": [("cond_stage_model.transformer.", False)],
 
 
 def load_single_file(path: Path, family: str | None = None, config: Path | None = None) -> SDParts:
-    tensors = read_tensors(path)
-    found = single_file_family(tensors.keys(), path, family)
+    """A single file's parts. A safetensors file is first checked on its header alone: names and shapes,
+    converted and compared with the networks built on the meta device, so a file that does not fit
+    is refused before gigabytes of network are built or any weight is read."""
+    header = header_tensors(path) if path.suffix.lower() == ".safetensors" else None
+    found = single_file_family((header if header is not None else read_tensors(path)).keys(), path, family)
     architecture = _architecture_from_folder(config) if config is not None else _preset(found.name)
-    unet_config, vae_config = architecture["unet"], architecture["vae"]
+    if header is not None:
+        _parts(header, architecture, found.base, path, build_on_meta, check_fits)
+    unet, vae, encoders = _parts(read_tensors(path), architecture, found.base, path, build_checked, load_strict)
+    scheduler = dict(architecture["scheduler"], prediction_type=found.prediction)
+    options = {"force_zeros_for_empty_prompt": architecture.get("force_zeros", found.base == "sdxl")}
+    return SDParts(found, unet, vae, encoders, architecture["tokenizers"], scheduler, path, options)
+
+
+def _parts(tensors: dict, architecture: dict, base: str, path: Path, build, settle):
+    """UNet, VAE and text encoders: each made by `build` (on meta, or for real) and given its converted
+    tensors by `settle` (a check, or the strict load)."""
     from diffusers.loaders import single_file_utils as convert
 
+    unet_config, vae_config = architecture["unet"], architecture["vae"]
     unet = _convert(lambda: convert.convert_ldm_unet_checkpoint(tensors, unet_config), path, "UNet")
     vae = _convert(lambda: convert.convert_ldm_vae_checkpoint(tensors, vae_config), path, "VAE")
-    parts = [load_strict(build_unet(unet_config), unet, f"{path} (UNet)"),
-             load_strict(build_vae(vae_config), vae, f"{path} (VAE)")]
+    parts = [settle(build(lambda: build_unet(unet_config), f"{path} (UNet)"), unet, f"{path} (UNet)"),
+             settle(build(lambda: build_vae(vae_config), f"{path} (VAE)"), vae, f"{path} (VAE)")]
     encoders = []
-    for (class_name, text_config), (prefix, open_clip) in zip(architecture["text_encoders"],
-                                                              TEXT_PREFIXES[found.base]):
-        model = build_text_encoder(class_name, text_config)
+    for (class_name, text_config), (prefix, open_clip) in zip(architecture["text_encoders"], TEXT_PREFIXES[base]):
+        source = f"{path} (text encoder {prefix}*)"
+        model = build(lambda: build_text_encoder(class_name, text_config), source)
         if open_clip:
             weights = _convert(lambda: convert.convert_open_clip_checkpoint(model, tensors, prefix), path, prefix)
         else:
             weights = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        encoders.append(load_strict(model, weights, f"{path} (text encoder {prefix}*)"))
-    scheduler = dict(architecture["scheduler"], prediction_type=found.prediction)
-    options = {"force_zeros_for_empty_prompt": architecture.get("force_zeros", found.base == "sdxl")}
-    return SDParts(found, parts[0], parts[1], encoders, architecture["tokenizers"], scheduler, path, options)
+        encoders.append(settle(model, weights, source))
+    return parts[0], parts[1], encoders
 
 
 def _convert(function, path: Path, part: str) -> dict:
@@ -66,13 +79,17 @@ def _architecture_from_folder(folder: Path) -> dict:
     """Configs and tokenizers of a diffusers folder, for a single file of the same architecture."""
     if not is_diffusers_folder(folder):
         raise CheckpointError(f"config {folder}: not a diffusers folder (no model_index.json)")
-    index = read_json(folder / "model_index.json")
-    names = text_encoder_names(index)
-    scheduler = read_json(folder / "scheduler" / "scheduler_config.json")
+    index_path, root = folder / "model_index.json", containment_root(folder)
+    index = read_json(index_path, root)
+    names = text_encoder_names(index, index_path)
+    scheduler = read_config(folder / "scheduler" / "scheduler_config.json", root)
     scheduler.pop("prediction_type", None)  # the file's family decides
-    return {"unet": read_json(folder / "unet" / "config.json"), "vae": read_json(folder / "vae" / "config.json"),
-            "text_encoders": [(index[name][1], read_json(folder / name / "config.json")) for name in names],
-            "tokenizers": [load_tokenizer(folder / name.replace("text_encoder", "tokenizer")) for name in names],
+    return {"unet": read_config(folder / "unet" / "config.json", root),
+            "vae": read_config(folder / "vae" / "config.json", root),
+            "text_encoders": [(component_class(index, name, index_path), read_config(folder / name / "config.json",
+                                                                                    root)) for name in names],
+            "tokenizers": [load_tokenizer(folder / name.replace("text_encoder", "tokenizer"), root=root)
+                           for name in names],
             "scheduler": scheduler, "force_zeros": index.get("force_zeros_for_empty_prompt", len(names) == 2)}
 
 
@@ -98,8 +115,10 @@ def find_clip_tokenizer() -> Path:
     except ImportError:
         pass
     for folder in candidates:
-        if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+        if ((folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()) or \
+                (folder / "tokenizer.json").is_file():
             return folder
     raise CheckpointError("a single-file checkpoint carries no tokenizer, and no CLIP tokenizer was found "
-                          f"locally: set {TOKENIZER_ENV} to a folder with CLIP's vocab.json and merges.txt, "
+                          f"locally: set {TOKENIZER_ENV} to a folder with CLIP's vocab.json and merges.txt (or "
+                          "tokenizer.json), "
                           "or pass config= a diffusers folder of the same model family")

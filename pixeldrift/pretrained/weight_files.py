@@ -2,66 +2,50 @@
 
 A safetensors file starts with an 8-byte little-endian header length, then that
 many bytes of JSON naming every tensor's dtype, shape and byte range. Checking
-that header against the file's size before reading turns a truncated download or
-a file that is not safetensors at all into one clear sentence, instead of a
-low-level error from deep inside the reader.
+that header against the file's size before reading (nets/io.py) turns a
+truncated download or a file that is not safetensors at all into one clear
+sentence, and lets the header's shapes be compared with the model's before
+anything is built or read.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 import torch
 
+from pixeldrift.bounded_files import BadFileError, regular_file
+from pixeldrift.nets import io
 from pixeldrift.pretrained.extra import CheckpointError
 
-MAX_HEADER_BYTES = 100_000_000  # the safetensors format's own limit
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 
 
-def read_header(path: Path) -> dict:
-    """The parsed header of a safetensors file, after checking it fits the file."""
-    size = path.stat().st_size
-    if size < 8:
-        raise CheckpointError(f"{path}: {size} bytes is too short for a safetensors file")
-    with open(path, "rb") as file:
-        length = int.from_bytes(file.read(8), "little")
-        if length > MAX_HEADER_BYTES:
-            raise CheckpointError(f"{path}: the header claims {length} bytes, over the {MAX_HEADER_BYTES}-byte "
-                                  "limit; this is not a safetensors file, or it is corrupt")
-        if 8 + length > size:
-            raise CheckpointError(f"{path}: the header claims {length} bytes but only {size - 8} follow; "
-                                  "the file is truncated (an interrupted download?)")
-        raw = file.read(length)
+def read_header(path: Path) -> dict[str, io.TensorEntry]:
+    """The tensors a safetensors header lists, after checking every size fits the file."""
     try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{path}: the safetensors header is not valid JSON ({error})") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: the safetensors header is not a JSON object")
-    _check_data_fits(path, header, size - 8 - length)
-    return header
+        return io.read_header(path)[0]
+    except BadFileError as error:
+        raise CheckpointError(str(error)) from None
 
 
-def _check_data_fits(path: Path, header: dict, data_bytes: int) -> None:
-    ends = [entry["data_offsets"][1] for key, entry in header.items()
-            if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry]
-    if ends and max(ends) > data_bytes:
-        raise CheckpointError(f"{path}: the tensors need {max(ends)} bytes of data but the file holds "
-                              f"{data_bytes}; the file is truncated")
+def header_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file's tensors as meta tensors (names, shapes, dtypes), from its header alone."""
+    return {name: entry.meta() for name, entry in read_header(path).items()}
 
 
 def tensor_names(path: Path) -> list[str]:
-    return [key for key in read_header(path) if key != "__metadata__"]
+    return list(read_header(path))
 
 
 def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     """Every tensor of a weights file; safetensors preferred, pickles loaded as plain tensors only."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
+    try:
+        regular_file(path, what="weights file")
+    except BadFileError as error:
+        raise CheckpointError(str(error)) from None
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return _read_pickle(path)
     if path.suffix.lower() != ".safetensors":

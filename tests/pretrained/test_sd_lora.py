@@ -108,3 +108,28 @@ def test_open_model_applies_loras(sd1_folder, tmp_path):
     reference.load_lora(path, 0.25)
     model = open_model(sd1_folder, loras=[(path, 0.25)])
     assert all(torch.equal(reference.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("damage", ["rank 0", "int8", "alpha"])
+def test_a_broken_lora_is_named_and_changes_nothing(sd1_folder, tmp_path, damage):
+    from safetensors.torch import load_file
+
+    model = open_model(sd1_folder)
+    path, _ = kohya_file(model, tmp_path / "style.safetensors")
+    tensors = load_file(path)
+    down = next(k for k in tensors if k.endswith(".lora_down.weight"))
+    if damage == "rank 0":
+        tensors[down] = torch.zeros(0, *tensors[down].shape[1:])
+        tensors[down.replace("lora_down", "lora_up")] = torch.zeros(tensors[down.replace("lora_down", "lora_up")]
+                                                                    .shape[0], 0)
+    elif damage == "int8":
+        tensors[down] = tensors[down].to(torch.int8)
+    else:
+        tensors[down.replace(".lora_down.weight", ".alpha")] = torch.ones(3)
+    save_file(tensors, path)
+    before = {k: v.clone() for k, v in model.unet.state_dict().items()}
+    with pytest.raises(CheckpointError, match={"rank 0": "style.safetensors: layer .*: rank 0",
+                                               "int8": "style.safetensors: layer .*: down is torch.int8",
+                                               "alpha": "style.safetensors: layer .*: alpha must be one"}[damage]):
+        model.load_lora(path)
+    assert all(torch.equal(before[k], v) for k, v in model.unet.state_dict().items())
