@@ -16,15 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from pixeldrift.bounded_files import BadFileError, check_number, inside, read_json_object
 from pixeldrift.diffusion.parameterization import PARAMETERIZATIONS
 from pixeldrift.diffusion.schedules import BETA_SCHEDULES
-from pixeldrift.nets import (DiTConfig, TextEncoderConfig, UNetConfig, VAEConfig, WeightsError, load_weights,
-                             save_weights)
+from pixeldrift.nets import (VAE, DiTConfig, TextEncoder, TextEncoderConfig, UNetConfig, VAEConfig, WeightsError,
+                             load_weights, save_weights)
+from pixeldrift.nets.io import describe_mismatch, header_state
+from pixeldrift.nets.registry import MAX_PARAMETERS
 from pixeldrift.nets.config import JsonConfig
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
 from pixeldrift.pipeline.request import ModelLimits, SamplingDefaults
 
 MAX_SIDE = 512  # our small models are trained at 64 px; 8x that is the most worth asking for
+MAX_IMAGE_SIZE = 4096
+MAX_NAME = 200
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "default"
 FORMAT = "pixeldrift-model/1"
 WEIGHT_FILES = ("text_encoder", "denoiser", "vae")
@@ -45,6 +52,8 @@ class ModelConfig(JsonConfig):
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not 0 < len(self.name) <= MAX_NAME:
+            raise ValueError(f"name must be text of 1 to {MAX_NAME} characters")
         channels = 3 if self.vae is None else self.vae.latent_channels
         factor = self.size_multiple
         problems = []
@@ -58,7 +67,8 @@ class ModelConfig(JsonConfig):
                             f"accepted: {', '.join(PARAMETERIZATIONS)}")
         if self.vp_schedule not in BETA_SCHEDULES:
             problems.append(f"unknown vp_schedule {self.vp_schedule!r}; accepted: {', '.join(BETA_SCHEDULES)}")
-        if self.image_size % factor:
+        problems += _number_problems(self)
+        if not problems and self.image_size % factor:
             problems.append(f"image_size {self.image_size} is not a multiple of {factor}")
         if problems:
             raise ValueError("inconsistent model config: " + "; ".join(problems))
@@ -86,42 +96,86 @@ class ModelConfig(JsonConfig):
         return (self.vae.latent_channels, height // f, width // f)
 
 
+def _number_problems(config: ModelConfig) -> list[str]:
+    """The numbers a config file may get wrong without any network noticing: sigma_data 0 or inf gives
+    a flat image and exit 0, so every one is bounded here."""
+    sampling = config.sampling
+    checks = [(config.image_size, 1, MAX_IMAGE_SIZE, "image_size", True),
+              (config.sigma_data, 1e-6, 1e6, "sigma_data (> 0)", False),
+              (sampling.steps, 1, 10_000, "sampling.steps", True),
+              (sampling.guidance, 0, 100, "sampling.guidance", False),
+              (sampling.sigma_min, 0, 1e6, "sampling.sigma_min", False),
+              (sampling.sigma_max, 1e-9, 1e6, "sampling.sigma_max", False)]
+    problems = []
+    for value, low, high, where, integer in checks:
+        try:
+            check_number(value, low, high, where, integer)
+        except ValueError as error:
+            problems.append(str(error))
+    return problems
+
+
 def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
+    """The folder's config.json, bounded in size, checked field by field; BadFileError naming it otherwise."""
     path = folder / "config.json"
     if not path.is_file():
-        raise ValueError(f"{folder} is not a pixeldrift model folder: no config.json")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
+        raise BadFileError(f"{folder} is not a pixeldrift model folder: no config.json")
+    inside(folder, path)
+    data = read_json_object(path)
     if data.get("format") != FORMAT:
-        raise ValueError(f"{path}: format {data.get('format')!r} is not {FORMAT!r}")
+        raise BadFileError(f"{path}: format {str(data.get('format'))[:80]!r} is not {FORMAT!r}")
     extras = {k: data.pop(k) for k in ("format", "training", "metrics") if k in data}
     data.setdefault("parameterization", "edm")  # folders written before these fields existed were all EDM
     data.setdefault("vp_schedule", "scaled_linear")
     try:
         return ModelConfig.from_dict(data), extras
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise BadFileError(f"{path}: {error}") from None
+
+
+def expected_weights(config: ModelConfig) -> dict[str, dict]:
+    """{part: its state dict as meta tensors}: the shapes each weights file must have, and the model's
+    size, known before anything is built. BadFileError past MAX_PARAMETERS."""
+    from pixeldrift.pipeline.text_to_image import make_denoiser
+
+    builders = {"text_encoder": lambda: TextEncoder(config.text_encoder), "denoiser": lambda: make_denoiser(config),
+                "vae": lambda: VAE(config.vae)}
+    with torch.device("meta"):
+        states = {part: builders[part]().state_dict() for part in config.weight_files}
+    count = sum(t.numel() for state in states.values() for t in state.values())
+    if count > MAX_PARAMETERS:
+        raise BadFileError(f"{config.name}: the config describes {count:.3g} parameters, "
+                           f"over the {MAX_PARAMETERS:.0e} a model folder may have")
+    return states
 
 
 def load_model(folder: str | Path | None = None, device: str = "cpu"):
-    """Build the model a folder describes and load its weights, all or nothing."""
+    """Build the model a folder describes and load its weights, all or nothing.
+
+    Every file is checked before the model is built: inside the folder, regular, a
+    config within bounds, and each weights header against the shapes the config gives.
+    """
     from pixeldrift.pipeline.text_to_image import TextToImage  # the model class lives with generation
 
     folder = Path(folder) if folder is not None else DEFAULT_MODEL_DIR
     config, _extras = _read_config(folder)  # training recipe and metrics: for the model card, not the model
+    paths = {part: _weights_path(folder, part) for part in config.weight_files}
+    for part, expected in expected_weights(config).items():
+        problems = describe_mismatch(expected, header_state(paths[part]))
+        if problems:
+            raise WeightsError(f"{paths[part]} does not fit {folder / 'config.json'}: " + "; ".join(problems))
     model = TextToImage(config)
-    for part in config.weight_files:
-        module = getattr(model, part)
-        path = folder / f"{part}.safetensors"
-        if not path.is_file():
-            raise ValueError(f"{folder}: missing {path.name}")
-        try:
-            load_weights(module, path)
-        except WeightsError as error:
-            raise ValueError(str(error)) from None
+    for part, path in paths.items():
+        load_weights(getattr(model, part), path)
     return model.to(device).eval()
+
+
+def _weights_path(folder: Path, part: str) -> Path:
+    path = folder / f"{part}.safetensors"
+    if not path.is_file() and not path.is_symlink():
+        raise BadFileError(f"{folder}: missing {path.name}")
+    inside(folder, path)
+    return path
 
 
 def save_model(model, folder: str | Path, training: dict | None = None, metrics: dict | None = None,
