@@ -15,7 +15,8 @@ Usage as a data stream::
 This package imports only numpy and Pillow (see DESIGN.md: the world is a room of its own).
 """
 
-from pixeldrift.world.caption import STYLES, caption, random_caption
+from pixeldrift.world.caption import STYLES, caption
+from pixeldrift.world.paraphrase import paraphrase, random_caption
 from pixeldrift.world.categories import CATEGORIES, benchmark_category
 from pixeldrift.world.degrade import Degradation, degrade
 from pixeldrift.world.heldout import HELDOUT_PROMPTS, is_held_out
@@ -33,6 +34,6 @@ __all__ = [
     "IMAGE_SIZES", "ObjectGroup", "ObjectsScene", "PromptError", "QuantityScene", "RELATIONS", "SCENE_MIXES",
     "SHAPES", "SIZES", "STYLES", "SamplerWeights", "Scene", "SpecError", "TextScene", "VESSELS", "VerifyResult",
     "benchmark_category",
-    "caption", "degrade", "is_held_out", "parse_prompt", "random_caption", "render", "render_image",
+    "caption", "degrade", "is_held_out", "paraphrase", "parse_prompt", "random_caption", "render", "render_image",
     "resolve_wildcards", "sample_spec", "spec_from_dict", "spec_to_dict", "verify",
 ]

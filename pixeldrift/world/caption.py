@@ -116,9 +116,3 @@ def caption(spec: Scene, style: str = "plain") -> str:
     if style == "long" and spec.background:
         text += f" on a {spec.background} background"
     return text
-
-
-def random_caption(spec: Scene, rng: random.Random) -> tuple[str, str]:
-    """A caption in a random style, and the style's name: the training stream's text."""
-    style = rng.choice(STYLES)
-    return caption(spec, style), style

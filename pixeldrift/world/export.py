@@ -19,7 +19,7 @@ import tempfile
 
 from PIL import Image
 
-from pixeldrift.world.caption import random_caption
+from pixeldrift.world.paraphrase import random_caption
 from pixeldrift.world.render import render
 from pixeldrift.world.sample import SPLITS, sample_spec
 from pixeldrift.world.spec import IMAGE_SIZES, SpecError, spec_to_dict

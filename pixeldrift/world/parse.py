@@ -1,9 +1,13 @@
 """The prompt parser: a prompt in the caption grammar back into a spec, or a reason why not.
 
-It reads everything :mod:`caption` writes, in every style, and nothing it would
-have to guess: an unknown word, a count above eight or a time off the 5-minute
-grid raise :class:`PromptError` naming the part it could not read. Attributes
-a prompt does not mention become wildcards (``None``) in the spec.
+It reads everything :mod:`caption` writes, in every style, and the other words
+people use for the same things (see :mod:`paraphrase`): "exactly four", "a single",
+"tiny"/"big", "left of" without "to the", "directly above", "a clock face that reads
+3:40", "a sign reading ZEBRA", "no circles, just one black square". It reads
+nothing it would have to guess: an unknown word, a count above eight or a time
+off the 5-minute grid raise :class:`PromptError` naming the word or construction
+it could not read. Attributes a prompt does not mention become wildcards
+(``None``) in the spec.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import re
 
 from pixeldrift.world.caption import MINUTE_WORDS, NUMBER_WORDS, plural
-from pixeldrift.world.spec import (BACKGROUNDS, COLOURS, FILL_NAMES, SHAPES, SIZES, VESSELS, ClockScene,
+from pixeldrift.world.spec import (BACKGROUNDS, COLOURS, FILL_NAMES, SHAPES, VESSELS, ClockScene,
                                    ObjectGroup, ObjectsScene, QuantityScene, Scene, SpecError, TextScene)
 
 
@@ -20,11 +24,18 @@ class PromptError(ValueError):
 
 
 _BACKGROUND = re.compile(r"^(?P<body>.+?) on an? (?P<background>" + "|".join(BACKGROUNDS) + r") background$")
-_TEXT = re.compile(r"^(?:a sign that says|a sign:) (?P<word>\S+)$|^the word (?P<word2>\S+) on a sign$")
-_CLOCK = re.compile(r"^(?:an analog clock|an analogue clock|a clock) (?:showing|at) (?P<time>.+)$")
+_TEXT = re.compile(r"^(?:a sign (?:that says|that reads|saying|reading|with the word)|a sign:) (?P<word>\S+)$"
+                   r"|^the word (?P<word2>\S+) on a sign$")
+_CLOCK = re.compile(r"^(?:an analog clock|an analogue clock|a clock)(?: face)? "
+                    r"(?:showing|at|that shows|that reads|reading) (?P<time>.+)$")
 _QUANTITY = re.compile(r"^(?:a row of )?(?P<count>\S+) (?P<vessels>\S+)(?::| filled) (?P<levels>.+)$")
-_RELATIONS = (("between", " between "), ("left of", " to the left of "), ("right of", " to the right of "),
-              ("above", " above "), ("below", " below "))
+# "to the left of", "on the left of", "left of", each optionally after "directly".
+_RELATION = re.compile(r" (?:directly )?(?:(?:to|on) the )?(?P<side>left|right) of | (?:directly )?(?P<vertical>above|below)"
+                       r" | between ")
+# Words a size can be written as.
+SIZE_WORDS = {"small": "small", "tiny": "small", "little": "small", "large": "large", "big": "large",
+              "huge": "large"}
+_NEGATION = re.compile(r"^no (?P<absent>\w+), (?:just|only) (?P<rest>.+)$")
 _SHAPE_NOUNS = {**{s: (s, False) for s in SHAPES}, **{plural(s): (s, True) for s in SHAPES},
                 "shape": (None, False), "shapes": (None, True)}
 _VESSEL_NOUNS = {**{plural(v): v for v in VESSELS}, "vessels": None}
@@ -111,37 +122,65 @@ def _parse_quantity(match: re.Match, background: str | None) -> QuantityScene:
 
 
 def _parse_objects(text: str, background: str | None) -> ObjectsScene:
-    for relation, phrase in _RELATIONS:
-        if phrase in text:
-            subject, _, rest = text.partition(phrase)
-            others = rest.split(" and ") if relation == "between" else [rest]
-            if relation == "between" and len(others) != 2:
-                raise PromptError(f"'between' needs two objects joined by 'and', got {rest!r}")
-            groups = tuple(_parse_group(p) for p in [subject, *others])
-            return ObjectsScene(groups, relation=relation, background=background)
+    if match := _NEGATION.match(text):
+        return _parse_negation(match, background)
+    text = text[5:] if text.startswith("only ") else text
+    if match := _RELATION.search(text):
+        relation = f"{match['side']} of" if match["side"] else match["vertical"] or "between"
+        subject, rest = text[:match.start()], text[match.end():]
+        others = rest.split(" and ") if relation == "between" else [rest]
+        if relation == "between" and len(others) != 2:
+            raise PromptError(f"'between' needs two objects joined by 'and', got {rest!r}")
+        groups = tuple(_parse_group(p) for p in [subject, *others])
+        return ObjectsScene(groups, relation=relation, background=background)
     return ObjectsScene(tuple(_parse_group(p) for p in _split_list(text)), background=background)
 
 
+def _parse_negation(match: re.Match, background: str | None) -> ObjectsScene:
+    """"no circles, just one black square": the verifier refuses any object the prompt does not name,
+    so the spec is the rest, once it is sure the rest does not name the excluded shape."""
+    absent = match["absent"]
+    if absent not in _SHAPE_NOUNS or _SHAPE_NOUNS[absent][0] is None:
+        raise PromptError(f"'no {absent}': only shapes can be excluded; accepted: {', '.join(map(plural, SHAPES))}")
+    scene = _parse_objects(match["rest"], background)
+    if any(g.shape == _SHAPE_NOUNS[absent][0] for g in scene.groups):
+        raise PromptError(f"'no {absent}' contradicts {match['rest']!r}")
+    return scene
+
+
 def _parse_group(phrase: str) -> ObjectGroup:
-    """"three small red circles", "a star", "2 blue crosses"."""
+    """"three small red circles", "a star", "2 blue crosses", "exactly four stars", "a single tiny star"."""
     words = phrase.split()
+    if words[:1] == ["exactly"] or words[1:2] == ["single"]:
+        words = words[1:] if words[0] == "exactly" else words[:1] + words[2:]
     if len(words) < 2:
         raise PromptError(f"{phrase!r} is not an object phrase; accepted: count, size, colour, shape, "
                           "as in 'three small red circles'")
     count = 1 if words[0] in ("a", "an") else _number(words[0], "count", 1, 8)
     noun = words[-1]
-    if noun not in _SHAPE_NOUNS:
-        raise PromptError(f"shape {noun!r} is not accepted; accepted: {', '.join(SHAPES)} (or their plurals)")
+    if noun not in _SHAPE_NOUNS or any(word in _SHAPE_NOUNS for word in words[:-1]):
+        raise PromptError(_unknown_noun(phrase, words))
     shape, is_plural = _SHAPE_NOUNS[noun]
     if is_plural != (count > 1):
         raise PromptError(f"{phrase!r}: the count {count} does not agree with {noun!r}")
     size = colour = None
     for word in words[1:-1]:
-        if word in SIZES and size is None and colour is None:
-            size = word
+        if word in SIZE_WORDS and size is None and colour is None:
+            size = SIZE_WORDS[word]
         elif word in COLOURS and colour is None:
             colour = word
         else:
-            raise PromptError(f"{word!r} in {phrase!r} is not a size or colour; accepted sizes: {', '.join(SIZES)};"
-                              f" colours: {', '.join(COLOURS)}")
+            raise PromptError(f"{word!r} in {phrase!r} is not a size or colour; accepted sizes: "
+                              f"{', '.join(SIZE_WORDS)}; colours: {', '.join(COLOURS)}")
     return ObjectGroup(shape=shape, colour=colour, size=size, count=count)
+
+
+def _unknown_noun(phrase: str, words: list[str]) -> str:
+    """The error for an object phrase that does not end in a shape: name what is not the world's."""
+    if re.search(r"[0-9]:[0-9]", phrase):
+        return f"{phrase!r}: a time needs a clock, as in 'a clock showing 3:40'"
+    shape_at = next((i for i, word in enumerate(words[:-1]) if word in _SHAPE_NOUNS), None)
+    if shape_at is not None:  # "five blue circles in a row": words after the shape
+        return (f"{' '.join(words[shape_at + 1:])!r} after {' '.join(words[:shape_at + 1])!r} is not a "
+                "construction the world knows; the arrangements it draws: left of, right of, above, below, between")
+    return f"shape {words[-1]!r} is not accepted; accepted: {', '.join(SHAPES)} (or their plurals)"
