@@ -9,15 +9,24 @@ then drives it with hey (Debian package `hey`; `--install-tool` installs it with
 
     python bench/server_load.py [--steps 2] [--requests 400] [--concurrency 1,16,64,200]
 
-Every figure comes from hey's per-request CSV; nothing is sent anywhere but 127.0.0.1.
+With --oversized it measures instead (no hey needed) normal txt2img jobs, one after another,
+on an idle server and then while a burst of oversized bodies arrives (issue 15): a 40 MiB
+declared body, a chunked body past the 1 MiB text limit, a 1 MiB prompt to /api/jobs.
+Normal jobs should stay within 2x of their idle latency and the server's memory bounded
+(its resident set and peak, from /proc).
+
+Every figure comes from hey's per-request CSV, or from these timings; nothing is sent
+anywhere but 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -26,6 +35,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+MIB = 1 << 20
 
 
 def free_port() -> int:
@@ -77,6 +88,109 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def raw_request(path: str, headers: dict, port: int) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Content-Type: application/json",
+             *(f"{k}: {v}" for k, v in headers.items()), "Connection: close", "", ""]
+    return "\r\n".join(lines).encode()
+
+
+async def oversized(port: int, kind: str) -> str:
+    """One hostile request; returns the status line's code (or the error that ended it)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        if kind == "declared 40 MiB":
+            writer.write(raw_request("/sdapi/v1/txt2img", {"Content-Length": 40 * MIB}, port) + b" " * 65536)
+        elif kind == "chunked 2 MiB":
+            writer.write(raw_request("/sdapi/v1/txt2img", {"Transfer-Encoding": "chunked"}, port))
+            for _ in range(32):
+                writer.write(b"10000\r\n" + b" " * 65536 + b"\r\n")
+                await writer.drain()
+        else:  # a 1 MiB prompt where images are accepted: refused by the field bound
+            body = json.dumps({"prompt": "x" * MIB}).encode()
+            writer.write(raw_request("/api/jobs", {"Content-Length": len(body)}, port) + body)
+        await writer.drain()
+        status = (await asyncio.wait_for(reader.readline(), 60)).split(b" ")[1].decode()
+        writer.close()
+        return status
+    except (OSError, IndexError, asyncio.TimeoutError) as error:
+        return type(error).__name__
+
+
+def burst(port: int, kind: str, stop, answers, concurrency: int = 8) -> None:
+    """Hostile requests, `concurrency` at a time, until `stop` is set; puts the count of each answer.
+
+    Runs in a process of its own, so it never holds the timing thread's interpreter lock.
+    """
+    statuses: dict[str, int] = {}
+
+    async def one_stream():
+        while not stop.is_set():
+            status = await oversized(port, kind)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    async def streams():
+        await asyncio.gather(*(one_stream() for _ in range(concurrency)))
+    asyncio.run(streams())
+    answers.put(statuses)
+
+
+def job_latencies(base: str, body: dict, count: int) -> list[float]:
+    """Milliseconds of `count` normal txt2img jobs, one after another."""
+    times = []
+    for _ in range(count):
+        request = urllib.request.Request(f"{base}/sdapi/v1/txt2img", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
+        start = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=300) as answer:
+            answer.read()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    """(resident set, its peak) of a process in MiB, from /proc."""
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def timed_under(kind: str, port: int, measure) -> tuple[list[float], dict]:
+    """measure() while a burst of `kind` runs (none for "idle"); returns its result and the burst's answers."""
+    if kind == "idle":
+        return measure(), {}
+    stop, answers = multiprocessing.Event(), multiprocessing.Queue()
+    hostile = multiprocessing.Process(target=burst, args=(port, kind, stop, answers))
+    hostile.start()
+    try:
+        times = measure()
+    finally:
+        stop.set()
+    statuses = answers.get(timeout=120)
+    hostile.join(120)
+    return times, statuses
+
+
+def oversized_table(base: str, port: int, pid: int, body: dict, jobs: int) -> None:
+    print(f"{'normal jobs while':<22} {'jobs':>5} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8} {'p50/idle':>9} "
+          f"{'RSS MiB':>8} {'peak':>7} {'srv CPU s':>9}  burst answers (8 at a time)")
+    idle = None
+    for kind in ("idle", "declared 40 MiB", "chunked 2 MiB", "1 MiB prompt"):
+        cpu = cpu_seconds(pid)
+        times, statuses = timed_under(kind, port, lambda: job_latencies(base, body, jobs))
+        cpu = cpu_seconds(pid) - cpu
+        p50 = percentile(times, 0.5)
+        idle = idle or p50
+        rss, peak = memory_mib(pid)
+        answers = "  ".join(f"{k}: {n}" for k, n in sorted(statuses.items())) or "-"
+        print(f"{kind:<22} {jobs:>5} {p50:>8.1f} {percentile(times, 0.9):>8.1f} {max(times):>8.1f} "
+              f"{p50 / idle:>9.2f} {rss:>8.0f} {peak:>7.0f} {cpu:>9.1f}  {answers}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2, help="sampling steps of each txt2img request")
@@ -84,7 +198,12 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,16,64,200")
     parser.add_argument("--queue-size", type=int, default=16)
     parser.add_argument("--install-tool", action="store_true", help="apt-get install hey first (needs root)")
+    parser.add_argument("--oversized", action="store_true",
+                        help="measure normal jobs during a burst of oversized bodies instead (no hey needed)")
+    parser.add_argument("--jobs", type=int, default=20, help="normal jobs per row of the --oversized table")
     args = parser.parse_args()
+    if args.oversized:
+        return run_oversized(args)
     if args.install_tool and shutil.which("hey") is None:
         install_hey()
     if shutil.which("hey") is None:
@@ -109,6 +228,21 @@ def main() -> None:
                           f"{r['p99']:>8.1f}  {counts}")
             rows = json.load(urllib.request.urlopen(f"{base}/api/gallery?limit=1"))["total"]
             print(f"gallery rows after the run: {rows}")
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+def run_oversized(args) -> None:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as gallery:
+        server = start_server(port, gallery, args.queue_size)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            body = {"prompt": "three red circles above a blue square", "steps": args.steps, "seed": 1,
+                    "width": 64, "height": 64}
+            print(f"pixeldrift studio on {base}; txt2img {args.steps} steps 64x64, one at a time")
+            oversized_table(base, port, server.pid, body, args.jobs)
         finally:
             server.terminate()
             server.wait(30)
