@@ -79,23 +79,27 @@ class LatentDiffusionPipeline(nn.Module):
         return pixels_to_images(self.latents_to_pixels(latents))
 
     @torch.no_grad()
-    def generate(self, request: GenerationRequest, callback=None, model_name: str | None = None
-                 ) -> list[GeneratedImage]:
-        """`batch_size` images of one prompt; image i uses seed + i and is reproducible on its own."""
+    def generate(self, request: GenerationRequest, callback=None, model_name: str | None = None, *,
+                 moderated: bool = False) -> list[GeneratedImage]:
+        """`batch_size` images of one prompt; image i uses seed + i and is reproducible on its own.
+
+        moderated: the caller has already run the moderation policy on this prompt (the server
+        does, to refuse before queueing), so it is not run twice.
+        """
         r = request.validated(self.sampling_defaults, self.limits)
         seeds = [r.seed + i for i in range(r.batch_size)]
-        images = self.sample([r.prompt] * r.batch_size, seeds, r, callback)
+        images = self.sample([r.prompt] * r.batch_size, seeds, r, callback, moderated=moderated)
         name = model_name or self.name
         return [GeneratedImage(image, self.record(r, seed, name)) for seed, image in zip(seeds, images)]
 
     @torch.no_grad()
-    def sample(self, prompts: list[str], seeds: list[int], settings: GenerationRequest, callback=None
-               ) -> list[Image.Image]:
+    def sample(self, prompts: list[str], seeds: list[int], settings: GenerationRequest, callback=None, *,
+               moderated: bool = False) -> list[Image.Image]:
         """One image per (prompt, seed), all in one batch; `settings` gives everything else.
 
-        `callback(i, x, denoised)` is called after each step with the latents.
+        `callback(i, x, denoised)` is called after each step with the latents; `moderated` as in generate().
         """
-        for prompt in dict.fromkeys(prompts):
+        for prompt in dict.fromkeys(prompts) if not moderated else ():
             enforce_prompt(prompt)
         r = settings.validated(self.sampling_defaults, self.limits)
         torch.set_flush_denormal(True)  # denormal floats are ~100x slower on CPUs and invisible in images

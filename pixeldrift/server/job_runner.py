@@ -60,7 +60,8 @@ class JobRunner:
                               else r.variation_seed + offset)
             watcher = StepWatcher(job, model, request, k * per_run, self.settings)
             try:
-                for result in model.generate(request, callback=watcher, model_name=job.model_name):
+                # build_job moderated the prompt before queueing: generate() need not again
+                for result in model.generate(request, callback=watcher, model_name=job.model_name, moderated=True):
                     self._save(job, result.image, result.record)
             except (JobCancelled, JobSkipped) as stop:
                 self._stopped(job, model, watcher, stop)

@@ -57,7 +57,7 @@ def client(make_client):
 
 @pytest.fixture
 def live_server(tmp_path, default_model):
-    """live_server(model=None, models=None, **settings) -> a started LiveServer on 127.0.0.1 (stopped after the test)."""
+    """live_server(model=None, models=None, **settings) -> a started LiveServer on 127.0.0.1, stopped after."""
     servers = []
 
     def start(model=None, **settings):

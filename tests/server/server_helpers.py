@@ -27,13 +27,13 @@ class GatedModel:
     def __getattr__(self, name):
         return getattr(self._model, name)
 
-    def generate(self, request, callback=None, model_name=None):
+    def generate(self, request, callback=None, model_name=None, **options):
         def gated(i, x, denoised):
             if callback is not None:
                 callback(i, x, denoised)
             self.paused.set()
             assert self.gate.wait(30), "the test never opened the gate"
-        return self._model.generate(request, callback=gated, model_name=model_name)
+        return self._model.generate(request, callback=gated, model_name=model_name, **options)
 
 
 def wait_job(client, job_id: str, timeout: float = 30.0) -> dict:
@@ -92,6 +92,6 @@ class CountingModel:
     def __getattr__(self, name):
         return getattr(self._model, name)
 
-    def generate(self, request, callback=None, model_name=None):
+    def generate(self, request, callback=None, model_name=None, **options):
         self.calls += 1
-        return self._model.generate(request, callback=callback, model_name=model_name)
+        return self._model.generate(request, callback=callback, model_name=model_name, **options)

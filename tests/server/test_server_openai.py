@@ -99,7 +99,8 @@ def test_errors_name_the_clients_field(openai_client, fields, param):
     assert refused.value.param == param, refused.value.message
 
 
-@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the client marks variations deprecated; they still work
+# the client marks variations deprecated; the endpoint still answers it
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
 def test_variations_redraw_an_image_with_its_own_prompt(openai_client):
     made = openai_client.images.generate(prompt="two blue squares", size="64x64")
     png = base64.b64decode(made.data[0].b64_json)

@@ -8,7 +8,9 @@ import json
 import numpy as np
 from PIL import Image
 
+from pixeldrift.pipeline import latent_pipeline
 from pixeldrift.provenance.label import AI_STATEMENT, read_labels
+from pixeldrift.server import job_request
 from server_helpers import GatedModel, png_base64, wait_job
 
 
@@ -169,3 +171,14 @@ def test_info_and_openapi_document(client):
     page = client.get("/")
     assert page.status_code == 200 and "pixeldrift studio" in page.text
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_moderation_runs_once_per_job(client, monkeypatch):
+    """The server checks the prompt before queueing; the worker's generate() does not check it again."""
+    checked = []
+    for module in (job_request, latent_pipeline):
+        real = module.enforce_prompt
+        monkeypatch.setattr(module, "enforce_prompt", lambda text, real=real: (checked.append(text), real(text)))
+    job = client.post("/api/jobs", json={"prompt": "a red circle", "steps": 2, "batch_size": 2}).json()
+    assert wait_job(client, job["id"])["status"] == "succeeded"
+    assert checked == ["a red circle"]
