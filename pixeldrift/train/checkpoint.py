@@ -3,6 +3,8 @@
 Tensors (weights, EMA, optimizer moments) are safetensors entries; everything
 else (step, counters, optimizer hyper-parameters, the run's config) is JSON in
 the file's metadata. Nothing is pickled, so loading a checkpoint runs no code.
+Frozen parameters (a pretrained text encoder, the VAE of a latent model) are
+left out: they never change, and a resume takes them from the model as built.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from pixeldrift.atomic_write import write_bytes_atomically
+from pixeldrift.bounded_files import BadFileError, check_number
+from pixeldrift.nets.io import read_header
 
 META_KEY = "pixeldrift_training_state"
 
@@ -47,13 +51,46 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: di
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and metadata of a checkpoint, both checked; BadFileError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"no checkpoint at {path}")
+        raise BadFileError(f"no checkpoint at {path}")
+    _, metadata = read_header(path)  # every size checked against the file before anything is read
+    try:
+        meta = json.loads(metadata[META_KEY])
+    except KeyError:
+        raise BadFileError(f"{path}: not a pixeldrift checkpoint (no {META_KEY} metadata)") from None
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise BadFileError(f"{path}: the training state is not valid JSON ({type(error).__name__})") from None
+    _check_meta(meta, path)
     try:
         tensors = load_file(str(path))
-        with safe_open(str(path), framework="pt") as handle:
-            meta = json.loads((handle.metadata() or {})[META_KEY])
-    except (SafetensorError, KeyError, json.JSONDecodeError, OSError) as error:
-        raise ValueError(f"{path} is not a readable pixeldrift checkpoint: {error}") from None
+    except (SafetensorError, OSError) as error:
+        raise BadFileError(f"{path} is not a readable pixeldrift checkpoint: {error}") from None
     return tensors, meta
+
+
+def _check_meta(meta, path: Path) -> None:
+    """The training state a resume reads: counters that are non-negative integers and an optimizer
+    description of the shape torch's own state_dict has."""
+    if not isinstance(meta, dict):
+        raise BadFileError(f"{path}: the training state is a {type(meta).__name__}, not an object")
+    try:
+        for key in ("step", "bad_steps"):
+            check_number(meta.get(key), 0, 10**12, f"the training state's {key}")
+    except ValueError as error:
+        raise BadFileError(f"{path}: {error}") from None
+    optimizer = meta.get("optimizer")
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get("param_groups"), list) or \
+            not isinstance(optimizer.get("state"), dict) or not all(
+                isinstance(names, list) and all(isinstance(n, str) for n in names) and index.isdigit()
+                for index, names in optimizer["state"].items()):
+        raise BadFileError(f"{path}: the training state has no readable optimizer state")
+
+
+def unflatten_checked(tensors: dict[str, torch.Tensor], plain: dict[str, Any], path: Path) -> dict:
+    """unflatten_optimizer, with a missing optimizer tensor named as the checkpoint's problem."""
+    try:
+        return unflatten_optimizer(tensors, plain)
+    except KeyError as error:
+        raise BadFileError(f"{path}: the optimizer tensor {error} is missing") from None

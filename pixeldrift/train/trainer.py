@@ -19,7 +19,9 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from pixeldrift.train.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_optimizer
+from pixeldrift.bounded_files import BadFileError
+from pixeldrift.nets.io import describe_mismatch
+from pixeldrift.train.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_checked
 from pixeldrift.train.ema import EMA
 from pixeldrift.train.training_log import TrainingLog
 
@@ -211,9 +213,15 @@ class Trainer:
 
     # ----- checkpoints -----------------------------------------------------------------
 
+    def frozen_keys(self) -> set[str]:
+        """State-dict names of the parameters training never changes (requires_grad False)."""
+        return {name for name, p in self.model.named_parameters() if not p.requires_grad}
+
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        tensors.update({f"ema.{k}": v for k, v in self.ema.model.state_dict().items()})
+        """Everything a resume needs, frozen parameters left out (the frozen MiniLM alone was 211 MB)."""
+        frozen = self.frozen_keys()
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items() if k not in frozen}
+        tensors.update({f"ema.{k}": v for k, v in self.ema.model.state_dict().items() if k not in frozen})
         optim_tensors, optim_plain = flatten_optimizer(self.optimizer.state_dict())
         tensors.update(optim_tensors)
         meta = {"step": self.step, "bad_steps": self.bad_steps, "optimizer": optim_plain,
@@ -225,11 +233,28 @@ class Trainer:
             save_checkpoint(self.checkpoint_path, *self.state())
 
     def resume(self, path: str | Path | None = None) -> None:
-        tensors, meta = load_checkpoint(path or self.checkpoint_path)
-        self.model.load_state_dict(_strip(tensors, "model."))
-        self.ema.model.load_state_dict(_strip(tensors, "ema."))
-        self.optimizer.load_state_dict(unflatten_optimizer(tensors, meta["optimizer"]))
+        """Continue exactly where a checkpoint stopped; BadFileError naming it if it does not fit this run.
+
+        Checkpoints written before frozen parameters were left out still load (with them)."""
+        path = Path(path or self.checkpoint_path)
+        tensors, meta = load_checkpoint(path)
+        frozen = self.frozen_keys()
+        for prefix, module in (("model.", self.model), ("ema.", self.ema.model)):
+            _load_part(module, _strip(tensors, prefix), frozen, f"{path} ({prefix}*)")
+        try:
+            self.optimizer.load_state_dict(unflatten_checked(tensors, meta["optimizer"], path))
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, RuntimeError) as error:
+            raise BadFileError(f"{path}: the optimizer state does not fit this run ({error})") from None
         self.step, self.bad_steps = int(meta["step"]), int(meta["bad_steps"])
+
+
+def _load_part(module: nn.Module, state: dict[str, torch.Tensor], frozen: set[str], source: str) -> None:
+    """Load `state` into `module` after checking it, all or nothing; frozen parameters may be absent."""
+    expected = {k: v for k, v in module.state_dict().items() if k not in frozen or k in state}
+    problems = describe_mismatch(expected, state)
+    if problems:
+        raise BadFileError(f"{source} does not fit the model of this run: " + "; ".join(problems))
+    module.load_state_dict(state, strict=False)
 
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -97,7 +97,7 @@ def test_a_corrupt_checkpoint_is_an_error_not_a_crash(tmp_path):
     path = tmp_path / "checkpoint.safetensors"
     path.write_bytes(b"not a checkpoint")
     trainer = Trainer(SometimesNaN(()), ConstantData(), config(), tmp_path)
-    with pytest.raises(ValueError, match="not a readable pixeldrift checkpoint"):
+    with pytest.raises(ValueError, match="checkpoint.safetensors: the header claims .* not a safetensors file"):
         trainer.resume()
 
 
@@ -133,11 +133,11 @@ def test_a_frozen_pretrained_text_encoder_trains_the_unet_only(tmp_path):
                                denoiser=replace(UNET_PRESETS["tiny"], context_dim=384), vae=VAE_PRESETS["tiny"])
     trainer = Trainer(TextToImageTraining(TextToImage(model_config)), WorldStream(seed=1, size=32), config(),
                       tmp_path / "run")
-    before = weights(trainer)
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}  # checkpoints leave frozen parts out
     trainer.fit()
-    after = weights(trainer)
+    after = trainer.model.state_dict()
     encoder_keys = [k for k in before if ".text_encoder." in k]
-    unet_keys = [k for k in before if k.startswith("model.") and ".denoiser." in k]
+    unet_keys = [k for k in before if ".denoiser." in k]
     assert encoder_keys and all(torch.equal(before[k], after[k]) for k in encoder_keys)
     assert any(not torch.equal(before[k], after[k]) for k in unet_keys)
 
