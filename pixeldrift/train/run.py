@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from pixeldrift.bounded_files import BadFileError, read_json_object
 from pixeldrift.data import ImageFolder, WorldStream
 from pixeldrift.nets import (DIT_PRESETS, UNET_PRESETS, VAE, VAE_PRESETS, DiTConfig, TextEncoderConfig, UNetConfig,
                              VAEConfig, load_weights, save_weights)
@@ -76,11 +77,18 @@ def make_data(source: str, size: int, seed: int, mix: str = "uniform"):
     return ImageFolder(source, size=size, seed=seed)
 
 
+def vae_trainer(out: Path, config: TrainerConfig, preset: str = "tiny", data: str = "world",
+                size: int = 64) -> Trainer:
+    """The VAE run's trainer, its data checked whole (an image folder) before anything is trained."""
+    if preset not in VAE_PRESETS:
+        raise ValueError(f"unknown VAE preset {preset!r}; accepted: {', '.join(VAE_PRESETS)}")
+    return Trainer(VAETraining(VAE(VAE_PRESETS[preset])), make_data(data, size, config.seed), config, out)
+
+
 def train_vae(out: Path, config: TrainerConfig, preset: str = "tiny", data: str = "world", size: int = 64,
               resume: bool = False) -> Path:
     init_distributed(config.device)
-    vae = VAE(VAE_PRESETS[preset])
-    trainer = Trainer(VAETraining(vae), make_data(data, size, config.seed), config, out)
+    trainer = vae_trainer(out, config, preset, data, size)
     if resume:
         trainer.resume()
     trainer.fit()
@@ -94,6 +102,21 @@ def train_vae(out: Path, config: TrainerConfig, preset: str = "tiny", data: str 
     return out
 
 
+def check_run(trainer: Trainer, resume: bool) -> str:
+    """What `pixeldrift train ... --check` reports once data, model and (with --resume) the checkpoint
+    have been checked, without training or writing anything."""
+    if resume:
+        trainer.resume()
+    parameters = list(trainer.model.parameters())
+    total = sum(p.numel() for p in parameters)
+    trained = sum(p.numel() for p in parameters if p.requires_grad)
+    data = trainer.data
+    source = f"{len(data.rows)} captioned images in {data.folder}" if isinstance(data, ImageFolder) else \
+        "the world stream"
+    return (f"ok: {source}; {total / 1e6:.2f}M parameters, {trained / 1e6:.2f}M trained; "
+            f"{'resumes at step ' + str(trainer.step) if resume else 'starts at step 0'} of {trainer.config.steps}")
+
+
 @torch.no_grad()
 def latent_scale(vae: VAE, data, samples: int = 512) -> float:
     """1 / std of the latents, so diffusion sees unit-variance data (Rombach et al. 2022, section 4.3.2)."""
@@ -105,7 +128,11 @@ def load_trained_vae(folder: Path) -> VAE:
     config_path = folder / "vae_config.json"
     if not config_path.is_file():
         raise ValueError(f"{folder}: no vae_config.json; train a VAE first with `pixeldrift train vae`")
-    vae = VAE(VAEConfig.from_json(config_path.read_text()))
+    data = read_json_object(config_path)  # bounded in size, an object
+    try:
+        vae = VAE(VAEConfig.from_dict(data))
+    except (TypeError, ValueError) as error:
+        raise BadFileError(f"{config_path}: {error}") from None
     load_weights(vae, folder / "vae.safetensors")
     return vae
 
@@ -159,14 +186,21 @@ def initial_model(vae_dir: Path | None, size: int, choice: ModelChoice, init: Pa
     return model
 
 
+def text_to_image_trainer(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
+                          size: int = 64, choice: ModelChoice = ModelChoice(), init: Path | None = None,
+                          on_eval=None, eval_every: int = 0, scene_mix: str = "uniform") -> Trainer:
+    """The text-to-image run's trainer: the model built and the data checked whole, nothing trained yet."""
+    model = initial_model(vae_dir, size, choice, init)
+    return Trainer(TextToImageTraining(model), make_data(data, size, config.seed, scene_mix), config, out,
+                   on_eval=on_eval, eval_every=eval_every)
+
+
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                         size: int = 64, export: Path | None = None, resume: bool = False,
                         choice: ModelChoice = ModelChoice(), init: Path | None = None,
                         on_eval=None, eval_every: int = 0, scene_mix: str = "uniform") -> TextToImage:
     init_distributed(config.device)
-    model = initial_model(vae_dir, size, choice, init)
-    trainer = Trainer(TextToImageTraining(model), make_data(data, size, config.seed, scene_mix), config, out,
-                      on_eval=on_eval, eval_every=eval_every)
+    trainer = text_to_image_trainer(out, config, vae_dir, data, size, choice, init, on_eval, eval_every, scene_mix)
     if resume:
         trainer.resume()
     trainer.fit()

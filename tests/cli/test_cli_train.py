@@ -3,6 +3,8 @@
 import json
 from dataclasses import replace
 
+import pytest
+
 from click.testing import CliRunner
 
 from pixeldrift.cli.main import cli
@@ -56,3 +58,72 @@ def test_init_trains_on_from_a_model_folder(tmp_path):
     assert ignored.exit_code != 0 and "leave out --denoiser, --prediction" in ignored.output
     recipe = json.loads((tmp_path / "after" / "config.json").read_text())["training"]
     assert recipe["init"] == str(start) and recipe["text_encoder"] == "bytes" and recipe["denoiser"] == "unet"
+
+
+def _folder(tmp_path, lines):
+    import numpy as np
+    from PIL import Image
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(data / "a.png")
+    (data / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    return data
+
+
+def test_check_reports_every_bad_line_in_one_line_and_writes_nothing(tmp_path, capsys):
+    from pixeldrift.cli.main import run
+
+    data = _folder(tmp_path, ['{"file_name": "a.png", "text": "ok"}', '{"file_name": "gone.png", "text": "x"}',
+                              "not json"])
+    code = run(["train", "t2i", *TINY, "--data", str(data), "--out", str(tmp_path / "run"), "--check"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: {data / 'metadata.jsonl'}: 2 bad lines: line 2: ") and "line 3: not valid JSON" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_check_of_a_good_run_says_what_it_would_train(tmp_path, capsys):
+    from pixeldrift.cli.main import run
+
+    data = _folder(tmp_path, ['{"file_name": "a.png", "text": "a black square"}'])
+    for kind in (["t2i", *TINY], ["vae", "--size", "32"]):
+        code = run(["train", *kind, "--data", str(data), "--out", str(tmp_path / "run"), "--check"])
+        out = capsys.readouterr().out
+        assert code == 0 and out.startswith(f"ok: 1 captioned images in {data}; ") and "starts at step 0" in out
+    assert not (tmp_path / "run").exists()
+
+
+def test_resuming_from_a_broken_checkpoint_is_one_line(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    from pixeldrift.cli.main import run
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    save_file({"x": __import__("torch").zeros(1)}, run_dir / "checkpoint.safetensors",
+              metadata={"pixeldrift_training_state": "[]"})
+    code = run(["train", "t2i", *TINY, "--out", str(run_dir), "--resume", "--check"])
+    err = capsys.readouterr().err
+    assert code == 1 and err == f"error: {run_dir / 'checkpoint.safetensors'}: the training state is a list, " \
+                                "not an object\n"
+
+
+def test_an_unexpected_error_is_one_line_with_a_hint_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+    import pixeldrift.train.run as train_run
+    from pixeldrift.cli.main import main
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(train_run, "text_to_image_trainer", broken)
+    args = ["train", "t2i", *TINY, "--out", str(tmp_path / "run"), "--check"]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1
+    assert err == "error: KeyError: 'a bug' (an internal error; run again with --debug for the traceback, " \
+                  "and please report it)\n"
+    with pytest.raises(SystemExit):
+        main([*args, "--debug"])
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
