@@ -3,7 +3,7 @@
     POST   /api/jobs                    submit txt2img | img2img | inpaint | grid  -> 202 + the job
     GET    /api/jobs/{id}               status, step i of n, image ids, error, warnings
     GET    /api/jobs/{id}/events        the same as Server-Sent Events, one per change
-    GET    /api/jobs/{id}/preview.png   the live preview of the current denoised estimate
+    GET    /api/jobs/{id}/preview.png   the live preview of the current denoised estimate (then the first image)
     DELETE /api/jobs/{id}               cancel
     GET    /api/gallery?q=&limit=&offset=   search by prompt, newest first
     GET    /api/gallery/{id}            one image's row: settings, seed, model, time, provenance
@@ -124,9 +124,16 @@ def cancel_job(job_id: str, studio: Studio = Depends(get_studio)) -> dict:
 @router.get("/jobs/{job_id}/preview.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}})
 def job_preview(job_id: str, studio: Studio = Depends(get_studio)) -> Response:
-    preview = studio.job(job_id).preview_png
+    """The live preview; once the job has made an image, that image (a page may ask a moment late)."""
+    job = studio.job(job_id)
+    preview, images = job.preview_png, list(job.image_ids)
+    if preview is None and images:
+        try:
+            preview = studio.gallery.path_of(images[0]).read_bytes()
+        except FileNotFoundError:  # deleted from the gallery meanwhile
+            pass
     if preview is None:
-        raise ApiError(404, "no preview yet: the job has not started, or it has finished (see its images)")
+        raise ApiError(404, "no preview yet: the job has not reached its first step")
     return Response(preview, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 

@@ -118,3 +118,43 @@ def test_phone_width_layout_has_no_sideways_scrolling(page):
     form, output = page.locator("#generate-form").bounding_box(), page.locator("#output").bounding_box()
     assert output["y"] >= form["y"] + form["height"]  # one column: the results come below the form
     page.shot("studio-phone")
+
+
+def _generate(page, batch: int = 1) -> None:
+    page.wait_for_selector("#model option[value='pixeldrift-cpu']", state="attached")
+    page.fill("#prompt", "a red circle")
+    page.fill("#steps", "2")
+    page.fill("#batch", str(batch))
+    page.click("#generate")
+    wait_done(page)
+    page.locator("#results .card img").first.wait_for()
+
+
+def test_results_show_large_and_crisp_with_their_buttons_on_one_line(page):
+    missing = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    _generate(page)
+    image = page.locator("#results .card img").first
+    panel = page.locator("#output").bounding_box()
+    assert image.bounding_box()["width"] > 0.8 * panel["width"]   # the 64x64 image fills the panel
+    assert image.evaluate("(img) => getComputedStyle(img).imageRendering") == "pixelated"
+    buttons = page.locator("#results .card .card-actions > *")
+    tops = {round(buttons.nth(i).bounding_box()["y"]) for i in range(buttons.count())}
+    assert buttons.count() == 5 and len(tops) == 1
+    gallery_buttons = page.locator("#gallery-list .card .card-actions > *")
+    assert len({round(gallery_buttons.nth(i).bounding_box()["y"]) for i in range(5)}) == 1
+    assert missing == []
+    page.shot("studio-result-large")
+
+
+def test_a_batch_shows_as_a_grid(page):
+    _generate(page, batch=4)
+    boxes = [page.locator("#results .card").nth(i).bounding_box() for i in range(4)]
+    assert len({round(b["x"]) for b in boxes}) == 2 and len({round(b["y"]) for b in boxes}) == 2
+
+
+def test_on_a_phone_the_page_scrolls_to_the_result(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    _generate(page)
+    page.expect(page.locator("#results .card img").first).to_be_in_viewport(ratio=0.9)
+    page.shot("studio-phone-result")

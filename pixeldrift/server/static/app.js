@@ -109,6 +109,7 @@ function follow(job) {
   $("generate").disabled = true;
   $("cancel").disabled = false;
   showProgress(job);
+  bringIntoView($("output"));
   const events = new EventSource(`/api/jobs/${job.id}/events`);
   state.events = events;
   events.addEventListener("progress", (e) => showProgress(JSON.parse(e.data)));
@@ -142,14 +143,26 @@ async function finish(job) {
   $("generate").disabled = false;
   $("cancel").disabled = true;
   $("preview").hidden = true;
+  $("preview").removeAttribute("src");  // no late request for a preview the job no longer has
   $("progress").value = job.status === "succeeded" ? 1 : 0;
   $("status").textContent = job.status === "succeeded" ? `Done: ${job.images.length} image(s).` : `${job.status}.`;
   if (job.error && job.status !== "succeeded") showError(job.error);
   if (job.warnings?.length) $("status").textContent += ` Note: ${job.warnings.join("; ")}`;
-  const rows = await Promise.all(job.images.map((id) => api(`/api/gallery/${id}`).catch(() => null)));
-  $("results").replaceChildren(...rows.filter(Boolean).map(card));
+  const rows = (await Promise.all(job.images.map((id) => api(`/api/gallery/${id}`).catch(() => null))))
+    .filter(Boolean);
+  $("results").style.setProperty("--cols", Math.max(1, Math.ceil(Math.sqrt(rows.length))));
+  $("results").replaceChildren(...rows.map(card));
   if (rows[0]) state.lastSeed = rows[0].seed;
   refreshGallery();
+  // scroll once the image has its height, or the page may still be too short to scroll that far
+  await $("results").querySelector("img")?.decode().catch(() => null);
+  bringIntoView($("output"));
+}
+
+// On a phone (one column, as app.css lays it out) the output is below the form: scroll to it
+// when a job starts and when it ends; on a wide screen it is beside the form and nothing moves.
+function bringIntoView(element) {
+  if (window.matchMedia("(max-width: 760px)").matches) element.scrollIntoView({ block: "start" });
 }
 
 async function cancel() {
