@@ -3,8 +3,9 @@
     app = create_app(ServerSettings(gallery_dir="outputs/gallery"))   # loads the models
     uvicorn.run(app, host="127.0.0.1", port=7860)
 
-The worker thread starts and stops with the app (its lifespan). Docs pages are off
-(they load scripts from a CDN); the OpenAPI document is at /openapi.json.
+The worker thread starts and stops with the app (its lifespan). Docs pages are off:
+Swagger UI and ReDoc load their scripts from a CDN, and no installed package ships them
+for offline use; /docs says so, and the OpenAPI document is at /openapi.json.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pixeldrift import __version__
 from pixeldrift.server import a1111_api, a1111_settings, openai_api, own_api
-from pixeldrift.server.errors import install_error_handlers
+from pixeldrift.server.errors import ApiError, install_error_handlers
 from pixeldrift.server.gallery import Gallery
 from pixeldrift.server.guard import RequestGuard
 from pixeldrift.server.job_queue import JobQueue
@@ -58,6 +59,11 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None) ->
     app.include_router(openai_api.router)
     app.include_router(openai_api.models_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> None:
+        raise ApiError(404, "no interactive docs on this server: Swagger UI would load its scripts from a CDN, and "
+                            "nothing is fetched from outside; the API is described at /openapi.json")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

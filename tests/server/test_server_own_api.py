@@ -75,7 +75,10 @@ def test_running_job_shows_progress_and_a_labelled_preview(make_client, default_
         model.gate.set()
     done = wait_job(client, job["id"])
     assert done["status"] == "succeeded" and done["step"] == 6
-    assert client.get(f"/api/jobs/{job['id']}/preview.png").status_code == 404  # results replace the preview
+    # a page that asks for the preview just after the job ended gets its first image, not a 404
+    final = client.get(f"/api/jobs/{job['id']}/preview.png")
+    image = client.get(f"/api/gallery/{done['images'][0]}/image.png")
+    assert final.status_code == 200 and final.content == image.content
 
 
 def test_cancel_stops_a_running_job_and_drops_a_waiting_one(make_client, default_model):
@@ -182,3 +185,9 @@ def test_moderation_runs_once_per_job(client, monkeypatch):
     job = client.post("/api/jobs", json={"prompt": "a red circle", "steps": 2, "batch_size": 2}).json()
     assert wait_job(client, job["id"])["status"] == "succeeded"
     assert checked == ["a red circle"]
+
+
+def test_docs_page_says_why_it_is_off(client):
+    answer = client.get("/docs")
+    assert answer.status_code == 404 and "/openapi.json" in answer.json()["detail"]
+    assert "CDN" in answer.json()["detail"] and client.get("/openapi.json").status_code == 200
