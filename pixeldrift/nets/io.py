@@ -114,7 +114,7 @@ def _header_bytes(path: Path, size: int) -> bytes:
 def _entry(path: Path, name: str, value) -> TensorEntry:
     """A header entry, or WeightsError: a known dtype, a shape of non-negative integers, and a byte
     range [start, end] exactly as long as that shape needs."""
-    if not isinstance(value, dict) or value.get("dtype") not in DTYPES:
+    if not isinstance(value, dict) or not isinstance(value.get("dtype"), str) or value["dtype"] not in DTYPES:
         _fail(path, f"tensor {name[:200]!r}: no known dtype (accepted: {', '.join(DTYPES)})")
     shape, offsets = value.get("shape"), value.get("data_offsets")
     if not _integers(shape, MAX_DIMS):
