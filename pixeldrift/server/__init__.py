@@ -3,7 +3,8 @@
     app.py            create_app(): the FastAPI application, wired from the parts below
     settings.py       ServerSettings: address, token, limits, folders
     model_catalog.py  the models a server offers (model loading lives in one function there)
-    guard.py          token, Origin/Host and body-size checks in front of every route
+    guard.py          token, Origin/Host and body-size checks in front of every route (and a budget
+                      for the bodies held at once)
     errors.py         ApiError and the JSON error answers (OpenAI's shape under /v1/)
     job.py            one job: status, progress, preview, waiting for changes
     job_queue.py      a bounded queue per device and the one worker thread that drains it
@@ -15,7 +16,8 @@
     a1111_api.py      /sdapi/v1/...  AUTOMATIC1111-compatible generation, progress, interrupt, skip
     a1111_settings.py /sdapi/v1/...  AUTOMATIC1111-compatible listings and options (the model switch)
     a1111_names.py    A1111 sampler and scheduler display names <-> ours
-    openai_api.py     /v1/images/... OpenAI Images-compatible endpoints
+    openai_api.py     /v1/images/... OpenAI Images-compatible endpoints, and /v1/models
+    openai_size.py    the size an OpenAI client asks for -> the size the model draws (then resized)
     static/           the web page (plain HTML, CSS and JavaScript)
 
 The server adds no generation logic: every image comes from model.generate().
