@@ -28,6 +28,7 @@ UPLOAD_FORMATS = IMAGE_FORMATS
 WHITE = (255, 255, 255)
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
 _NOT_ACCEPTED = f"not an image in a format accepted here ({', '.join(IMAGE_FORMATS)})"
+_NOT_ACCEPTED_FILE = _NOT_ACCEPTED.replace("an image", "an image file")
 
 
 class ImageReadError(ValueError):
@@ -62,7 +63,7 @@ def _read_errors(name: str, unreadable: str = _NOT_ACCEPTED):
 @contextlib.contextmanager
 def _opened(source, name: str, max_pixels: int):
     """The image at `source` (a path or a binary stream), header read and pixel count checked."""
-    with _read_errors(name):
+    with _read_errors(name, _NOT_ACCEPTED if isinstance(source, io.BytesIO) else _NOT_ACCEPTED_FILE):
         with Image.open(source, formats=IMAGE_FORMATS) as image:
             _check_pixels(image, name, max_pixels)
             yield image

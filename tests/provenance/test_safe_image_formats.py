@@ -23,7 +23,7 @@ def no_ghostscript(monkeypatch):
 
 def test_eps_named_png_never_reaches_ghostscript(tmp_path, no_ghostscript):
     (tmp_path / "photo.png").write_bytes(EPS)
-    with pytest.raises(ImageReadError, match=r"photo.png: not an image in a format accepted here \(PNG"):
+    with pytest.raises(ImageReadError, match=r"photo.png: not an image file in a format accepted here \(PNG"):
         load_rgb(tmp_path / "photo.png")
     with pytest.raises(ImageReadError, match="format accepted"):
         load_rgb_bytes(EPS)
