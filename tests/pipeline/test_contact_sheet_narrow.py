@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-
 import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageDraw, ImageFont
 
+from hostile_files import time_limit
 from pixeldrift.cli.watch import forward
 from pixeldrift.pipeline.contact_sheet import _fit, labelled_sheet
 
@@ -15,13 +14,8 @@ from pixeldrift.pipeline.contact_sheet import _fit, labelled_sheet
 @pytest.fixture
 def alarm():
     """Turn a hang into a failure after a generous bound instead of a stuck test run."""
-    def expire(_signum, _frame):
-        raise TimeoutError("still running after 60 s")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+    with time_limit(60):
+        yield
 
 
 @pytest.mark.parametrize("width, expected", [(1, ""), (0, ""), (1000, "t=999")])
