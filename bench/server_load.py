@@ -159,12 +159,12 @@ def memory_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def timed_under(kind: str, port: int, measure) -> tuple[list[float], dict]:
+def timed_under(kind: str, port: int, measure, streams: int) -> tuple[list[float], dict]:
     """measure() while a burst of `kind` runs (none for "idle"); returns its result and the burst's answers."""
     if kind == "idle":
         return measure(), {}
     stop, answers = multiprocessing.Event(), multiprocessing.Queue()
-    hostile = multiprocessing.Process(target=burst, args=(port, kind, stop, answers))
+    hostile = multiprocessing.Process(target=burst, args=(port, kind, stop, answers, streams))
     hostile.start()
     try:
         times = measure()
@@ -175,13 +175,13 @@ def timed_under(kind: str, port: int, measure) -> tuple[list[float], dict]:
     return times, statuses
 
 
-def oversized_table(base: str, port: int, pid: int, body: dict, jobs: int) -> None:
+def oversized_table(base: str, port: int, pid: int, body: dict, jobs: int, streams: int) -> None:
     print(f"{'normal jobs while':<22} {'jobs':>5} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8} {'p50/idle':>9} "
-          f"{'RSS MiB':>8} {'peak':>7} {'srv CPU s':>9}  burst answers (8 at a time)")
+          f"{'RSS MiB':>8} {'peak':>7} {'srv CPU s':>9}  burst answers ({streams} at a time)")
     idle = None
     for kind in ("idle", "declared 40 MiB", "chunked 2 MiB", "1 MiB prompt"):
         cpu = cpu_seconds(pid)
-        times, statuses = timed_under(kind, port, lambda: job_latencies(base, body, jobs))
+        times, statuses = timed_under(kind, port, lambda: job_latencies(base, body, jobs), streams)
         cpu = cpu_seconds(pid) - cpu
         p50 = percentile(times, 0.5)
         idle = idle or p50
@@ -201,6 +201,8 @@ def main() -> None:
     parser.add_argument("--oversized", action="store_true",
                         help="measure normal jobs during a burst of oversized bodies instead (no hey needed)")
     parser.add_argument("--jobs", type=int, default=20, help="normal jobs per row of the --oversized table")
+    parser.add_argument("--burst-streams", type=int, default=8,
+                        help="hostile connections at once in the --oversized table, each sending as fast as it can")
     args = parser.parse_args()
     if args.oversized:
         return run_oversized(args)
@@ -242,7 +244,7 @@ def run_oversized(args) -> None:
             body = {"prompt": "three red circles above a blue square", "steps": args.steps, "seed": 1,
                     "width": 64, "height": 64}
             print(f"pixeldrift studio on {base}; txt2img {args.steps} steps 64x64, one at a time")
-            oversized_table(base, port, server.pid, body, args.jobs)
+            oversized_table(base, port, server.pid, body, args.jobs, args.burst_streams)
         finally:
             server.terminate()
             server.wait(30)
