@@ -2,8 +2,11 @@
 
 txt2img and img2img wait for their job and answer as the webui does: base64 images,
 the parameters, and `info` as a JSON string. Fields pixeldrift cannot honour are
-listed in info["warnings"] (and unknown fields too), never dropped silently. Every
-result is also kept in the gallery (info["gallery_ids"]).
+listed in info["warnings"] (and unknown fields too), never dropped silently; the values
+the webui itself treats as off or default (which clients send every time) are not news.
+Every result is also kept in the gallery (info["gallery_ids"]). An interrupted or skipped
+batch is answered as it was at that step, as the webui does. Listings and options are in
+a1111_settings.py.
 """
 
 from __future__ import annotations
