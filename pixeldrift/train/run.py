@@ -125,7 +125,13 @@ def latent_scale(vae: VAE, data, samples: int = 512) -> float:
 
 
 def load_trained_vae(folder: Path) -> VAE:
+    """The VAE of a `train vae` folder, or of a model folder (a new denoiser can reuse a shipped VAE)."""
     config_path = folder / "vae_config.json"
+    if not config_path.is_file() and (folder / "config.json").is_file():
+        vae = load_model(folder).vae
+        if vae is None:
+            raise ValueError(f"{folder}: this model works on pixels and has no VAE to reuse")
+        return vae
     if not config_path.is_file():
         raise ValueError(f"{folder}: no vae_config.json; train a VAE first with `pixeldrift train vae`")
     data = read_json_object(config_path)  # bounded in size, an object

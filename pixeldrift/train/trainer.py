@@ -23,6 +23,7 @@ from pixeldrift.bounded_files import BadFileError
 from pixeldrift.nets.io import describe_mismatch
 from pixeldrift.train.checkpoint import flatten_optimizer, load_checkpoint, save_checkpoint, unflatten_checked
 from pixeldrift.train.ema import EMA
+from pixeldrift.train.prefetch import StepBatches, step_batches
 from pixeldrift.train.training_log import TrainingLog
 
 
@@ -82,12 +83,17 @@ class TrainerConfig:
     device: str = "cpu"
     bf16: bool = False              # autocast on CUDA
     compile: bool = False
+    data_workers: int = 0           # processes that make batches ahead (0: made in the training process)
+    max_minutes: float = 0.0        # stop (checkpointed, exported as usual) after this much wall time; 0: no limit
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"steps and batch_size must be positive, got {self.steps} and {self.batch_size}")
         if self.learning_rate <= 0 or self.grad_clip <= 0:
             raise ValueError("learning_rate and grad_clip must be positive")
+        if self.data_workers < 0 or self.max_minutes < 0:
+            raise ValueError(f"data_workers and max_minutes must not be negative, got {self.data_workers} "
+                             f"and {self.max_minutes}")
 
 
 def learning_rate(step: int, config: TrainerConfig) -> float:
@@ -160,8 +166,10 @@ class Trainer:
 
     def _loop(self, last: int, bar: tqdm, log: TrainingLog | None) -> None:
         started, seen = time.perf_counter(), 0
-        while self.step < last:
-            loss = self._train_step()
+        batches = StepBatches(self.data, self.config.batch_size, self.rank, self.world)
+        for images, captions in step_batches(batches, self.step, last, self.config.data_workers,
+                                             pin_memory=self.device.type == "cuda"):
+            loss = self._train_step(images, captions)
             seen += self.config.batch_size
             self.step += 1
             if log is not None and (self.step % self.config.log_every == 0 or self.step == self.config.steps):
@@ -173,14 +181,25 @@ class Trainer:
                 self.save()
             if self.on_eval and self.eval_every and self.step % self.eval_every == 0 and self.rank == 0:
                 self.on_eval(self.step, self.ema.model)
+            if self._out_of_time(started):
+                self.save()
+                break
 
-    def _train_step(self) -> float:
+    def _out_of_time(self, started: float) -> bool:
+        """Past max_minutes? Every process stops at the same step: rank 0's clock decides for all."""
+        if not self.config.max_minutes:
+            return False
+        over = torch.tensor([float(time.perf_counter() - started > 60 * self.config.max_minutes)],
+                            device=self.device)
+        if self.world > 1:
+            dist.broadcast(over, src=0)
+        return bool(over.item())
+
+    def _train_step(self, images: torch.Tensor, captions: list[str]) -> float:
         config = self.config
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.step, config)
         local = config.batch_size // self.world
-        first = self.step * config.batch_size + self.rank * local
-        images, captions = self.data.batch(list(range(first, first + local)))
         noise = BatchNoise(torch.Generator().manual_seed(config.seed * 1_000_003 + self.step),
                            slice(self.rank * local, (self.rank + 1) * local), config.batch_size, self.device)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.bf16 and self.device.type == "cuda")

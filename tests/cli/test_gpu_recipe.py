@@ -1,0 +1,23 @@
+"""The GPU recipe's one command, run tiny on the CPU: it trains, exports a model folder and scores it."""
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+
+import pytest
+
+from pixeldrift.pipeline.model_folder import load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_the_gpu_script_runs_tiny_on_a_cpu(tmp_path):
+    env = {**os.environ, "PIXELDRIFT_GPU_SMOKE": "1", "PYTHON": sys.executable}
+    subprocess.run(["bash", str(ROOT / "scripts" / "train_gpu.sh"), str(tmp_path)], check=True, env=env,
+                   capture_output=True, timeout=900)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.md", "log.csv", "model", "times.txt"]
+    model = load_model(tmp_path / "model")
+    assert model.config.vae is not None and "overall" in (tmp_path / "compose.md").read_text()
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 1 + 3  # a header and the three steps
