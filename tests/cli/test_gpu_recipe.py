@@ -20,4 +20,4 @@ def test_the_gpu_script_runs_tiny_on_a_cpu(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.md", "log.csv", "model", "times.txt"]
     model = load_model(tmp_path / "model")
     assert model.config.vae is not None and "overall" in (tmp_path / "compose.md").read_text()
-    assert len((tmp_path / "log.csv").read_text().splitlines()) == 1 + 3  # a header and the three steps
+    assert (tmp_path / "log.csv").read_text().splitlines()[-1].startswith("3,")  # the last of the 3 steps
