@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pixeldrift.bounded_files import check_number
 from pixeldrift.nets.attention import MultiHeadAttention, check_context
 from pixeldrift.nets.config import (MAX_BLOCKS, MAX_CHANNELS, MAX_MULT, MAX_REPEATS, MAX_WIDTH, JsonConfig, Levels,
                                     check_sizes)
@@ -56,7 +55,6 @@ class UNetConfig(JsonConfig, Levels):
                            "head_channels": (1, MAX_WIDTH), "context_dim": (1, MAX_WIDTH),
                            "mlp_ratio": (1, MAX_MULT), "norm_groups": (1, MAX_WIDTH)})
         levels = len(self.channel_mults)
-        check_number(self.dropout, 0.0, 1.0, "UNetConfig.dropout", integer=False)
         if not isinstance(self.attention_levels, tuple) or len(self.attention_levels) > levels:
             raise ValueError(f"attention_levels must list at most {levels} levels, got {self.attention_levels!r}")
         bad_levels = [i for i in self.attention_levels if not isinstance(i, int) or not 0 <= i < levels]

@@ -53,7 +53,7 @@ def test_non_square_inputs_work():
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"hidden_dim": 30, "heads": 4}, "divisible by heads"), ({"depth": 0}, "depth must be >= 1")],
+    [({"hidden_dim": 30, "heads": 4}, "divisible by heads"), ({"depth": 0}, r"depth must be an integer from 1 to \d+, got 0")],
 )
 def test_bad_configs_are_named(overrides, message):
     with pytest.raises(ValueError, match=message):

@@ -53,10 +53,10 @@ def test_pixel_space_unconditional_configuration():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"channel_mults": ()}, "channel_mults must be positive"),
+        ({"channel_mults": ()}, "channel_mults must list 1 to 8 levels"),
         ({"attention_levels": (5,)}, r"attention_levels \[5\] out of range"),
         ({"base_channels": 40}, "divisible by norm_groups"),
-        ({"blocks_per_level": 0}, "blocks_per_level must be >= 1"),
+        ({"blocks_per_level": 0}, r"blocks_per_level must be an integer from 1 to 16, got 0"),
         ({"dropout": 1.5}, "dropout must be in"),
     ],
 )

@@ -78,5 +78,5 @@ def test_bad_sizes_are_named():
         vae.encode(torch.randn(1, 3, 30, 32))
     with pytest.raises(ValueError, match=r"latents must have shape \(N, 4, H, W\)"):
         vae.decode(torch.randn(1, 3, 16, 16))
-    with pytest.raises(ValueError, match="latent_scale must be > 0"):
+    with pytest.raises(ValueError, match=r"latent_scale \(> 0\) must be a finite number"):
         VAEConfig(latent_scale=0.0)
