@@ -110,7 +110,7 @@ class Levels:
     def check_levels(self) -> None:
         """channel_mults: 1 to MAX_LEVELS integers from 1 to MAX_MULT (checked before any width is computed)."""
         mults = self.channel_mults
-        if not isinstance(mults, tuple) or not 1 <= len(mults) <= MAX_LEVELS:
+        if not isinstance(mults, (tuple, list)) or not 1 <= len(mults) <= MAX_LEVELS:
             raise ValueError(f"channel_mults must list 1 to {MAX_LEVELS} levels, got {mults!r}")
         for mult in mults:
             check_number(mult, 1, MAX_MULT, "each of channel_mults")

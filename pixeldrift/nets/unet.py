@@ -55,7 +55,7 @@ class UNetConfig(JsonConfig, Levels):
                            "head_channels": (1, MAX_WIDTH), "context_dim": (1, MAX_WIDTH),
                            "mlp_ratio": (1, MAX_MULT), "norm_groups": (1, MAX_WIDTH)})
         levels = len(self.channel_mults)
-        if not isinstance(self.attention_levels, tuple) or len(self.attention_levels) > levels:
+        if not isinstance(self.attention_levels, (tuple, list)) or len(self.attention_levels) > levels:
             raise ValueError(f"attention_levels must list at most {levels} levels, got {self.attention_levels!r}")
         bad_levels = [i for i in self.attention_levels if not isinstance(i, int) or not 0 <= i < levels]
         if bad_levels:

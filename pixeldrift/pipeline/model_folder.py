@@ -163,7 +163,7 @@ def load_model(folder: str | Path | None = None, device: str = "cpu"):
     for part, expected in expected_weights(config).items():
         problems = describe_mismatch(expected, header_state(paths[part]))
         if problems:
-            raise WeightsError(f"{paths[part]} does not fit {folder / 'config.json'}: " + "; ".join(problems))
+            raise WeightsError(f"{paths[part]} does not match {folder / 'config.json'}: " + "; ".join(problems))
     model = TextToImage(config)
     for part, path in paths.items():
         load_weights(getattr(model, part), path)

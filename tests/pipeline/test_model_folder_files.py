@@ -83,5 +83,5 @@ def test_a_sparse_weights_file_is_refused_on_its_header(folder, monkeypatch):
     path.write_bytes(struct.pack("<Q", len(header)) + header)
     with open(path, "r+b") as file:
         file.truncate(8 + len(header) + 4 * count)
-    with pytest.raises(BadFileError, match=r"denoiser.safetensors does not fit .*config.json: .*missing keys"):
+    with pytest.raises(BadFileError, match=r"denoiser.safetensors does not match .*config.json: .*missing keys"):
         load_model(folder)
