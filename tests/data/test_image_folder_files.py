@@ -86,3 +86,9 @@ def test_an_eps_under_a_png_name_is_refused(tmp_path):
     write_metadata(tmp_path, [row("doc.png")])
     with pytest.raises(DatasetError, match="line 1: not an image in an accepted format"):
         ImageFolder(tmp_path)
+
+
+def test_captions_are_bounded_like_prompts():
+    from pixeldrift.pipeline.request import MAX_PROMPT_CHARS
+
+    assert MAX_CAPTION_CHARS == MAX_PROMPT_CHARS
