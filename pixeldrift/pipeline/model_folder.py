@@ -133,9 +133,9 @@ def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
         raise BadFileError(f"{path}: {error}") from None
 
 
-def expected_weights(config: ModelConfig) -> dict[str, dict]:
+def expected_weights(config: ModelConfig, source: Path) -> dict[str, dict]:
     """{part: its state dict as meta tensors}: the shapes each weights file must have, and the model's
-    size, known before anything is built. BadFileError past MAX_PARAMETERS."""
+    size, known before anything is built. BadFileError naming `source` past MAX_PARAMETERS."""
     from pixeldrift.pipeline.text_to_image import make_denoiser
 
     builders = {"text_encoder": lambda: TextEncoder(config.text_encoder), "denoiser": lambda: make_denoiser(config),
@@ -144,7 +144,7 @@ def expected_weights(config: ModelConfig) -> dict[str, dict]:
         states = {part: builders[part]().state_dict() for part in config.weight_files}
     count = sum(t.numel() for state in states.values() for t in state.values())
     if count > MAX_PARAMETERS:
-        raise BadFileError(f"{config.name}: the config describes {count:.3g} parameters, "
+        raise BadFileError(f"{source}: the config describes {count:.3g} parameters, "
                            f"over the {MAX_PARAMETERS:.0e} a model folder may have")
     return states
 
@@ -160,7 +160,7 @@ def load_model(folder: str | Path | None = None, device: str = "cpu"):
     folder = Path(folder) if folder is not None else DEFAULT_MODEL_DIR
     config, _extras = _read_config(folder)  # training recipe and metrics: for the model card, not the model
     paths = {part: _weights_path(folder, part) for part in config.weight_files}
-    for part, expected in expected_weights(config).items():
+    for part, expected in expected_weights(config, folder / "config.json").items():
         problems = describe_mismatch(expected, header_state(paths[part]))
         if problems:
             raise WeightsError(f"{paths[part]} does not match {folder / 'config.json'}: " + "; ".join(problems))

@@ -63,7 +63,7 @@ def test_a_huge_config_json_is_refused_before_parsing(folder):
 def test_an_absurd_network_is_refused_before_it_is_built(folder):
     edit_config(folder, denoiser__base_channels=8192, denoiser__channel_mults=[16, 16, 16], denoiser__norm_groups=32,
                 denoiser__head_channels=64)
-    with pytest.raises(BadFileError, match=r"the config describes .* parameters, over the 5e\+09"):
+    with pytest.raises(BadFileError, match=r"config.json: the config describes .* parameters, over the 5e\+09"):
         load_model(folder)
 
 
