@@ -1,7 +1,8 @@
 """Networks pixeldrift trains: denoiser backbones (UNet, DiT), the VAE, the text encoder.
 
-This room imports nothing of pixeldrift's outside itself, only torch (and
-safetensors for weights, tokenizers for the pretrained MiniLM's WordPiece). Every denoiser is called as
+This room imports nothing of pixeldrift's outside itself but the standard-library-only
+leaves atomic_write and bounded_files; otherwise only torch (and safetensors for
+weights, tokenizers for the pretrained MiniLM's WordPiece). Every denoiser is called as
 `net(x, noise_level, context=None, context_mask=None) -> out` with out shaped like x.
 """
 
