@@ -100,13 +100,18 @@ def _plan(studio: Studio, model: str | None, size: tuple[int, int] | None, warni
     return plan
 
 
-EDIT_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["image", "prompt"],
-    "properties": {"image": {"type": "string", "format": "binary"}, "mask": {"type": "string", "format": "binary"},
-                   "prompt": {"type": "string"}, "model": {"type": "string"}, "n": {"type": "integer"},
-                   "size": {"type": "string"}, "response_format": {"type": "string", "enum": ["url", "b64_json"]},
-                   "strength": {"type": "number", "description": "pixeldrift: how much of an unmasked image "
-                                                                   "to change (default 0.75)"}}}}}}}
+def _image_form(required: list[str], **extra: dict) -> dict:
+    """The OpenAPI description of a multipart image form: the fields edits and variations share, and `extra`."""
+    properties = {"image": {"type": "string", "format": "binary"}, "model": {"type": "string"},
+                  "n": {"type": "integer"}, "size": {"type": "string"},
+                  "response_format": {"type": "string", "enum": ["url", "b64_json"]}, **extra}
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"content": {"multipart/form-data": {"schema": schema}}}}
+
+
+EDIT_FORM = _image_form(["image", "prompt"], mask={"type": "string", "format": "binary"}, prompt={"type": "string"},
+                        strength={"type": "number", "description": "pixeldrift: how much of an unmasked image "
+                                                                     "to change (default 0.75)"})
 
 
 @router.post("/edits", openapi_extra=EDIT_FORM)
@@ -147,13 +152,8 @@ def _edit_job(studio: Studio, values: dict, uploads: dict, warnings: list[str]) 
                   batch_size=_n(_number(values.get("n"), "n", 1, int), studio), warnings=warnings)
 
 
-VARIATION_FORM = {"requestBody": {"content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["image"],
-    "properties": {"image": {"type": "string", "format": "binary"}, "model": {"type": "string"},
-                   "n": {"type": "integer"}, "size": {"type": "string"},
-                   "response_format": {"type": "string", "enum": ["url", "b64_json"]},
-                   "prompt": {"type": "string", "description": "pixeldrift: the prompt to redraw the image "
-                              "with, when its PNG carries no pixeldrift labels"}}}}}}}
+VARIATION_FORM = _image_form(["image"], prompt={"type": "string", "description": "pixeldrift: the prompt to redraw "
+                                                 "the image with, when its PNG carries no pixeldrift labels"})
 
 
 @router.post("/variations", openapi_extra=VARIATION_FORM)
