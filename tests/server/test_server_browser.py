@@ -90,6 +90,10 @@ def test_paint_a_mask_and_inpaint(page):
     page.locator("#results .card button[data-action=inpaint]").first.click()
     canvas = page.locator("#mask-canvas")
     canvas.wait_for(state="visible")
+    # The start image loads asynchronously and clears the mask when it lands: paint only after that
+    # (under load the stroke was otherwise wiped, and the inpaint changed nothing).
+    page.wait_for_function("document.getElementById('init-canvas').getContext('2d')"
+                           ".getImageData(0, 0, 1, 1).data[3] > 0")
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + 10, box["y"] + 10)
     page.mouse.down()
