@@ -42,25 +42,19 @@ class Placement:
         return abs(self.cx - other.cx) >= reach or abs(self.cy - other.cy) >= reach
 
 
+# A directional relation's axis (0: x, 1: y) and the sign of "A minus B" along it when it holds.
+_AXIS = {"left of": (0, -1), "right of": (0, 1), "above": (1, -1), "below": (1, 1)}
+
+
 def relation_holds(relation: str, a: tuple[float, float], b: tuple[float, float],
                    c: tuple[float, float] | None = None, margin: float = 0.0) -> bool:
     """Whether centre ``a`` stands in ``relation`` to ``b`` (and ``c`` for "between")."""
-    dx, dy = a[0] - b[0], a[1] - b[1]
-    if relation == "left of":
-        return -dx > abs(dy) + margin
-    if relation == "right of":
-        return dx > abs(dy) + margin
-    if relation == "above":
-        return -dy > abs(dx) + margin
-    if relation == "below":
-        return dy > abs(dx) + margin
+    if relation in _AXIS:  # within 45 degrees of the relation's direction, by `margin`
+        axis, sign = _AXIS[relation]
+        return sign * (a[axis] - b[axis]) > abs(a[1 - axis] - b[1 - axis]) + margin
     if relation == "between" and c is not None:
         return _between(a, b, c, margin)
     raise ValueError(f"relation: {relation!r} is not accepted; accepted: left of, right of, above, below, between")
-
-
-# A directional relation's axis (0: x, 1: y) and the sign of "A minus B" along it when it holds.
-_AXIS = {"left of": (0, -1), "right of": (0, 1), "above": (1, -1), "below": (1, 1)}
 
 
 def _centroid(centres: list[tuple[float, float]]) -> tuple[float, float]:
@@ -144,10 +138,8 @@ def arrange_groups(rng: random.Random, relation: str, halves_a: list[float], hal
     """
     axis, sign = _AXIS[relation]
     for _ in range(_TRIES * 50):
-        near, far = _row(rng, halves_a, axis, 0.0, 0.5), _row(rng, halves_b, axis, 0.5, 1.0)
-        if sign > 0:  # a lies towards larger coordinates: right of, below
-            near, far = _row(rng, halves_a, axis, 0.5, 1.0), _row(rng, halves_b, axis, 0.0, 0.5)
-        spots = near + far
+        a_band, b_band = ((0.5, 1.0), (0.0, 0.5)) if sign > 0 else ((0.0, 0.5), (0.5, 1.0))  # sign > 0: right, below
+        spots = _row(rng, halves_a, axis, *a_band) + _row(rng, halves_b, axis, *b_band)
         if not all(p.clear_of(q) for i, p in enumerate(spots) for q in spots[i + 1:]):
             continue
         centres = [(p.cx, p.cy) for p in spots]

@@ -79,7 +79,7 @@ def _objects(spec: ObjectsScene, rng: random.Random, words: Phrasings) -> str:
         return f"{phrases[0]} between {phrases[1]} and {phrases[2]}"
     if spec.relation:
         return f"{phrases[0]} {rng.choice(words.relations[spec.relation])} {phrases[1]}"
-    absent = [s for s in SHAPES if s not in {g.shape for g in spec.groups}]
     if rng.random() < 0.3:
+        absent = [s for s in SHAPES if s not in {g.shape for g in spec.groups}]
         return f"no {plural(rng.choice(absent))}, {words.negation} {join_list(phrases)}"
     return join_list(phrases)
