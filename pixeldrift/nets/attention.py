@@ -14,7 +14,14 @@ class MultiHeadAttention(nn.Module):
     weight, so padding never changes the output. A sample whose mask has no real
     token at all gets a zero output (nothing to attend to) instead of NaN, the
     same as giving no context.
+
+    `probe`, when set to a callable, receives the attention weights (N, heads, T, L)
+    of every call that has a context: methods that read or steer where each word
+    attends (Attend-and-Excite, prompt-to-prompt) set it. Computing the weights
+    explicitly is slower than the fused kernel, so it is None unless asked for.
     """
+
+    probe = None
 
     def __init__(self, dim: int, heads: int, context_dim: int | None = None) -> None:
         super().__init__()
@@ -32,11 +39,23 @@ class MultiHeadAttention(nn.Module):
         q = self._split_heads(self.to_q(x))  # (N, heads, T, d)
         k, v = (self._split_heads(t) for t in self.to_kv(source).chunk(2, dim=-1))  # (N, heads, L, d)
         attn_mask, has_keys = _key_padding_mask(context_mask)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (N, heads, T, d)
+        if self.probe is not None and context is not None:
+            out = self._probed_attention(q, k, v, attn_mask)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (N, heads, T, d)
         out = self.to_out(out.transpose(1, 2).flatten(2))  # (N, T, dim)
         if has_keys is not None:
             out = out * has_keys[:, None, None].to(out.dtype)
         return out
+
+    def _probed_attention(self, q, k, v, attn_mask):
+        """softmax(q k^T / sqrt(d)) v written out, so the weights can be handed to the probe."""
+        scores = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5  # (N, heads, T, L)
+        if attn_mask is not None:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        weights = scores.softmax(dim=-1)
+        self.probe(weights)
+        return weights @ v
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         n, length, width = t.shape

@@ -94,10 +94,12 @@ class LatentDiffusionPipeline(nn.Module):
 
     @torch.no_grad()
     def sample(self, prompts: list[str], seeds: list[int], settings: GenerationRequest, callback=None, *,
-               moderated: bool = False) -> list[Image.Image]:
+               moderated: bool = False, steer=None) -> list[Image.Image]:
         """One image per (prompt, seed), all in one batch; `settings` gives everything else.
 
         `callback(i, x, denoised)` is called after each step with the latents; `moderated` as in generate().
+        `steer(guided_denoiser, cond) -> denoiser` wraps the guided denoiser for methods that
+        steer sampling (e.g. attend_and_excite); the wrapper is called as (x, sigma, cond, uncond).
         """
         for prompt in dict.fromkeys(prompts) if not moderated else ():
             enforce_prompt(prompt)
@@ -107,6 +109,8 @@ class LatentDiffusionPipeline(nn.Module):
         cond, uncond = self.condition(list(prompts), [r.negative_prompt] * len(prompts), r)
         noise = self.unit_noise(seeds, r)
         denoiser = CFGDenoiser(self.denoiser, r.guidance, r.guidance_rescale)
+        if steer is not None:
+            denoiser = steer(denoiser, cond)
         start = editing.prepare(self, r, noise, sigmas, len(prompts))
         if start.mask is not None:
             denoiser = editing.KnownRegionDenoiser(denoiser, start.known, start.mask, noise)
