@@ -17,19 +17,14 @@ import torch
 
 from pixeldrift.evaluate.compose import ComposeSettings, load_prompts, overall, run_compose, score
 from pixeldrift.pipeline import GenerationRequest, load_model
-from pixeldrift.pipeline.attend_and_excite import AttendAndExciteDenoiser, subject_positions
+from pixeldrift.pipeline.attend_and_excite import steering
 
 
 def generator(model, scale: float, sigma_min: float, steps: int):
-    settings = GenerationRequest(prompt="-", steps=steps, width=64, height=64)
-    tokenizer = model.text_encoder.tokenizer
+    settings = GenerationRequest(prompt="-", steps=steps, width=64, height=64, excite=0.0)
 
     def generate(prompts: list[str], seeds: list[int]):
-        positions = [subject_positions(tokenizer, p) for p in prompts]
-
-        def steer(guided, cond):
-            return AttendAndExciteDenoiser(guided, model.denoiser, model.denoiser.net, positions, scale, sigma_min)
-        return model.sample(prompts, seeds, settings, steer=steer)
+        return model.sample(prompts, seeds, settings, steer=steering(model, prompts, scale, sigma_min))
     return generate
 
 
@@ -46,7 +41,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
     prompts = load_prompts(args.prompts)
-    settings = ComposeSettings(model=args.model, prompts=args.prompts, seeds=tuple(int(s) for s in args.seeds.split(",")))
+    seeds = tuple(int(s) for s in args.seeds.split(","))
+    settings = ComposeSettings(model=args.model, prompts=args.prompts, seeds=seeds)
     rows = []
     for scale in (float(s) for s in args.scales.split(",")):
         started = time.perf_counter()

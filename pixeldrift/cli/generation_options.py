@@ -44,6 +44,9 @@ _OPTIONS = [
     click.option("--steps", type=click.IntRange(1, 1000), help="Sampling steps (default: 20)."),
     click.option("--guidance", "--cfg", type=click.FloatRange(0, 50), help="Classifier-free guidance scale."),
     click.option("--guidance-rescale", type=click.FloatRange(0, 1), default=0.0, show_default=True),
+    click.option("--excite", type=click.FloatRange(0, 100),
+                 help="Attend-and-Excite scale: pushes every shape word to own part of the image "
+                      "(model default; 0 turns it off)."),
     click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
                  help="Image i of a batch uses seed + i."),
     click.option("--size", callback=lambda _c, _p, v: parse_size(v), metavar="WxH",
@@ -57,8 +60,8 @@ _OPTIONS = [
     click.option("--no-watermark", is_flag=True, help="Skip the invisible watermark (recorded in the metadata)."),
 ]
 
-REQUEST_FIELDS = ("negative_prompt", "sampler", "schedule", "steps", "guidance", "guidance_rescale", "seed",
-                  "variation_seed", "variation_strength")
+REQUEST_FIELDS = ("negative_prompt", "sampler", "schedule", "steps", "guidance", "guidance_rescale", "excite",
+                  "seed", "variation_seed", "variation_strength")
 
 
 def generation_options(command):

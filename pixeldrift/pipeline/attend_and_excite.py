@@ -112,3 +112,25 @@ class AttendAndExciteDenoiser:
             self.losses.append(float(loss.detach().mean()))
             (grad,) = torch.autograd.grad(loss.sum(), x_in)
         return grad
+
+
+def steering(pipeline, prompts: list[str], scale: float, sigma_min: float = 1.0):
+    """The `steer` hook of LatentDiffusionPipeline.sample for a model that Attend-and-Excite can read.
+
+    It needs a text encoder with a word-piece tokenizer (offsets map words to tokens)
+    and a denoiser network whose transformer blocks have `cross_attn` layers: our
+    own MiniLM models. Anything else gets a ValueError that says so.
+    """
+    tokenizer = getattr(getattr(pipeline, "text_encoder", None), "tokenizer", None)
+    network = getattr(getattr(pipeline, "denoiser", None), "net", None)
+    try:
+        if not isinstance(network, torch.nn.Module):
+            raise AttributeError("no denoiser network")
+        positions = [subject_positions(tokenizer, prompt) for prompt in prompts]
+    except AttributeError:
+        raise ValueError("Attend-and-Excite (excite > 0) works with pixeldrift's own models that use a "
+                         "word-piece text encoder (MiniLM); this model has none, use excite 0") from None
+
+    def steer(guided, cond):
+        return AttendAndExciteDenoiser(guided, pipeline.denoiser, network, positions, scale, sigma_min)
+    return steer

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from pixeldrift.pipeline import editing
+from pixeldrift.pipeline import attend_and_excite, editing
 from pixeldrift.pipeline.pixels import pixels_to_images
 from pixeldrift.pipeline.request import GeneratedImage, GenerationRequest, ModelLimits, SamplingDefaults
 from pixeldrift.provenance.record import GenerationRecord
@@ -109,6 +109,8 @@ class LatentDiffusionPipeline(nn.Module):
         cond, uncond = self.condition(list(prompts), [r.negative_prompt] * len(prompts), r)
         noise = self.unit_noise(seeds, r)
         denoiser = CFGDenoiser(self.denoiser, r.guidance, r.guidance_rescale)
+        if steer is None and r.excite > 0:
+            steer = attend_and_excite.steering(self, prompts, r.excite)
         if steer is not None:
             denoiser = steer(denoiser, cond)
         start = editing.prepare(self, r, noise, sigmas, len(prompts))
@@ -137,6 +139,8 @@ class LatentDiffusionPipeline(nn.Module):
 
     def record(self, r: GenerationRequest, seed: int, model_name: str) -> GenerationRecord:
         extra = {"Schedule type": r.schedule, "RNG": "cpu", "Guidance rescale": str(r.guidance_rescale)}
+        if r.excite > 0:
+            extra["Attend-and-Excite"] = str(r.excite)
         if r.init_image is not None:
             extra["Denoising strength"] = str(r.strength)
         if r.mask is not None:

@@ -24,6 +24,7 @@ MAX_BATCH = 64
 MAX_SIDE = 2048
 MAX_RESAMPLE = 20
 MAX_MASK_BLUR = 64
+MAX_EXCITE = 100.0
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,16 @@ class SamplingDefaults(JsonConfig):
     schedule: str = "karras"
     steps: int = 20
     guidance: float = 4.0
+    excite: float = 0.0   # Attend-and-Excite scale (pipeline/attend_and_excite.py); 0 = off
     sigma_min: float = 0.002
     sigma_max: float = 80.0
+
+    @classmethod
+    def from_dict(cls, data):
+        """Strict as every config, except that folders from before Attend-and-Excite (no 'excite') had it off."""
+        if isinstance(data, dict) and "excite" not in data:
+            data = {**data, "excite": 0.0}
+        return super().from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class GenerationRequest:
     schedule: str | None = None
     guidance: float | None = None
     guidance_rescale: float = 0.0
+    excite: float | None = None       # Attend-and-Excite scale: every subject word gets part of the image
     seed: int = 0
     batch_size: int = 1
     width: int | None = None          # pixels; the init image's, else the model's own, by default
@@ -81,12 +91,13 @@ class GenerationRequest:
         width, height = self._size(limits)
         own = lambda name: getattr(defaults, name) if getattr(self, name) is None else getattr(self, name)
         filled = replace(self, steps=own("steps"), sampler=own("sampler"), schedule=own("schedule"),
-                         guidance=own("guidance"), width=width, height=height)
+                         guidance=own("guidance"), excite=own("excite"), width=width, height=height)
         check_steps(filled.steps)
         get_sampler(filled.sampler)
         if filled.schedule not in SIGMA_SCHEDULES:
             raise ValueError(f"unknown schedule {filled.schedule!r}; choose one of {', '.join(SIGMA_SCHEDULES)}")
         _check_range("guidance scale", filled.guidance, 0, 50)
+        _check_range("Attend-and-Excite scale", filled.excite, 0, MAX_EXCITE)
         return filled
 
     @property

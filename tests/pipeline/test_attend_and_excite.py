@@ -85,3 +85,13 @@ def test_sampling_with_the_wrapper_gives_images(default_model):
     assert 0 < len(made[0].losses) < 6  # guided only while sigma >= 1
     with pytest.raises(ValueError, match="scale"):
         AttendAndExciteDenoiser(None, None, default_model.denoiser.net, positions, -1.0)
+
+
+def test_excite_is_a_request_setting_recorded_in_the_metadata(default_model, tiny_model):
+    request = GenerationRequest(prompt="a red circle above a blue square", steps=4, excite=5.0)
+    (image,) = default_model.generate(request)
+    assert image.record.extra["Attend-and-Excite"] == "5.0"
+    with pytest.raises(ValueError, match="Attend-and-Excite scale"):
+        default_model.generate(GenerationRequest(prompt="a red circle", steps=4, excite=1000.0))
+    with pytest.raises(ValueError, match="word-piece text encoder"):  # the byte-level tiny model cannot
+        tiny_model.generate(GenerationRequest(prompt="a red circle", steps=4, excite=5.0))
