@@ -6,9 +6,11 @@ public API fails CI with the error of the cell that broke. The kernel is this
 interpreter by construction: a kernel spec written to a temporary JUPYTER_PATH
 comes before any user or system "python3" spec, so a fresh `make test` venv works.
 
-Budget: the issue asks for under 5 minutes per notebook on a 2-core CPU; an idle
-machine runs each in well under a minute (README, Notebooks). PIXELDRIFT_NOTEBOOK_TIMEOUT
-overrides the 300 s (a loaded CI runner, or a quick local check).
+Budget: the issue asks for under 5 minutes per notebook on a 2-core CPU; on an idle machine each
+runs in well under a minute (README, Notebooks). The budget is counted in the kernel's own CPU
+seconds, on one thread, which is its wall time on an idle machine and does not grow when other jobs
+share the CPU (wall time then can grow tenfold). PIXELDRIFT_NOTEBOOK_CPU_BUDGET changes the 120 s;
+PIXELDRIFT_NOTEBOOK_TIMEOUT the wall-clock limit per cell, 1,200 s, which only catches hangs.
 """
 
 from __future__ import annotations
@@ -19,15 +21,15 @@ import sys
 import time
 from pathlib import Path
 
+import nbclient
+import nbformat
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
-pytest.importorskip("matplotlib")
-
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
-BUDGET_S = float(os.environ.get("PIXELDRIFT_NOTEBOOK_TIMEOUT", "300"))
+CPU_BUDGET_S = float(os.environ.get("PIXELDRIFT_NOTEBOOK_CPU_BUDGET", "120"))
+CELL_TIMEOUT_S = int(os.environ.get("PIXELDRIFT_NOTEBOOK_TIMEOUT", "1200"))
+# appended to each notebook in memory: the kernel reports the CPU time it has used (all its threads)
+CPU_PROBE = "import resource as _r; _u = _r.getrusage(_r.RUSAGE_SELF); print(_u.ru_utime + _u.ru_stime)"
 STRIP_HINT = ("strip them before committing: jupyter nbconvert --clear-output --inplace notebooks/*.ipynb "
               "(or Kernel > Restart and Clear Outputs, then save)")
 
@@ -61,10 +63,12 @@ def test_notebook_is_committed_without_outputs(path: Path):
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("JUPYTER_PATH", str(_kernel_path(tmp_path)))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    # one thread: on a shared 2-core machine a busy neighbour stalls 2-thread OpenMP regions (tests/conftest.py)
-    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+    # one thread: CPU time is then wall time on an idle machine, and on a shared 2-core machine a busy
+    # neighbour cannot stall 2-thread OpenMP regions (tests/conftest.py)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     notebook = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=int(BUDGET_S), kernel_name="python3",
+    notebook.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
+    client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
@@ -72,7 +76,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     except nbclient.exceptions.CellExecutionError as error:  # its message holds the cell's source and traceback
         pytest.fail(f"{path.name} failed:\n{error}", pytrace=False)
     except nbclient.exceptions.CellTimeoutError as error:
-        pytest.fail(f"{path.name}: a cell ran past {BUDGET_S:.0f} s: {error}", pytrace=False)
-    elapsed = time.perf_counter() - start
-    print(f"{path.name}: {elapsed:.1f} s")
-    assert elapsed < BUDGET_S, f"{path.name} took {elapsed:.0f} s, over its {BUDGET_S:.0f} s budget"
+        pytest.fail(f"{path.name}: a cell ran past {CELL_TIMEOUT_S} s of wall time: {error}", pytrace=False)
+    wall = time.perf_counter() - start
+    cpu = float(notebook.cells[-1].outputs[0]["text"])
+    print(f"{path.name}: {cpu:.1f} s of kernel CPU time, {wall:.1f} s wall")
+    assert cpu < CPU_BUDGET_S, f"{path.name} used {cpu:.0f} s of CPU, over its {CPU_BUDGET_S:.0f} s budget"
