@@ -97,9 +97,15 @@ def train_vae_command(out, preset, data, size, resume, check, **options):
               help="Write a model folder here at the end.")
 @click.option("--eval-every", type=click.IntRange(0), default=0, show_default=True,
               help="Every N steps write samples-STEP.png and the held-out accuracy to OUT/eval.csv (0: never).")
-@click.option("--text-encoder", type=click.Choice(["minilm", "bytes"]), default="minilm", show_default=True,
+@click.option("--text-encoder", type=click.Choice(["minilm", "bytes", "class-label"]), default="minilm",
+              show_default=True,
               help="minilm: frozen all-MiniLM-L6-v2 (better on the benchmark, see models/default); "
-                   "bytes: our byte-level transformer, trained jointly.")
+                   "bytes: our byte-level transformer, trained jointly; class-label: one learned token per class "
+                   "of --data FOLDER (a sub-folder per class, or a label field in metadata.jsonl), and the "
+                   "prompt is a class name.")
+@click.option("--caption-dropout", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Fraction of captions (class labels, with class-label) replaced by the empty prompt (the "
+                   "no-class token), which classifier-free guidance needs as its unconditional input.")
 @click.option("--denoiser", type=click.Choice(["unet", "dit"]), default="unet", show_default=True,
               help="The denoiser network: a UNet with cross-attention, or a DiT (adaLN-Zero, cross-attention).")
 @click.option("--denoiser-preset", type=click.Choice(["cpu", "tiny", "small", "base", "large"]), default="cpu",
@@ -117,8 +123,8 @@ def train_vae_command(out, preset, data, size, resume, check, **options):
 @click.option("--scene-mix", type=click.Choice(["uniform", "compositional"]), default="uniform", show_default=True,
               help="How often the world stream draws each kind of scene: uniform is the world's own mix; "
                    "compositional draws more counts, relations and colour pairs, fewer signs and clocks.")
-def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, denoiser_preset, init,
-                      parameterization, vp_schedule, scene_mix, data, size, resume, check, **options):
+def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, caption_dropout, denoiser, denoiser_preset,
+                      init, parameterization, vp_schedule, scene_mix, data, size, resume, check, **options):
     """Train the text-to-image model (text encoder + denoiser) on VAE latents, or on pixels without --vae.
 
     \b
@@ -129,6 +135,7 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, 
       pixeldrift train t2i --vae runs/vae --denoiser-preset base --device cuda --bf16 --out runs/t2i-gpu
       pixeldrift train t2i --init models/default --seed 1 --lr 3e-4 --out runs/t2i-more   # train on
       pixeldrift train t2i --data my_images --out runs/mine --check   # check the data and model, train nothing
+      pixeldrift train t2i --data shapes --text-encoder class-label --size 32 --out runs/cc --export models/cc
     """
     from pixeldrift.train.evaluation import evaluation_hook
     from pixeldrift.train.run import ModelChoice, check_run, text_to_image_trainer, train_text_to_image
@@ -138,12 +145,13 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, denoiser, 
                          parameterization=parameterization, vp_schedule=vp_schedule)
     if check:
         _run(lambda: click.echo(check_run(text_to_image_trainer(out, _config(**options), vae_dir, data, int(size),
-                                                                choice, init, scene_mix=scene_mix), resume)))
+                                                                choice, init, scene_mix=scene_mix,
+                                                                caption_dropout=caption_dropout), resume)))
         return
     hook = evaluation_hook(out, size=int(size)) if eval_every else None
     _run(lambda: train_text_to_image(out, _config(**options), vae_dir, data=data, size=int(size), export=export,
                                      resume=resume, choice=choice, init=init, on_eval=hook, eval_every=eval_every,
-                                     scene_mix=scene_mix))
+                                     scene_mix=scene_mix, caption_dropout=caption_dropout))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
 

@@ -28,7 +28,7 @@ MAX_METADATA_BYTES = 512 << 20
 MAX_ROWS = 1_000_000
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
 _LISTED = 20                    # bad lines named in one error before "and N more"
-_IMAGE_ERRORS = (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError)
+IMAGE_ERRORS = (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError)
 
 
 class DatasetError(BadFileError):
@@ -38,13 +38,21 @@ class DatasetError(BadFileError):
 class ImageFolder(ExampleSource):
     """Rows of metadata.jsonl with `file_name` and `text`; index i reads row perm_epoch[i % n].
 
+    With `labels`, each example's text is its class name instead: the image's sub-folder, or the
+    `label` field of its metadata.jsonl line; `classes` lists them, sorted.
+
     Each pass over the data (epoch) uses its own seeded shuffle, so indices stay
     reproducible across restarts. Images are resized to `size` x `size`.
     """
 
-    def __init__(self, folder: str | Path, size: int = 64, seed: int = 0):
+    def __init__(self, folder: str | Path, size: int = 64, seed: int = 0, labels: bool = False):
         self.folder, self.size, self.seed = Path(folder), size, seed
-        self.rows = check_folder(self.folder)
+        if labels:  # class names instead of captions (pixeldrift.data.class_folder)
+            from pixeldrift.data.class_folder import check_labelled_folder, class_names
+            self.rows = check_labelled_folder(self.folder)
+            self.classes: tuple[str, ...] | None = class_names(self.rows)
+        else:
+            self.rows, self.classes = check_folder(self.folder), None
 
     def _row(self, index: int) -> tuple[str, str]:
         epoch, position = divmod(index, len(self.rows))
@@ -57,14 +65,15 @@ class ImageFolder(ExampleSource):
         try:
             with open_image(self.folder, name) as image:
                 rgb = image.convert("RGB").resize((self.size, self.size), Image.Resampling.BICUBIC)
-        except _IMAGE_ERRORS as error:  # changed on disk since the folder was checked
-            raise DatasetError(f"{self.folder / name}: {_reason(error)}") from None
+        except IMAGE_ERRORS as error:  # changed on disk since the folder was checked
+            raise DatasetError(f"{self.folder / name}: {reason(error)}") from None
         return np.asarray(rgb), text
 
 
-def check_folder(folder: Path) -> list[tuple[str, str]]:
+def check_folder(folder: Path, parse_row=None) -> list[tuple[str, str]]:
     """The (file_name, text) rows of a training folder, every line and image checked; DatasetError
-    naming every bad line by number otherwise."""
+    naming every bad line by number otherwise. `parse_row(line) -> (file_name, text)` reads another
+    field than text (class labels do)."""
     path = folder / "metadata.jsonl"
     if not path.exists():
         raise DatasetError(f"{folder}: no metadata.jsonl (one JSON object per line with file_name and text)")
@@ -72,18 +81,23 @@ def check_folder(folder: Path) -> list[tuple[str, str]]:
     rows, problems = [], []
     for number, line in _lines(path):
         try:
-            name, text = _parse_row(line)
+            name, text = (parse_row or _parse_row)(line)
             if name is not None:
-                _check_image(folder, name, number)
+                check_image(folder, name, f"line {number}")
                 rows.append((name, text))
-        except (ValueError, *_IMAGE_ERRORS) as error:
-            problems.append(f"line {number}: {_reason(error)}")
-    if problems:
-        more = f"; and {len(problems) - _LISTED} more" if len(problems) > _LISTED else ""
-        raise DatasetError(f"{path}: {len(problems)} bad lines: " + "; ".join(problems[:_LISTED]) + more)
+        except (ValueError, *IMAGE_ERRORS) as error:
+            problems.append(f"line {number}: {reason(error)}")
+    refuse_problems(path, problems, "bad lines")
     if not rows:
         raise DatasetError(f"{path}: no rows")
     return rows
+
+
+def refuse_problems(where: Path, problems: list[str], what: str) -> None:
+    """DatasetError naming the first problems and how many more, when there are any."""
+    if problems:
+        more = f"; and {len(problems) - _LISTED} more" if len(problems) > _LISTED else ""
+        raise DatasetError(f"{where}: {len(problems)} {what}: " + "; ".join(problems[:_LISTED]) + more)
 
 
 def _lines(path: Path):
@@ -102,8 +116,8 @@ def _lines(path: Path):
             yield number, line
 
 
-def _parse_row(line: bytes | None) -> tuple[str | None, str]:
-    """(file_name, text) of one line; (None, "") for a blank line; ValueError saying what is wrong."""
+def json_line(line: bytes | None):
+    """The JSON value of one line of metadata.jsonl; None for a blank line; ValueError saying what is wrong."""
     if line is None:
         raise ValueError(f"longer than {MAX_LINE_BYTES} bytes")
     try:
@@ -111,11 +125,18 @@ def _parse_row(line: bytes | None) -> tuple[str | None, str]:
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
     if not text.strip():
-        return None, ""
+        return None
     try:
-        row = json.loads(text)
+        return json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         raise ValueError("not valid JSON") from None
+
+
+def _parse_row(line: bytes | None) -> tuple[str | None, str]:
+    """(file_name, text) of one line; (None, "") for a blank line; ValueError saying what is wrong."""
+    row = json_line(line)
+    if row is None:
+        return None, ""
     if not isinstance(row, dict) or not isinstance(row.get("file_name"), str) or \
             not isinstance(row.get("text"), (str, int, float)) or isinstance(row.get("text"), bool):
         raise ValueError("expected a JSON object with file_name and text")
@@ -126,9 +147,9 @@ def _parse_row(line: bytes | None) -> tuple[str | None, str]:
     return row["file_name"], caption
 
 
-def _check_image(folder: Path, name: str, number: int) -> None:
-    """Open and decode the image a line names, so a broken one is found before training starts."""
-    with open_image(folder, name, f"line {number}") as image:
+def check_image(folder: Path, name: str, entry: str) -> None:
+    """Open and decode the image `entry` (a metadata line) names, so a broken one is found before training."""
+    with open_image(folder, name, entry) as image:
         image.load()
 
 
@@ -150,7 +171,7 @@ def open_image(folder: Path, name: str, entry: str | None = None) -> Image.Image
     return image
 
 
-def _reason(error: Exception) -> str:
+def reason(error: Exception) -> str:
     """An image library's error as one short clause (its own types mean nothing to a user)."""
     if isinstance(error, UnidentifiedImageError):
         return f"not an image in an accepted format ({', '.join(IMAGE_FORMATS)})"

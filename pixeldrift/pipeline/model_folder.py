@@ -1,7 +1,8 @@
 """A model on disk: a folder with config.json, safetensors weights and a README model card.
 
     config.json                 architecture, parameterization, sampling defaults, training recipe, metrics
-    text_encoder.safetensors    absent when the text encoder is the frozen pretrained MiniLM
+    text_encoder.safetensors    absent when the text encoder is the frozen pretrained MiniLM; for a
+                                class-conditional model, the class tokens (the names are in config.json)
     denoiser.safetensors        the EMA weights
     vae.safetensors             absent for pixel-space models
 """
@@ -21,11 +22,12 @@ import torch
 from pixeldrift.bounded_files import BadFileError, check_number, inside, read_json_object
 from pixeldrift.diffusion.parameterization import PARAMETERIZATIONS
 from pixeldrift.diffusion.schedules import BETA_SCHEDULES
-from pixeldrift.nets import (VAE, DiTConfig, TextEncoder, TextEncoderConfig, UNetConfig, VAEConfig, WeightsError,
+from pixeldrift.nets import (VAE, DiTConfig, TextEncoderConfig, UNetConfig, VAEConfig, WeightsError,
                              load_weights, save_weights)
 from pixeldrift.nets.io import describe_mismatch, header_state
 from pixeldrift.nets.registry import MAX_PARAMETERS
 from pixeldrift.nets.config import JsonConfig
+from pixeldrift.nets.class_label_encoder import ClassLabelEncoderConfig
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
 from pixeldrift.pipeline.request import ModelLimits, SamplingDefaults
 
@@ -43,7 +45,7 @@ class ModelConfig(JsonConfig):
 
     name: str
     image_size: int
-    text_encoder: TextEncoderConfig | MiniLMTextEncoderConfig
+    text_encoder: TextEncoderConfig | MiniLMTextEncoderConfig | ClassLabelEncoderConfig
     denoiser: UNetConfig | DiTConfig
     vae: VAEConfig | None            # None: the denoiser works on pixels
     sigma_data: float = 0.5          # EDM preconditioning (Karras et al. 2022)
@@ -136,10 +138,10 @@ def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
 def expected_weights(config: ModelConfig, source: Path) -> dict[str, dict]:
     """{part: its state dict as meta tensors}: the shapes each weights file must have, and the model's
     size, known before anything is built. BadFileError naming `source` past MAX_PARAMETERS."""
-    from pixeldrift.pipeline.text_to_image import make_denoiser
+    from pixeldrift.pipeline.text_to_image import make_denoiser, make_text_encoder
 
-    builders = {"text_encoder": lambda: TextEncoder(config.text_encoder), "denoiser": lambda: make_denoiser(config),
-                "vae": lambda: VAE(config.vae)}
+    builders = {"text_encoder": lambda: make_text_encoder(config.text_encoder),
+                "denoiser": lambda: make_denoiser(config), "vae": lambda: VAE(config.vae)}
     with torch.device("meta"):
         states = {part: builders[part]().state_dict() for part in config.weight_files}
     count = sum(t.numel() for state in states.values() for t in state.values())

@@ -1,7 +1,8 @@
 """Our latent text-to-image model: text encoder + denoiser (UNet or DiT) + VAE.
 
 The text encoder is our byte-level transformer, trained with the denoiser, or
-the frozen pretrained MiniLM when the config names it. The denoiser network
+the frozen pretrained MiniLM when the config names it, or a table of class tokens
+for a class-conditional model. The denoiser network
 predicts what the config's `parameterization` says (EDM x0, eps, v or flow
 velocity); an adapter turns each into the one denoiser D(x, sigma) -> x0.
 
@@ -16,6 +17,7 @@ import torch
 from pixeldrift.diffusion.parameterization import Denoiser, EDMDenoiser, EpsDenoiser, FlowDenoiser, VDenoiser
 from pixeldrift.diffusion.schedules import DiscreteSchedule
 from pixeldrift.nets import VAE, DiT, TextEncoder, TextEncoderConfig, TextEncoding, UNet, UNetConfig
+from pixeldrift.nets.class_label_encoder import ClassLabelEncoder, ClassLabelEncoderConfig
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoder, MiniLMTextEncoderConfig
 from pixeldrift.pipeline.latent_pipeline import LatentDiffusionPipeline
 from pixeldrift.pipeline.model_folder import ModelConfig
@@ -26,9 +28,11 @@ from pixeldrift.sampling.sigma_schedules import flow_sigmas
 __all__ = ["GeneratedImage", "GenerationRequest", "TextToImage"]
 
 
-def make_text_encoder(config: TextEncoderConfig | MiniLMTextEncoderConfig):
+def make_text_encoder(config: TextEncoderConfig | MiniLMTextEncoderConfig | ClassLabelEncoderConfig):
     if isinstance(config, MiniLMTextEncoderConfig):
         return MiniLMTextEncoder(config)
+    if isinstance(config, ClassLabelEncoderConfig):  # class-conditional: the prompt is a class name
+        return ClassLabelEncoder(config)
     return TextEncoder(config)
 
 

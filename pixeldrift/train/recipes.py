@@ -28,7 +28,8 @@ class VAETraining(nn.Module):
 
 
 class TextToImageTraining(nn.Module):
-    """The denoising loss on VAE latents, text encoder trained jointly, captions dropped for CFG.
+    """The denoising loss on VAE latents, text encoder trained jointly, captions dropped for CFG (a
+    class-label model's labels alike: the empty prompt is its no-class token).
 
     The loss is the MSE on the network's own target (see diffusion.losses); the
     noise levels are drawn the way each parameterization's paper trained it.
@@ -36,6 +37,8 @@ class TextToImageTraining(nn.Module):
 
     def __init__(self, model: TextToImage, caption_dropout: float = 0.1):
         super().__init__()
+        if not 0 <= caption_dropout <= 1:
+            raise ValueError(f"caption dropout must be a fraction from 0 to 1, got {caption_dropout}")
         self.model = model
         if model.vae is not None:
             model.vae.requires_grad_(False).eval()

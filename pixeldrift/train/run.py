@@ -10,10 +10,12 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.bounded_files import BadFileError, read_json_object
 from pixeldrift.data import ImageFolder, WorldStream
 from pixeldrift.nets import (DIT_PRESETS, UNET_PRESETS, VAE, VAE_PRESETS, DiTConfig, TextEncoderConfig, UNetConfig,
                              VAEConfig, load_weights, save_weights)
+from pixeldrift.nets.class_label_encoder import ClassLabelEncoderConfig, listed
 from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoderConfig
 from pixeldrift.pipeline.model_folder import ModelConfig, load_model, save_model
 from pixeldrift.pipeline.text_to_image import TextToImage, sampling_defaults_for
@@ -25,7 +27,8 @@ from pixeldrift.train.trainer import Trainer, TrainerConfig
 CPU_TEXT = TextEncoderConfig(max_length=64, width=128, depth=2, heads=4)
 
 
-TEXT_ENCODERS = {"bytes": CPU_TEXT, "minilm": MiniLMTextEncoderConfig()}
+# class-label: one learned token per class of the data, the class names taken from the image folder
+TEXT_ENCODERS = {"bytes": CPU_TEXT, "minilm": MiniLMTextEncoderConfig(), "class-label": None}
 
 
 def cpu_unet(channels: int, context_dim: int = CPU_TEXT.width) -> UNetConfig:
@@ -70,11 +73,15 @@ def init_distributed(device: str) -> None:
         dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
 
 
-def make_data(source: str, size: int, seed: int, mix: str = "uniform"):
-    """The world stream (scene kinds drawn by the named mix) or an image folder."""
+def make_data(source: str, size: int, seed: int, mix: str = "uniform", labels: bool = False):
+    """The world stream (scene kinds drawn by the named mix) or an image folder (`labels`: its class names
+    instead of captions)."""
     if source == "world":
+        if labels:
+            raise ValueError("class labels come from an image folder: --data FOLDER with one sub-folder per "
+                             "class, or a label field in its metadata.jsonl; the world stream has captions")
         return WorldStream(seed=seed, size=size, mix=mix)
-    return ImageFolder(source, size=size, seed=seed)
+    return ImageFolder(source, size=size, seed=seed, labels=labels)
 
 
 def vae_trainer(out: Path, config: TrainerConfig, preset: str = "tiny", data: str = "world",
@@ -111,8 +118,9 @@ def check_run(trainer: Trainer, resume: bool) -> str:
     total = sum(p.numel() for p in parameters)
     trained = sum(p.numel() for p in parameters if p.requires_grad)
     data = trainer.data
-    source = f"{len(data.rows)} captioned images in {data.folder}" if isinstance(data, ImageFolder) else \
-        "the world stream"
+    source = "the world stream" if not isinstance(data, ImageFolder) else \
+        f"{len(data.rows)} captioned images in {data.folder}" if data.classes is None else \
+        f"{len(data.rows)} images of {len(data.classes)} classes in {data.folder}"
     return (f"ok: {source}; {total / 1e6:.2f}M parameters, {trained / 1e6:.2f}M trained; "
             f"{'resumes at step ' + str(trainer.step) if resume else 'starts at step 0'} of {trainer.config.steps}")
 
@@ -147,7 +155,7 @@ def load_trained_vae(folder: Path) -> VAE:
 class ModelChoice:
     """What `pixeldrift train t2i` builds, by the names its options take."""
 
-    text_encoder: str = "minilm"         # minilm | bytes
+    text_encoder: str = "minilm"         # minilm | bytes | class-label
     denoiser: str = "unet"               # unet | dit
     denoiser_preset: str = "cpu"         # cpu | tiny | small | base | large
     parameterization: str = "edm"        # edm | eps | v | flow
@@ -155,11 +163,22 @@ class ModelChoice:
     name: str = "pixeldrift-cpu"
 
 
-def text_to_image_config(vae: VAE | None, size: int, choice: ModelChoice = ModelChoice()) -> ModelConfig:
-    """The architecture the training command builds: latent (with a VAE) or pixel space."""
-    if choice.text_encoder not in TEXT_ENCODERS:
-        raise ValueError(f"unknown text encoder {choice.text_encoder!r}; accepted: {', '.join(TEXT_ENCODERS)}")
-    text_config = TEXT_ENCODERS[choice.text_encoder]
+def text_encoder_config(name: str, classes: tuple[str, ...] | None = None):
+    """The text encoder by its option name; class-label needs the class names (of the data)."""
+    if name not in TEXT_ENCODERS:
+        raise ValueError(f"unknown text encoder {name!r}; accepted: {', '.join(TEXT_ENCODERS)}")
+    if name != "class-label":
+        return TEXT_ENCODERS[name]
+    if not classes:
+        raise ValueError("the class-label encoder needs class names: train it on a labelled image folder")
+    return ClassLabelEncoderConfig(classes=tuple(classes), width=CPU_TEXT.width)
+
+
+def text_to_image_config(vae: VAE | None, size: int, choice: ModelChoice = ModelChoice(),
+                         classes: tuple[str, ...] | None = None) -> ModelConfig:
+    """The architecture the training command builds: latent (with a VAE) or pixel space; `classes` names
+    the classes of a class-label model."""
+    text_config = text_encoder_config(choice.text_encoder, classes)
     channels = vae.cfg.latent_channels if vae is not None else 3
     denoiser = denoiser_config(choice.denoiser, channels, text_config.width, choice.denoiser_preset, vae is None)
     return ModelConfig(name=choice.name, image_size=size, text_encoder=text_config, denoiser=denoiser,
@@ -170,16 +189,19 @@ def text_to_image_config(vae: VAE | None, size: int, choice: ModelChoice = Model
 
 def architecture_of(config: ModelConfig) -> dict[str, str]:
     """The training command's names for a model's text encoder, network and objective."""
-    return {"text_encoder": "minilm" if isinstance(config.text_encoder, MiniLMTextEncoderConfig) else "bytes",
+    kinds = {MiniLMTextEncoderConfig: "minilm", ClassLabelEncoderConfig: "class-label"}
+    return {"text_encoder": kinds.get(type(config.text_encoder), "bytes"),
             "denoiser": "unet" if isinstance(config.denoiser, UNetConfig) else "dit",
             "parameterization": config.parameterization, "vp_schedule": config.vp_schedule}
 
 
-def initial_model(vae_dir: Path | None, size: int, choice: ModelChoice, init: Path | None = None) -> TextToImage:
-    """A new model of the given architecture, or (with `init`) a model folder's, weights and all, to train on."""
+def initial_model(vae_dir: Path | None, size: int, choice: ModelChoice, init: Path | None = None,
+                  classes: tuple[str, ...] | None = None) -> TextToImage:
+    """A new model of the given architecture (`classes`: of a class-label model), or (with `init`) a model
+    folder's, weights and all, to train on."""
     if init is None:
         vae = load_trained_vae(vae_dir) if vae_dir is not None else None
-        model = TextToImage(text_to_image_config(vae, size, choice))
+        model = TextToImage(text_to_image_config(vae, size, choice, classes))
         if vae is not None:
             model.vae.load_state_dict(vae.state_dict())
         return model
@@ -194,27 +216,61 @@ def initial_model(vae_dir: Path | None, size: int, choice: ModelChoice, init: Pa
 
 def text_to_image_trainer(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                           size: int = 64, choice: ModelChoice = ModelChoice(), init: Path | None = None,
-                          on_eval=None, eval_every: int = 0, scene_mix: str = "uniform") -> Trainer:
-    """The text-to-image run's trainer: the model built and the data checked whole, nothing trained yet."""
-    model = initial_model(vae_dir, size, choice, init)
-    return Trainer(TextToImageTraining(model), make_data(data, size, config.seed, scene_mix), config, out,
+                          on_eval=None, eval_every: int = 0, scene_mix: str = "uniform",
+                          caption_dropout: float = 0.1) -> Trainer:
+    """The text-to-image run's trainer: the model built and the data checked whole, nothing trained yet.
+
+    A class-label model reads its classes from the data (an --init model's must include the data's);
+    `caption_dropout` of the captions or labels are replaced by the empty prompt, the uncond of guidance."""
+    if init is None:
+        source = make_data(data, size, config.seed, scene_mix, labels=choice.text_encoder == "class-label")
+        model = initial_model(vae_dir, size, choice, classes=getattr(source, "classes", None))
+    else:
+        model = initial_model(vae_dir, size, choice, init)
+        known = getattr(model.config.text_encoder, "classes", None)
+        source = make_data(data, size, config.seed, scene_mix, labels=known is not None)
+        unknown = sorted(set(source.classes) - set(known)) if known is not None else []
+        if unknown:
+            raise ValueError(f"{data}: labels {listed(unknown)} are not classes of {init} ({listed(known)})")
+    return Trainer(TextToImageTraining(model, caption_dropout), source, config, out,
                    on_eval=on_eval, eval_every=eval_every)
 
 
 def train_text_to_image(out: Path, config: TrainerConfig, vae_dir: Path | None, data: str = "world",
                         size: int = 64, export: Path | None = None, resume: bool = False,
                         choice: ModelChoice = ModelChoice(), init: Path | None = None,
-                        on_eval=None, eval_every: int = 0, scene_mix: str = "uniform") -> TextToImage:
+                        on_eval=None, eval_every: int = 0, scene_mix: str = "uniform",
+                        caption_dropout: float = 0.1) -> TextToImage:
     init_distributed(config.device)
-    trainer = text_to_image_trainer(out, config, vae_dir, data, size, choice, init, on_eval, eval_every, scene_mix)
+    trainer = text_to_image_trainer(out, config, vae_dir, data, size, choice, init, on_eval, eval_every, scene_mix,
+                                    caption_dropout)
+    keep_classes(out, trainer, resume)
     if resume:
         trainer.resume()
     trainer.fit()
     shipped = trainer.ema.model.model
     if export is not None and trainer.rank == 0:
         recipe = {"trainer": asdict(config), "data": data, "scene_mix": scene_mix, "init": str(init) if init else None,
+                  "caption_dropout": caption_dropout,
                   "vae": str(vae_dir) if vae_dir else None, **architecture_of(shipped.config),
                   "denoiser_preset": None if init else choice.denoiser_preset}
         save_model(shipped, export, training=recipe)
         (out / "recipe.json").write_text(json.dumps(recipe, indent=2))
     return shipped
+
+
+def keep_classes(out: Path, trainer: Trainer, resume: bool) -> None:
+    """A class-label run writes its class names to OUT/classes.json, and a resume checks them: the same
+    number of classes under other names would load the checkpoint's tokens into the wrong classes."""
+    classes = getattr(trainer.model.model.config.text_encoder, "classes", None)
+    path = out / "classes.json"
+    if classes is None:
+        return
+    if resume and path.is_file():
+        before = read_json_object(path).get("classes")
+        if before != list(classes):
+            raise ValueError(f"{path}: this run trained on other classes than the data has now; resume with the "
+                             f"same data, or start a new run")
+    elif trainer.rank == 0:
+        write_bytes_atomically(path, (json.dumps({"classes": list(classes)}, indent=1) + "\n").encode(),
+                               make_parents=True)
