@@ -42,7 +42,13 @@ class _Model:
         self.sums: list[torch.Tensor] = []
 
     def __call__(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        denoised = self.denoiser(x, self.batch_sigmas[i], **self.extra_args)
+        return self.at(x, self.batch_sigmas[i])
+
+    def at(self, x: torch.Tensor, sigma: torch.Tensor | float) -> torch.Tensor:
+        """The denoiser at any sigma: a float (one for every sample) or a (N,) tensor."""
+        if not isinstance(sigma, torch.Tensor):
+            sigma = x.new_full((x.shape[0],), sigma)
+        denoised = self.denoiser(x, sigma, **self.extra_args)
         if denoised.shape != x.shape:
             raise ValueError(f"denoiser returned shape {tuple(denoised.shape)} for input {tuple(x.shape)}")
         self.sums.append(denoised.sum())
@@ -158,24 +164,49 @@ def sample_heun(denoiser, x, sigmas, extra_args=None, callback: Callback = None,
     return model.finish(x)
 
 
-def sample_dpmpp_2m(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None):
+LOWER_ORDER_FINAL_BELOW = 15  # steps: diffusers' (and Lu et al.'s) threshold for lower_order_final
+LONG_STEP = 2.0  # a step this many times longer in log sigma than the one before it is taken at first order
+
+
+def _lower_order_final(s: list[float], i: int) -> bool:
+    """lower_order_final: whether a multistep sampler takes step i (s[i] -> s[i+1]) at first order.
+
+    Lu et al.'s DPM-Solver++ code and diffusers drop to first order at the final step of a
+    solve under 15 steps. diffusers' final step is the one to sigma = 0, first order here
+    anyway, so that alone changes nothing on our lists. The failure it guards against is a
+    long final step: on leading, linspace and flow spacings the last step into a non-zero
+    sigma is 2.5-6x the previous one in log sigma, and the 2M correction, extrapolating D
+    h/2 ahead from two estimates h_prev apart, overshoots once h > 2 h_prev. Such a step is
+    first order too (in our schedules only that final one; never under trailing or exponential).
+    """
+    n = len(s) - 1
+    if i == n - 1 and n < LOWER_ORDER_FINAL_BELOW:
+        return True
+    return i > 0 and s[i + 1] > 0 and math.log(s[i] / s[i + 1]) > LONG_STEP * math.log(s[i - 1] / s[i])
+
+
+def sample_dpmpp_2m(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None,
+                    lower_order_final: bool = True):
     """DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2), data prediction, multistep.
 
     With lambda = -log sigma and h = lambda' - lambda, one step is
     x' = (sigma'/sigma) x + (1 - sigma'/sigma) D, where D extrapolates the last two
-    denoised estimates; the first step and the step to sigma = 0 are first order.
+    denoised estimates. First order: the first step, the step to sigma = 0, and the
+    steps `_lower_order_final` names (mainly a step over twice as long as the one before).
     It is the SDE variant below with eta = 0 (no noise renewed).
     """
-    return sample_dpmpp_2m_sde(denoiser, x, sigmas, extra_args, callback, generator, eta=0.0)
+    return sample_dpmpp_2m_sde(denoiser, x, sigmas, extra_args, callback, generator, eta=0.0,
+                               lower_order_final=lower_order_final)
 
 
 @torch.no_grad()
 def sample_dpmpp_2m_sde(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None,
-                        eta: float = 1.0):
+                        eta: float = 1.0, lower_order_final: bool = True):
     """DPM-Solver++(2M) SDE (Lu et al. 2022, midpoint variant): 2M with part of the noise renewed each step.
 
     x' = (s'/s) e^{-eta h} x + (1 - e^{-(1+eta) h}) D + s' sqrt(1 - e^{-2 eta h}) z, where D is
     corrected by the previous estimate: + (1 - e^{-(1+eta) h}) (D - D_prev) / (2 r), r = h_prev / h.
+    The correction is skipped where 2M is first order (see sample_dpmpp_2m).
     """
     model, s = _Model(denoiser, x, sigmas, extra_args), sigmas.tolist()
     old_denoised = None
@@ -188,7 +219,7 @@ def sample_dpmpp_2m_sde(denoiser, x, sigmas, extra_args=None, callback: Callback
             h = math.log(s[i] / s[i + 1])
             gain = -math.expm1(-h - eta * h)
             x = x * (s[i + 1] / s[i] * math.exp(-eta * h)) + denoised * gain
-            if old_denoised is not None:
+            if old_denoised is not None and not (lower_order_final and _lower_order_final(s, i)):
                 r = math.log(s[i - 1] / s[i]) / h
                 x = x + (denoised - old_denoised) * (gain / (2 * r))
             if eta > 0:
@@ -199,12 +230,13 @@ def sample_dpmpp_2m_sde(denoiser, x, sigmas, extra_args=None, callback: Callback
 
 @torch.no_grad()
 def sample_unipc(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None,
-                 use_corrector: bool = True):
+                 use_corrector: bool = True, lower_order_final: bool = True):
     """UniPC, order 2, B(h) = e^h - 1 ("bh2"), data prediction (Zhao et al. 2023, Algorithms 1-2).
 
     Each step first corrects the point just reached with the new model output
     (UniC, no extra evaluation), then predicts the next point (UniP). Orders
-    warm up from 1 and the last step is first order, as in the reference code.
+    warm up from 1 and the last step is first order, as in the reference code;
+    so are the steps `_lower_order_final` names (see sample_dpmpp_2m).
     """
     model, s = _Model(denoiser, x, sigmas, extra_args), sigmas.tolist()
     n = len(s) - 1
@@ -217,7 +249,7 @@ def sample_unipc(denoiser, x, sigmas, extra_args=None, callback: Callback = None
             x = _unipc_correct(last_x, denoised, history, s[i - 2: i + 1] if i >= 2 else s[i - 1: i + 1],
                                last_order)
         history = (history + [denoised])[-2:]
-        order = min(2, i + 1, n - i)
+        order = 1 if lower_order_final and _lower_order_final(s, i) else min(2, i + 1, n - i)
         last_x, last_order = x, order
         x = _unipc_predict(x, history, s[max(0, i - 1): i + 2] if order == 2 else s[i: i + 2], order)
     return model.finish(x)
@@ -255,6 +287,56 @@ def _unipc_correct(last_x, denoised, history, s, order):
     return x_base - (d1 * rho[0] + d1_t * rho[1]) * b_h
 
 
+# ----- DPM-Solver (Lu et al. 2022, NeurIPS), noise prediction --------------------------------
+# The paper's VP variables x_t = alpha_t x0 + sigma_t eps and lambda_t = log(alpha_t / sigma_t) map to
+# ours by x = x_t / alpha_t and sigma = sigma_t / alpha_t, so lambda = -log sigma, e^h = sigma / sigma'
+# for h = lambda' - lambda, and alpha_t'/alpha_t x_t becomes plain x. eps_hat = (x - D) / sigma.
+
+@torch.no_grad()
+def sample_dpm_solver_1(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None):
+    """DPM-Solver-1 (Lu et al. 2022, section 3.2): x' = (alpha'/alpha) x - sigma_t' (e^h - 1) eps_hat.
+
+    In sigma space sigma_t' (e^h - 1) / alpha' = sigma - sigma', so the step is
+    x' = x - (sigma - sigma') eps_hat: DDIM with eta = 0, as the paper shows (section 4.1),
+    and Euler in sigma space. The step to sigma = 0 lands on x - sigma eps_hat = D.
+    """
+    model, s = _Model(denoiser, x, sigmas, extra_args), sigmas.tolist()
+    for i in range(len(s) - 1):
+        denoised = model(x, i)
+        _report(callback, i, x, denoised)
+        eps = (x - denoised) / s[i]
+        x = x - eps * (s[i] - s[i + 1])
+    return model.finish(x)
+
+
+@torch.no_grad()
+def sample_dpm_solver_2(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None,
+                        r1: float = 0.5):
+    """DPM-Solver-2 (Lu et al. 2022, Algorithm 1), singlestep: two model calls per step.
+
+    u = DPM-Solver-1 from sigma to s_mid, the point at lambda + r1 h, which is
+    sigma^(1-r1) sigma'^r1 (the geometric mean for r1 = 0.5); then
+    x' = x - (sigma - sigma') (eps_hat + (eps_hat(u, s_mid) - eps_hat) / (2 r1)).
+    With r1 = 0.5 that is x' = x - (sigma - sigma') eps_hat(u, s_mid), the midpoint rule in lambda.
+    The step to sigma = 0, where h is infinite, is first order: it returns D.
+    """
+    if not 0 < r1 <= 1:
+        raise ValueError(f"r1 must be in (0, 1], got {r1}")
+    model, s = _Model(denoiser, x, sigmas, extra_args), sigmas.tolist()
+    for i in range(len(s) - 1):
+        denoised = model(x, i)
+        _report(callback, i, x, denoised)
+        if s[i + 1] == 0:
+            x = denoised
+            continue
+        eps = (x - denoised) / s[i]
+        s_mid = s[i] ** (1 - r1) * s[i + 1] ** r1
+        u = x - eps * (s[i] - s_mid)
+        eps_mid = (u - model.at(u, s_mid)) / s_mid
+        x = x - (eps + (eps_mid - eps) / (2 * r1)) * (s[i] - s[i + 1])
+    return model.finish(x)
+
+
 # ----- rectified flow -------------------------------------------------------------------
 
 def sample_flow_euler(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None):
@@ -277,6 +359,8 @@ SAMPLERS: dict[str, Callable] = {
     "dpmpp_2m": sample_dpmpp_2m,
     "dpmpp_2m_sde": sample_dpmpp_2m_sde,
     "unipc": sample_unipc,
+    "dpm_solver_1": sample_dpm_solver_1,
+    "dpm_solver_2": sample_dpm_solver_2,
     "flow_euler": sample_flow_euler,
 }
 STOCHASTIC_SAMPLERS = frozenset({"euler_ancestral", "ddpm", "dpmpp_2m_sde"})

@@ -12,7 +12,8 @@ from pixeldrift.sampling.sigma_schedules import karras_sigmas
 SIGMA_MIN, SIGMA_MAX = 0.01, 20.0
 STEPS = [16, 32, 64, 128]
 # Observed order must sit within this band around the theoretical one.
-ORDERS = {"euler": 1, "ddim": 1, "flow_euler": 1, "heun": 2, "dpmpp_2m": 2, "unipc": 3}
+ORDERS = {"euler": 1, "ddim": 1, "flow_euler": 1, "dpm_solver_1": 1, "heun": 2, "dpm_solver_2": 2, "dpmpp_2m": 2,
+          "unipc": 3}
 
 
 @pytest.fixture(scope="module")

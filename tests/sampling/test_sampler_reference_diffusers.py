@@ -24,9 +24,16 @@ Deliberate differences, each handled where it arises:
   flow schedule starts at t = 0.999 on both sides.
 - DPM-Solver and UniPC in diffusers round the network's timestep under Karras
   sigmas while Euler keeps it fractional; our EpsDenoiser(quantize=True) matches the former.
+- Multistep samplers on leading and linspace: diffusers' multistep schedulers
+  space those differently from its DDIM (T // (n + 1) and n + 1 points, dropping
+  the last), so their last non-zero timestep is not near 0 and no step is long.
+  On DDIM's spacings, ours, the step into sigma(t=0 or 1) is 2.5-6x the one before
+  it in log sigma; we take it at first order (samplers._lower_order_final), and
+  diffusers, given those timesteps, extrapolates across it at second order.
 """
 
 import inspect
+import math
 
 import diffusers
 import pytest
@@ -37,10 +44,11 @@ from pixeldrift.diffusion.gaussian_mixture_networks import FlowNetwork, VPNetwor
 from pixeldrift.diffusion.parameterization import EpsDenoiser, FlowDenoiser, VDenoiser
 from pixeldrift.diffusion.schedules import DiscreteSchedule
 from pixeldrift.sampling.samplers import SAMPLERS
-from pixeldrift.sampling.sigma_schedules import discrete_timesteps, flow_sigmas, karras_sigmas
+from pixeldrift.sampling.sigma_schedules import discrete_sigmas, discrete_timesteps, flow_sigmas, karras_sigmas
 
 SD = dict(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, num_train_timesteps=1000)
 STEPS = 10
+MULTISTEP = ("dpmpp_2m", "dpmpp_2m_sde", "unipc")
 TOLERANCE = 1e-4
 MIXTURE = example_mixture(torch.float32)
 SCHEDULE = DiscreteSchedule.named("scaled_linear")
@@ -88,11 +96,11 @@ def run_diffusers(scheduler, network, start, seed):
     return samples
 
 
-def run_ours(sampler, denoiser, noise, sigmas, seed):
+def run_ours(sampler, denoiser, noise, sigmas, seed, **options):
     generator = torch.Generator().manual_seed(seed)
     seen = []
     out = SAMPLERS[sampler](denoiser, noise * (1 + sigmas[0] ** 2).sqrt(), sigmas,
-                            callback=lambda i, x, d: seen.append(x), generator=generator)
+                            callback=lambda i, x, d: seen.append(x), generator=generator, **options)
     return seen[1:] + [out]
 
 
@@ -141,6 +149,69 @@ def test_sampler_agrees_with_diffusers_under_karras_sigmas(case):
     noise, sigmas = noise_for(1), scheduler_sigmas(scheduler)
     theirs = run_diffusers(scheduler, network, diffusers_start(noise, sigmas, in_sigma_space), 0)
     assert_agree(run_ours(sampler, adapter, noise, sigmas, 0), theirs, sigmas, in_sigma_space)
+
+
+# ----- lower_order_final and DPM-Solver-2 ---------------------------------------------------
+
+def run_both(case, spacing, steps, final_sigmas_type, timesteps=None, **ours_options):
+    """diffusers (lower_order_final=True, its default) and ours on diffusers' sigmas, step by step."""
+    cls, extra, sampler, _ = CASES[case]
+    scheduler = cls(**SD, timestep_spacing=spacing, steps_offset=1, final_sigmas_type=final_sigmas_type, **extra)
+    scheduler.set_timesteps(steps)
+    if timesteps is not None:  # UniPC takes no custom timesteps: replace them, and their sigmas, after the fact
+        table = ((1 - scheduler.alphas_cumprod) / scheduler.alphas_cumprod) ** 0.5
+        scheduler.timesteps = torch.tensor(timesteps)
+        scheduler.sigmas = torch.cat([table[scheduler.timesteps], torch.zeros(1)])
+    network = VPNetwork(MIXTURE, SCHEDULE, "eps")
+    noise, sigmas = noise_for(4), scheduler_sigmas(scheduler)
+    theirs = run_diffusers(scheduler, network, noise, seed=6)
+    ours = run_ours(sampler, EpsDenoiser(network, SCHEDULE), noise, sigmas, 6, **ours_options)
+    return ours, theirs, sigmas
+
+
+@pytest.mark.parametrize("final", ["zero", "sigma_min"])
+@pytest.mark.parametrize("steps", [5, 8, 10])
+@pytest.mark.parametrize("spacing", ["leading", "linspace"])
+@pytest.mark.parametrize("case", MULTISTEP)
+def test_multistep_agrees_with_diffusers_lower_order_final(case, spacing, steps, final):
+    """Ending at sigma_min, diffusers takes the final step at first order below 15 steps, as we do;
+    ending at 0, that step is the step to 0, first order on both sides."""
+    ours, theirs, sigmas = run_both(case, spacing, steps, final)
+    assert (sigmas[-1] > 0) == (final == "sigma_min")
+    assert_agree(ours, theirs, sigmas, in_sigma_space=False)
+
+
+@pytest.mark.parametrize("steps", [5, 8, 10])
+@pytest.mark.parametrize("spacing", ["leading", "linspace"])
+@pytest.mark.parametrize("case", ["dpmpp_2m", "unipc"])
+def test_on_ddim_spacings_we_depart_from_diffusers_only_at_the_long_step(case, spacing, steps):
+    timesteps = discrete_timesteps(steps, 1000, spacing, 1 if spacing == "leading" else 0).tolist()
+    without_rule, theirs, sigmas = run_both(case, spacing, steps, "zero", timesteps, lower_order_final=False)
+    assert_agree(without_rule, theirs, sigmas, in_sigma_space=False)
+    ours, _, _ = run_both(case, spacing, steps, "zero", timesteps)
+    assert_agree(ours[:-2], theirs[:-2], sigmas, in_sigma_space=False)
+    assert (ours[-2] - theirs[-2]).abs().max() > 1e-2  # into sigma(t=0 or 1): first order here, second there
+
+
+@pytest.mark.parametrize("steps", [5, 10])
+@pytest.mark.parametrize("spacing", ["leading", "linspace", "trailing"])
+def test_dpm_solver_2_agrees_with_diffusers_singlestep(spacing, steps):
+    """DPMSolverSinglestepScheduler (algorithm_type="dpmsolver", order 2) on a grid whose odd points are
+    our midpoints in lambda: each of its order-2 updates is one of our steps. It needs a non-zero
+    final sigma for "dpmsolver", and lower_order_final=False to keep the final pair second order."""
+    outer = discrete_sigmas(SCHEDULE, steps + 1, spacing, 1 if spacing == "leading" else 0)[:-1]  # non-zero
+    o = outer.tolist()
+    grid = [v for k in range(steps) for v in (o[k], math.sqrt(o[k] * o[k + 1]))] + [o[-1]]
+    scheduler = diffusers.DPMSolverSinglestepScheduler(**SD, algorithm_type="dpmsolver", solver_order=2,
+                                                       final_sigmas_type="sigma_min", lower_order_final=False)
+    scheduler.set_timesteps(timesteps=list(range(2 * steps, 0, -1)))  # sets the step count; replaced below
+    scheduler.sigmas = torch.tensor(grid, dtype=torch.float32)
+    scheduler.timesteps = SCHEDULE.timestep(scheduler.sigmas[:-1])  # fractional, as our adapter computes
+    assert scheduler.order_list == [1, 2] * steps
+    network, noise = VPNetwork(MIXTURE, SCHEDULE, "eps"), noise_for(3)
+    theirs = run_diffusers(scheduler, network, noise, 0)[1::2]  # after each order-2 update
+    ours = run_ours("dpm_solver_2", EpsDenoiser(network, SCHEDULE), noise, outer, 0)
+    assert_agree(ours, theirs, outer, in_sigma_space=False)
 
 
 def test_flow_euler_agrees_with_diffusers_flow_match():
