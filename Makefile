@@ -20,7 +20,9 @@ setup: $(BIN)/pixeldrift
 demo: setup
 	$(BIN)/pixeldrift generate "three red circles above a blue square" -n 4 --out outputs/demo
 
+# The lab draws its figures with matplotlib, which the base install does not carry.
 toy: setup
+	$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/pip install --quiet --disable-pip-version-check 'matplotlib>=3.8'
 	$(BIN)/pixeldrift toy --data swissroll --out outputs/toy
 
 test: setup

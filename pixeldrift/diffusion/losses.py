@@ -44,6 +44,19 @@ def logit_normal_flow_sigma_sampler(mean: float = 0.0, std: float = 1.0, shift: 
     return sample
 
 
+def uniform_flow_sigma_sampler(t_min: float = 1e-4, t_max: float = 1 - 1e-4) -> SigmaSampler:
+    """Flow time t uniform on [t_min, t_max] (Lipman et al. 2023; Liu et al. 2023), in sigma space.
+
+    The ends are cut as the logit-normal sampler's are: t = 1 would be an infinite sigma.
+    """
+    if not 0 < t_min < t_max < 1:
+        raise ValueError(f"need 0 < t_min < t_max < 1, got t_min={t_min}, t_max={t_max}")
+
+    def sample(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return flow_sigma_from_t(t_min + (t_max - t_min) * torch.rand(n, generator=generator))
+    return sample
+
+
 def denoising_loss(
     denoiser: Denoiser,
     x0: torch.Tensor,

@@ -1,83 +1,177 @@
-"""Pictures of the toy lab, drawn with Pillow: point clouds, trajectories, the drift field, a GIF."""
+"""Pictures of the toy lab, drawn with matplotlib: every panel of a figure shares its axes,
+so a wider cloud is a wider cloud; colour and arrow length carry magnitudes.
+
+matplotlib is imported when a figure is drawn, not with the lab: without it the lab
+still trains, samples and measures, and says that figures were skipped.
+"""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
 from pixeldrift.atomic_write import write_bytes_atomically
 
-PANEL = 240          # pixels per panel side
-VIEW = 3.2           # the panel shows [-VIEW, VIEW]^2 in data units
-BACKGROUND = (250, 250, 247)
-INK = (40, 60, 120)
-DATA_INK = (200, 90, 40)
+DATA_COLOUR = "#d9773a"
+SAMPLE_COLOUR = "#2f4b8f"
+PANEL_INCHES = 3.1
 
 
-def _to_pixels(points: torch.Tensor) -> torch.Tensor:
-    return (points / VIEW * 0.5 + 0.5) * torch.tensor([PANEL, -PANEL]) + torch.tensor([0, PANEL])
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or ImportError with the line that installs it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("the toy lab draws its figures with matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    return plt
 
 
-def _panel(title: str) -> tuple[Image.Image, ImageDraw.ImageDraw]:
-    image = Image.new("RGB", (PANEL, PANEL + 18), BACKGROUND)
-    draw = ImageDraw.Draw(image)
-    draw.text((6, PANEL + 3), title, fill=(30, 30, 30))
-    return image, draw
+def _panels(n: int, title: str, rows: int = 1):
+    plt = pyplot()
+    cols = -(-n // rows)
+    fig, axes = plt.subplots(rows, cols, figsize=(PANEL_INCHES * cols, PANEL_INCHES * rows + 0.5),
+                             sharex=True, sharey=True, squeeze=False, constrained_layout=True)
+    fig.suptitle(title)
+    for ax in axes.flat:
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n])
 
 
-def scatter(points: torch.Tensor, title: str, colour=INK) -> Image.Image:
-    image, draw = _panel(title)
-    for x, y in _to_pixels(points).tolist():
-        draw.rectangle([x - 1, y - 1, x, y], fill=colour)
-    return image
+def _scatter(ax, points: torch.Tensor, colour: str, label: str | None = None, size: float = 2.0, alpha=0.5):
+    p = points.detach().cpu().numpy()
+    ax.scatter(p[:, 0], p[:, 1], s=size, c=colour, alpha=alpha, linewidths=0, label=label, rasterized=True)
 
 
-def row(panels: list[Image.Image]) -> Image.Image:
-    out = Image.new("RGB", (sum(p.width for p in panels) + 4 * (len(panels) - 1), panels[0].height), "white")
-    x = 0
-    for p in panels:
-        out.paste(p, (x, 0))
-        x += p.width + 4
-    return out
+def _limits(ax, half_width: float) -> None:
+    ax.set_xlim(-half_width, half_width)
+    ax.set_ylim(-half_width, half_width)
 
 
-def trajectories(paths: torch.Tensor, title: str) -> Image.Image:
-    """paths: (steps + 1, N, 2) in the VP scale x / sqrt(1 + sigma^2), from noise to data."""
-    image, draw = _panel(title)
-    pixels = _to_pixels(paths.reshape(-1, 2)).reshape(paths.shape)
-    for n in range(paths.shape[1]):
-        draw.line([tuple(p) for p in pixels[:, n].tolist()], fill=(150, 165, 200), width=1)
-    for x, y in pixels[-1].tolist():
-        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=DATA_INK)
-    return image
+def save(fig, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    pyplot().close(fig)
+    return write_bytes_atomically(path, buffer.getvalue())
 
 
-def drift_field(denoiser, sigma: float, title: str, grid: int = 17) -> Image.Image:
-    """Arrows from grid points x towards the model's clean guess D(x, sigma), all of one length."""
-    image, draw = _panel(title)
-    axis = torch.linspace(-VIEW * 0.9, VIEW * 0.9, grid)
+def forward_process(data: torch.Tensor, noise: torch.Tensor, sigmas: tuple[float, ...], path: Path) -> Path:
+    """x = x0 + sigma * eps at each sigma, on one shared pair of axes, with the data underneath."""
+    fig, axes = _panels(len(sigmas), "The forward process: x = x0 + sigma * noise (shared axes)")
+    for ax, sigma in zip(axes, sigmas):
+        _scatter(ax, data, DATA_COLOUR, "data x0", alpha=0.25)
+        _scatter(ax, data + sigma * noise, SAMPLE_COLOUR, "noisy x")
+        ax.set_title(f"sigma = {sigma:g}")
+    axes[0].legend(loc="upper left", fontsize=7, markerscale=4)
+    _limits(axes[0], 1.1 * float((data + max(sigmas) * noise).abs().quantile(0.995)))
+    return save(fig, path)
+
+
+def drift_field(denoiser, sigmas: tuple[float, ...], data: torch.Tensor, path: Path, grid: int = 19,
+                extent: float | None = None) -> Path:
+    """Arrows from grid points x towards the model's clean guess D(x, sigma), on one scale for all panels.
+
+    D(x, sigma) - x = sigma^2 * score, the pull the probability-flow ODE follows: long far
+    from the data and at large sigma, short near the data at small sigma. Length and colour
+    both show it; the longest arrow of the figure spans 2.5 grid cells.
+    """
+    plt = pyplot()
+    extent = extent or 1.2 * float(data.abs().max())
+    axis = torch.linspace(-extent, extent, grid)
     points = torch.cartesian_prod(axis, axis)
+    pulls = []
     with torch.no_grad():
-        pull = denoiser(points, torch.full((len(points),), sigma)) - points
-    pull = pull / pull.norm(dim=1, keepdim=True).clamp_min(1e-8) * (VIEW / grid)
-    for start, end in zip(_to_pixels(points).tolist(), _to_pixels(points + pull).tolist()):
-        draw.line([tuple(start), tuple(end)], fill=INK, width=1)
-        draw.ellipse([end[0] - 1.5, end[1] - 1.5, end[0] + 1.5, end[1] + 1.5], fill=DATA_INK)
-    return image
+        for sigma in sigmas:
+            pulls.append(denoiser(points, torch.full((len(points),), float(sigma))) - points)
+    longest = max(float(p.norm(dim=1).max()) for p in pulls)
+    shrink = min(1.0, 2.5 * (2 * extent / (grid - 1)) / max(longest, 1e-12))  # data units per unit of pull
+    norm = plt.Normalize(0, longest)
+    fig, axes = _panels(len(sigmas), "Where the model pulls each point: arrows towards D(x, sigma)"
+                        + ("" if shrink == 1 else f", drawn at {shrink:.2g} of their length"))
+    x, y = points[:, 0].numpy(), points[:, 1].numpy()
+    for ax, sigma, pull in zip(axes, sigmas, pulls):
+        _scatter(ax, data, DATA_COLOUR, "data", alpha=0.3)
+        arrows = ax.quiver(x, y, shrink * pull[:, 0].numpy(), shrink * pull[:, 1].numpy(), pull.norm(dim=1).numpy(),
+                           cmap="viridis", norm=norm, angles="xy", scale_units="xy", scale=1, width=0.006)
+        ax.set_title(f"drift at sigma = {sigma:g}")
+        _limits(ax, 1.1 * extent)
+    fig.colorbar(arrows, ax=axes, shrink=0.8, label="|D(x, sigma) - x|, in data units")
+    return save(fig, path)
 
 
-def save_gif(frames: list[Image.Image], path: Path, frame_ms: int = 80) -> None:
-    """Animated GIF, written atomically so a crash leaves no half file."""
-    buffer = io.BytesIO()
+def trajectories(paths: torch.Tensor, data: torch.Tensor, title: str, path: Path, shown: int = 120) -> Path:
+    """paths: (steps + 1, N, 2) from noise to data. Lines fade in as they go; each ends in a dot on the data."""
+    fig, axes = _panels(2, title)
+    ax, right = axes
+    _scatter(ax, data, DATA_COLOUR, "data", size=3, alpha=0.35)
+    p = paths[:, :shown].numpy()
+    for n in range(p.shape[1]):
+        ax.plot(p[:, n, 0], p[:, n, 1], color="#7a8bb5", linewidth=0.6, alpha=0.6)
+    ax.scatter(p[0, :, 0], p[0, :, 1], s=6, c="#9aa7c7", label="start (noise)", zorder=3)
+    ax.scatter(p[-1, :, 0], p[-1, :, 1], s=10, c=SAMPLE_COLOUR, label="end (sample)", zorder=4)
+    ax.set_title(f"{shown} reverse paths")
+    ax.legend(loc="upper left", fontsize=7)
+    _scatter(right, data, DATA_COLOUR, "data", alpha=0.35)
+    _scatter(right, paths[-1], SAMPLE_COLOUR, "samples")
+    right.set_title("all samples over the data")
+    right.legend(loc="upper left", fontsize=7, markerscale=4)
+    _limits(ax, 1.15 * float(paths[0].abs().quantile(0.99).clamp_min(data.abs().max())))
+    return save(fig, path)
+
+
+def sample_grid(samples: dict[str, torch.Tensor], data: torch.Tensor, title: str, path: Path) -> Path:
+    """One panel per run (title: sampler, steps, distances), samples over the data, shared axes."""
+    fig, axes = _panels(len(samples), title, rows=1 if len(samples) <= 4 else 2)
+    for ax, (name, points) in zip(axes, samples.items()):
+        _scatter(ax, data, DATA_COLOUR, "data", alpha=0.3)
+        _scatter(ax, points, SAMPLE_COLOUR, "samples")
+        ax.set_title(name, fontsize=9)
+    axes[0].legend(loc="upper left", fontsize=7, markerscale=4)
+    _limits(axes[0], 1.25 * float(data.abs().max()))
+    return save(fig, path)
+
+
+def guidance_grid(samples: dict[str, tuple[torch.Tensor, torch.Tensor]], data: torch.Tensor, title: str,
+                  path: Path) -> Path:
+    """One panel per guidance scale: samples coloured by the class they were asked for."""
+    fig, axes = _panels(len(samples), title)
+    for ax, (name, (points, labels)) in zip(axes, samples.items()):
+        _scatter(ax, data, "#cccccc", alpha=0.3)
+        p = points.numpy()
+        ax.scatter(p[:, 0], p[:, 1], s=3, c=labels.numpy(), cmap="tab10", vmin=0, vmax=9, linewidths=0,
+                   rasterized=True)
+        ax.set_title(name, fontsize=9)
+    _limits(axes[0], 1.25 * float(data.abs().max()))
+    return save(fig, path)
+
+
+def flow_gif(paths: torch.Tensor, data: torch.Tensor, path: Path, frame_ms: int = 90) -> Path:
+    """An animated GIF of the points flowing from noise to data, on fixed axes, written atomically."""
+    from PIL import Image
+
+    plt = pyplot()
+    half_width = 1.15 * float(paths[0].abs().quantile(0.99).clamp_min(data.abs().max()))
+    frames = []
+    fig, ax = plt.subplots(figsize=(3.4, 3.6), constrained_layout=True)
+    for i, points in enumerate(paths):
+        ax.clear()
+        _scatter(ax, data, DATA_COLOUR, alpha=0.15)
+        _scatter(ax, points, SAMPLE_COLOUR, size=3, alpha=0.7)
+        _limits(ax, half_width)
+        ax.set_aspect("equal")
+        ax.set_title(f"step {i} of {len(paths) - 1}", fontsize=9)
+        ax.tick_params(labelsize=7)
+        fig.canvas.draw()
+        frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).quantize(64))
+    plt.close(fig)
     hold = [frames[-1]] * 12  # pause on the result before looping
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:] + hold, duration=frame_ms, loop=0)
-    write_bytes_atomically(path, buffer.getvalue())
-
-
-def save_png(image: Image.Image, path: Path) -> None:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    write_bytes_atomically(path, buffer.getvalue())
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:] + hold, duration=frame_ms, loop=0)
+    return write_bytes_atomically(path, buffer.getvalue())
