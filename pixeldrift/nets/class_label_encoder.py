@@ -81,8 +81,9 @@ class ClassLabelEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.index = {name: i + 1 for i, name in enumerate(cfg.classes)}  # 0 is "no class"
+        # unit-variance entries, the scale of a text encoder's layer-normed states: a token of std 0.02 moved
+        # the denoiser's output by 0.3% after 400 steps, and guidance had nothing to amplify
         self.embed = nn.Embedding(len(cfg.classes) + 1, cfg.width)
-        nn.init.normal_(self.embed.weight, std=0.02)
 
     @property
     def output_dim(self) -> int:

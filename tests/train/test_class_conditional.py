@@ -2,6 +2,7 @@
 class name (guidance on the no-class token), and the refusals around it."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -49,6 +50,7 @@ def test_train_a_class_conditional_model_and_generate_by_class_name(tmp_path):
 
 def test_labels_a_model_does_not_know_and_renamed_classes_are_refused(tmp_path):
     from pixeldrift.pipeline import load_model
+    from pixeldrift.train.evaluation import evaluation_hook
     from pixeldrift.train.run import ModelChoice, text_to_image_trainer, train_text_to_image
     from pixeldrift.train.trainer import TrainerConfig
 
@@ -56,7 +58,10 @@ def test_labels_a_model_does_not_know_and_renamed_classes_are_refused(tmp_path):
     choice = ModelChoice(text_encoder="class-label", denoiser_preset="tiny")
     data = str(class_folder(tmp_path / "data"))
     train_text_to_image(tmp_path / "run", config, None, data, 32, export=tmp_path / "model", choice=choice)
-    assert load_model(tmp_path / "model").text_encoder.cfg.classes == ("circle", "square")
+    model = load_model(tmp_path / "model")
+    assert model.text_encoder.cfg.classes == ("circle", "square")
+    evaluation_hook(tmp_path / "run", size=32)(7, SimpleNamespace(model=model))  # --eval-every: class samples
+    assert (tmp_path / "run" / "samples-000007.png").is_file() and not (tmp_path / "run" / "eval.csv").exists()
     other = str(class_folder(tmp_path / "other", ("circle", "star")))
     with pytest.raises(ValueError, match="labels star are not classes of .*model \\(circle, square\\)"):
         text_to_image_trainer(tmp_path / "run2", config, None, other, 32, init=tmp_path / "model")
