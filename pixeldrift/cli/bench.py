@@ -102,7 +102,8 @@ def _feature_options(function):
                           "`pixeldrift bench fid-convert`); nothing is downloaded."),
         click.option("--max-images", type=click.IntRange(2, MAX_IMAGES), default=10_000, show_default=True,
                      help="Refuse a folder with more images than this."),
-        click.option("--batch-size", type=click.IntRange(1, 512), default=32, show_default=True),
+        click.option("--batch-size", type=click.IntRange(1, 512), default=32, show_default=True,
+                     help="Images per forward pass of the network (memory is bounded by it)."),
         click.option("--device", default="cpu", show_default=True, help="cpu or cuda."),
     ]
     for option in reversed(options):
@@ -135,8 +136,8 @@ def fid_command(real, fake, features, max_images, batch_size, device) -> None:
     """Frechet Inception Distance between two image folders (Heusel et al. 2017).
 
     Features are the 2048 pool features of the FID Inception-v3 (images resized to 299x299 as pytorch-fid
-    does); the matrix square root by symmetric eigen-decomposition (see pixeldrift/evaluate/
-    feature_distances.py). Below ~2,000 images per folder the covariance is rank-deficient and FID is biased
+    does); the matrix square root by symmetric eigen-decomposition (pixeldrift.evaluate.feature_distances).
+    Below ~2,000 images per folder the covariance is rank-deficient and FID is biased
     upwards: compare only figures made with the same counts.
 
     \b
