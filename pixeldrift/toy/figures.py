@@ -152,21 +152,24 @@ def guidance_grid(samples: dict[str, tuple[torch.Tensor, torch.Tensor]], data: t
     return save(fig, path)
 
 
-def flow_gif(paths: torch.Tensor, data: torch.Tensor, path: Path, frame_ms: int = 90) -> Path:
-    """An animated GIF of the points flowing from noise to data, on fixed axes, written atomically."""
+def flow_gif(paths: torch.Tensor, data: torch.Tensor, path: Path, steps: list[int] | None = None,
+             frame_ms: int = 90) -> Path:
+    """An animated GIF of the points flowing from noise to data, on fixed axes, written atomically.
+    `steps`: the sampler step each frame shows (default 0, 1, 2, ...)."""
     from PIL import Image
 
     plt = pyplot()
     half_width = 1.15 * float(paths[0].abs().quantile(0.99).clamp_min(data.abs().max()))
     frames = []
+    steps = steps or list(range(len(paths)))
     fig, ax = plt.subplots(figsize=(3.4, 3.6), constrained_layout=True)
-    for i, points in enumerate(paths):
+    for i, points in zip(steps, paths):
         ax.clear()
         _scatter(ax, data, DATA_COLOUR, alpha=0.15)
         _scatter(ax, points, SAMPLE_COLOUR, size=3, alpha=0.7)
         _limits(ax, half_width)
         ax.set_aspect("equal")
-        ax.set_title(f"step {i} of {len(paths) - 1}", fontsize=9)
+        ax.set_title(f"step {i} of {steps[-1]}", fontsize=9)
         ax.tick_params(labelsize=7)
         fig.canvas.draw()
         frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).quantize(64))

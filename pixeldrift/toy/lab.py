@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -174,10 +175,12 @@ def check_config(config: ToyLabConfig) -> None:
 
 def run_lab(config: ToyLabConfig, out: Path | None, log=print) -> LabResult:
     check_config(config)
+    default = DEFAULT_SIGMAS[config.training.objective]
+    config = replace(config, runs=tuple(replace(r, sigmas=r.sigmas or default) for r in config.runs))
     cloud = PointCloud(config.data if config.points_file is None else None, config.points_file, config.normalisation)
     training = config.training
-    if training.objective == "edm":
-        training.sigma_data = cloud.normalisation.scale  # normalised data has this standard deviation
+    if training.objective == "edm":  # normalised data has the standard deviation `scale`
+        training = replace(training, sigma_data=cloud.normalisation.scale)
     norm = cloud.normalisation
     log(f"data: {cloud.name}, normalised = (raw - ({norm.mean[0]:.4g}, {norm.mean[1]:.4g})) / {norm.std:.4g}"
         f" * {norm.scale:g}" + (f"; {cloud.num_classes} classes" if cloud.num_classes else ""))
@@ -207,7 +210,7 @@ def run_lab(config: ToyLabConfig, out: Path | None, log=print) -> LabResult:
         "(lower is better):")
     log(format_table(results, floor, config.target_chamfer))
     for note in same_sampler_notes([r.run for r in results]):
-        log(note)
+        log(textwrap.fill(note, width=100, subsequent_indent="  "))
 
     guidance = []
     if cloud.num_classes and config.runs and config.guidance:
@@ -262,7 +265,7 @@ def format_table(results: list[RunResult], floor: tuple[float, float], target: f
         header += f"{f'< {target:g}?':>9}"
     lines = [header, "-" * len(header)]
     for r in results:
-        line = (f"{r.run.sampler:<16}{r.run.steps:>6}{r.run.sigmas or 'default':>10}{r.sliced_wasserstein:>10.4f}"
+        line = (f"{r.run.sampler:<16}{r.run.steps:>6}{r.run.sigmas or '':>10}{r.sliced_wasserstein:>10.4f}"
                 f"{r.chamfer:>10.2f}{r.seconds:>9.1f}")
         if target is not None:
             line += f"{'pass' if r.chamfer < target else 'FAIL':>9}"
@@ -274,11 +277,11 @@ def format_table(results: list[RunResult], floor: tuple[float, float], target: f
 def format_guidance(results: list[GuidanceResult], run: SampleRun) -> str:
     lines = [f"classifier-free guidance ({run.sampler}, {run.steps} steps): samples asked for class c",
              f"{'guidance':>9}{'in class c':>12}{'Chamfer':>10}   (0 = unconditional, 1 = conditional, "
-             "above 1 = pushed past it)"]
+             "above 1 = guided)"]
     for r in results:
         lines.append(f"{r.scale:>9g}{100 * r.class_accuracy:>11.1f}%{r.chamfer:>10.2f}")
-    lines.append("'in class c': the sample's nearest data point has class c. Guidance raises it and, "
-                 "past some scale, costs spread (Chamfer).")
+    lines.append("'in class c': the sample's nearest data point has class c. Guidance raises it, and shrinks "
+                 "each class\ntowards its most typical points: the spread is lost, which Chamfer counts.")
     return "\n".join(lines)
 
 
@@ -307,9 +310,7 @@ def draw_figures(result: LabResult, config: ToyLabConfig, out: Path) -> list[Pat
     noise = torch.randn(data.shape, generator=generator)
     scale = result.cloud.normalisation.scale
     written = [figures.forward_process(data, noise, tuple(scale * s for s in FORWARD_SIGMAS), out / "forward.png")]
-    denoiser, cond = result.denoiser, {}
-    if result.cloud.num_classes:
-        denoiser = _unconditional(result.denoiser)
+    denoiser = _unconditional(result.denoiser) if result.cloud.num_classes else result.denoiser
     written.append(figures.drift_field(denoiser, tuple(scale * s for s in DRIFT_SIGMAS), data, out / "drift.png"))
 
     best = min(result.runs, key=lambda r: r.chamfer, default=None)  # the paths worth watching
@@ -320,7 +321,7 @@ def draw_figures(result: LabResult, config: ToyLabConfig, out: Path) -> list[Pat
     def record(i, x, denoised):  # VP scale x / sqrt(1 + sigma^2): noise starts as N(0, 1), not N(0, sigma^2)
         path.append(x / math.sqrt(1 + sigmas[i].item() ** 2))
 
-    final = sample_points(denoiser, run.sampler, sigmas, 600, config.seed, callback=record, **cond)
+    final = sample_points(denoiser, run.sampler, sigmas, 600, config.seed, callback=record)
     paths = torch.stack(path + [final])  # (steps + 1, N, 2)
     written.append(figures.trajectories(paths, data, f"Reverse paths of the best run, {run.label} "
                                         "(drawn as x / sqrt(1 + sigma^2))",
@@ -334,14 +335,14 @@ def draw_figures(result: LabResult, config: ToyLabConfig, out: Path) -> list[Pat
                   for g in result.guidance}
         written.append(figures.guidance_grid(panels, data, "Classifier-free guidance: colour = class asked for",
                                              out / "guidance.png"))
-    every = max(1, (len(paths) - 1) // 40)  # at most ~40 frames, whatever the step count
-    written.append(figures.flow_gif(paths[::every] if every > 1 else paths, data, out / "flow.gif"))
+    frames = torch.linspace(0, len(paths) - 1, min(len(paths), 41)).round().long()  # first and last included
+    written.append(figures.flow_gif(paths[frames], data, out / "flow.gif", frames.tolist()))
     return written
 
 
 def _unconditional(denoiser):
     """The conditional model asked for no class (the null label it learned through label dropout)."""
-    def call(x, sigma, **cond):
+    def call(x, sigma):
         null = torch.full((len(x),), denoiser.net.num_classes, dtype=torch.long)
         return denoiser(x, sigma, class_label=null)
     call.input_scale = denoiser.input_scale
