@@ -150,9 +150,9 @@ def training_sigmas(config: ToyTrainingConfig):
 
 def train_denoiser(sample_labelled, config: ToyTrainingConfig, num_classes: int = 0, on_step=None) -> Denoiser:
     """Train on fresh data every step: `sample_labelled(n, generator)` gives (points, labels or None)."""
+    torch.manual_seed(config.seed)  # the initial weights: same seed, same model
     denoiser = build_denoiser(config, num_classes)
     generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
     torch.set_flush_denormal(True)  # denormal floats in Adam's moments are ~100x slower on CPUs
     optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate, fused=True)  # one kernel, not 18
     decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps) if config.lr_decay else None

@@ -90,6 +90,15 @@ def test_each_objective_trains_and_samples(objective):
     assert samples.shape == (32, 2) and torch.isfinite(samples).all()
 
 
+def test_same_seed_same_model():
+    cloud = PointCloud("gaussians")
+    config = ToyTrainingConfig(objective="eps", steps=3, batch_size=16, hidden=16, depth=2)
+    torch.rand(5)  # whatever ran before must not matter
+    first = train_denoiser(cloud.sample_labelled, config, num_classes=8).state_dict()
+    second = train_denoiser(cloud.sample_labelled, config, num_classes=8).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
 def test_the_mlp_reads_each_adapters_time_input():
     denoiser = build_denoiser(ToyTrainingConfig(objective="eps"))
     seen = []
