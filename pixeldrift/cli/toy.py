@@ -80,8 +80,8 @@ def _runs(ctx, param, value: str | None) -> tuple[tuple[str, int | None, str | N
               help="The noise levels samplers visit [default: leading for eps/v, karras for edm, "
                    "flow for flow].")
 @click.option("--samplers", "runs", callback=_runs, default=None,
-              help=f"Comma-separated samplers, each optionally sampler:steps[:sigmas] [default: {LAB_SAMPLERS}; "
-                   "course: ddpm:1000,ddim:50:leading,dpm_solver_1:50:trailing,dpm_solver_2:25:trailing].")
+              help=f"Comma-separated samplers, each optionally sampler:steps[:sigmas], e.g. ddim:50:leading "
+                   f"[default: {LAB_SAMPLERS}; course: its tasks' samplers].")
 @click.option("--steps", "sample_steps", callback=_int_list, default=None,
               help="Comma-separated step counts for samplers given without :steps [default: 10,25].")
 @click.option("--guidance", callback=_float_list, default=None,
@@ -92,7 +92,7 @@ def _runs(ctx, param, value: str | None) -> tuple[tuple[str, int | None, str | N
               help="Points per optimizer step [default: 512; course: 128].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=1), default=None,
               help="Adam's learning rate, cosine-decayed to 0 [default: 2e-3; course: 3e-3].")
-@click.option("--num-samples", type=click.IntRange(2, 100_000), default=None,
+@click.option("--num-samples", type=click.IntRange(2, 20_000), default=None,
               help="Samples drawn per sampler and compared with as many data points [default: 2048].")
 @click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the first sampler's samples to this .npy (rows x, y[, label]), atomically.")
@@ -137,6 +137,8 @@ def toy(setup, data, points_file, objective, schedule, sigmas, runs, sample_step
         config = ToyLabConfig(data="swissroll", normalisation="course", num_samples=COURSE_SAMPLES,
                               target_chamfer=COURSE_TARGET)
     else:
+        if data and points_file:
+            raise click.UsageError("give --data or --points, not both")
         training = ToyTrainingConfig(objective=objective or "edm", steps=2000, batch_size=512, learning_rate=2e-3,
                                      seed=seed)
         default_runs = ()

@@ -107,7 +107,7 @@ def drift_field(denoiser, sigmas: tuple[float, ...], data: torch.Tensor, path: P
 
 
 def trajectories(paths: torch.Tensor, data: torch.Tensor, title: str, path: Path, shown: int = 120) -> Path:
-    """paths: (steps + 1, N, 2) from noise to data. Lines fade in as they go; each ends in a dot on the data."""
+    """paths: (steps + 1, N, 2) from noise to data: a light dot where each path starts, a dark one where it ends."""
     fig, axes = _panels(2, title)
     ax, right = axes
     _scatter(ax, data, DATA_COLOUR, "data", size=3, alpha=0.35)
@@ -116,7 +116,7 @@ def trajectories(paths: torch.Tensor, data: torch.Tensor, title: str, path: Path
         ax.plot(p[:, n, 0], p[:, n, 1], color="#7a8bb5", linewidth=0.6, alpha=0.6)
     ax.scatter(p[0, :, 0], p[0, :, 1], s=6, c="#9aa7c7", label="start (noise)", zorder=3)
     ax.scatter(p[-1, :, 0], p[-1, :, 1], s=10, c=SAMPLE_COLOUR, label="end (sample)", zorder=4)
-    ax.set_title(f"{shown} reverse paths")
+    ax.set_title(f"{shown} paths, as x / sqrt(1 + sigma^2)", fontsize=9)
     ax.legend(loc="upper left", fontsize=7)
     _scatter(right, data, DATA_COLOUR, "data", alpha=0.35)
     _scatter(right, paths[-1], SAMPLE_COLOUR, "samples")

@@ -144,7 +144,7 @@ def sample_points(denoiser: Denoiser, sampler: str, sigmas: torch.Tensor, n: int
 def class_accuracy(samples: torch.Tensor, labels: torch.Tensor, data: torch.Tensor,
                    data_labels: torch.Tensor) -> float:
     """Share of samples whose nearest data point has the class the sample was asked for."""
-    nearest = torch.cdist(samples, data).argmin(dim=1)
+    nearest = torch.cat([torch.cdist(chunk, data).argmin(dim=1) for chunk in samples.split(4096)])
     return (data_labels[nearest] == labels).float().mean().item()
 
 
@@ -306,7 +306,7 @@ def draw_figures(result: LabResult, config: ToyLabConfig, out: Path) -> list[Pat
 
     out.mkdir(parents=True, exist_ok=True)
     generator = torch.Generator().manual_seed(config.seed)
-    data = result.cloud.sample(1500, generator)
+    data, labels = result.cloud.sample_labelled(1500, generator)
     noise = torch.randn(data.shape, generator=generator)
     scale = result.cloud.normalisation.scale
     written = [figures.forward_process(data, noise, tuple(scale * s for s in FORWARD_SIGMAS), out / "forward.png")]
@@ -321,10 +321,10 @@ def draw_figures(result: LabResult, config: ToyLabConfig, out: Path) -> list[Pat
     def record(i, x, denoised):  # VP scale x / sqrt(1 + sigma^2): noise starts as N(0, 1), not N(0, sigma^2)
         path.append(x / math.sqrt(1 + sigmas[i].item() ** 2))
 
-    final = sample_points(denoiser, run.sampler, sigmas, 600, config.seed, callback=record)
+    asked = None if labels is None else labels[:600]  # labelled data: the conditional model's paths
+    final = sample_points(result.denoiser, run.sampler, sigmas, 600, config.seed, asked, callback=record)
     paths = torch.stack(path + [final])  # (steps + 1, N, 2)
-    written.append(figures.trajectories(paths, data, f"Reverse paths of the best run, {run.label} "
-                                        "(drawn as x / sqrt(1 + sigma^2))",
+    written.append(figures.trajectories(paths, data, f"Reverse paths of the best run: {run.label}",
                                         out / "trajectories.png"))
     panels = {f"{r.run.label}\nChamfer {r.chamfer:.1f}, SW {r.sliced_wasserstein:.3f}": r.samples
               for r in result.runs}
