@@ -7,6 +7,7 @@ go to $PIXELDRIFT_ARTIFACTS (default: the test's temporary folder).
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import io
 import os
@@ -16,6 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from pixeldrift.pipeline.request import GenerationRequest
+from pixeldrift.provenance.label import read_labels
+from pixeldrift.provenance.watermark import embed_watermark
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -100,6 +105,8 @@ def test_paint_a_mask_and_inpaint(page):
     page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.9, steps=12)
     page.mouse.up()
     page.shot("studio-mask-painted")
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/jobs") else None)
     page.fill("#prompt", "a red star")
     page.click("#generate")
     page.expect(page.locator("#results figcaption").first).to_have_text(re.compile(r"^a red star"), timeout=60_000)
@@ -108,11 +115,41 @@ def test_paint_a_mask_and_inpaint(page):
     studio = page.server.app.state.studio
     rows, _ = studio.gallery.search("red star")
     assert len(rows) == 1 and rows[0]["kind"] == "inpaint" and rows[0]["settings"]["has_mask"]
+
+    # What the page sent: a mask painted where the stroke went (on the left), nothing on the right.
+    assert len(sent) == 1 and sent[0]["kind"] == "inpaint"
+    mask = _decode_data_url(sent[0]["mask"]).convert("L")
+    mask = np.asarray(mask.resize((64, 64), Image.NEAREST)) >= 128
+    assert mask[:, :16].mean() > 0.2 and not mask[:, 48:].any()
+
+    # What the server kept: outside the painted mask and its feathered edge the result is the start image
+    # with this image's own watermark added, exactly; this holds whatever the model paints inside.
     source, _ = studio.gallery.search("blue square")
-    before = np.asarray(Image.open(studio.gallery.path_of(source[0]["id"])).convert("RGB")).astype(int)
-    after = np.asarray(Image.open(io.BytesIO(studio.gallery.path_of(rows[0]["id"]).read_bytes())).convert("RGB"))
-    changed = np.abs(after.astype(int) - before).sum(axis=2)
-    assert changed[:, :16].mean() > changed[:, 48:].mean()  # the stroke was on the left: most change is there
+    before = np.asarray(Image.open(studio.gallery.path_of(source[0]["id"])).convert("RGB"))
+    after_png = studio.gallery.path_of(rows[0]["id"]).read_bytes()
+    after = np.asarray(Image.open(io.BytesIO(after_png)).convert("RGB"))
+    expected = embed_watermark(before, read_labels(after_png).label["watermark"]["id"])
+    far_outside = ~_dilate(mask, radius=3 * sent[0].get("mask_blur", GenerationRequest.mask_blur))
+    assert far_outside.sum() > 500
+    np.testing.assert_array_equal(after[far_outside], expected[far_outside])
+    assert (after[mask] != expected[mask]).any()  # and inside, something was painted
+
+
+def _decode_data_url(url: str) -> Image.Image:
+    header, _, payload = url.partition(",")
+    assert header == "data:image/png;base64", header
+    return Image.open(io.BytesIO(base64.b64decode(payload)))
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Every pixel within `radius` (Chebyshev distance) of a True pixel."""
+    padded = np.pad(mask, radius)
+    out = np.zeros_like(mask)
+    height, width = mask.shape
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            out |= padded[dy:dy + height, dx:dx + width]
+    return out
 
 
 def test_phone_width_layout_has_no_sideways_scrolling(page):
