@@ -84,18 +84,25 @@ def make_data(source: str, size: int, seed: int, mix: str = "uniform", labels: b
     return ImageFolder(source, size=size, seed=seed, labels=labels)
 
 
-def vae_trainer(out: Path, config: TrainerConfig, preset: str = "tiny", data: str = "world",
-                size: int = 64) -> Trainer:
-    """The VAE run's trainer, its data checked whole (an image folder) before anything is trained."""
+def vae_config(preset: str = "tiny", latent_channels: int | None = None) -> VAEConfig:
+    """A named VAE preset, optionally with another number of latent channels."""
     if preset not in VAE_PRESETS:
         raise ValueError(f"unknown VAE preset {preset!r}; accepted: {', '.join(VAE_PRESETS)}")
-    return Trainer(VAETraining(VAE(VAE_PRESETS[preset])), make_data(data, size, config.seed), config, out)
+    chosen = VAE_PRESETS[preset]
+    return chosen if latent_channels is None else replace(chosen, latent_channels=latent_channels)
+
+
+def vae_trainer(out: Path, config: TrainerConfig, preset: str = "tiny", data: str = "world",
+                size: int = 64, latent_channels: int | None = None, scene_mix: str = "uniform") -> Trainer:
+    """The VAE run's trainer, its data checked whole (an image folder) before anything is trained."""
+    vae = VAE(vae_config(preset, latent_channels))
+    return Trainer(VAETraining(vae), make_data(data, size, config.seed, scene_mix), config, out)
 
 
 def train_vae(out: Path, config: TrainerConfig, preset: str = "tiny", data: str = "world", size: int = 64,
-              resume: bool = False) -> Path:
+              resume: bool = False, latent_channels: int | None = None, scene_mix: str = "uniform") -> Path:
     init_distributed(config.device)
-    trainer = vae_trainer(out, config, preset, data, size)
+    trainer = vae_trainer(out, config, preset, data, size, latent_channels, scene_mix)
     if resume:
         trainer.resume()
     trainer.fit()

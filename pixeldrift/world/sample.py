@@ -41,6 +41,8 @@ SCENE_MIXES = {
     "compositional": SamplerWeights(
         kinds={"objects": 0.70, "clock": 0.10, "quantity": 0.15, "text": 0.05},
         structures={"single": 0.10, "pair": 0.20, "counted": 0.30, "groups": 0.10, "relation": 0.30}),
+    # For the VAE: signs are where an autoencoder loses most (thin strokes, small letters), so draw more.
+    "signs": SamplerWeights(kinds={"objects": 0.35, "clock": 0.10, "quantity": 0.15, "text": 0.40}),
 }
 
 

@@ -127,3 +127,30 @@ def test_an_unexpected_error_is_one_line_with_a_hint_and_debug_shows_the_traceba
     with pytest.raises(SystemExit):
         main([*args, "--debug"])
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_a_vae_with_more_latent_channels_on_the_signs_mix_carries_a_text_to_image_model(tmp_path):
+    runner = CliRunner()
+    vae = runner.invoke(cli, ["train", "vae", "--size", "32", "--steps", "2", "--batch-size", "2", "--warmup", "1",
+                              "--latent-channels", "8", "--scene-mix", "signs", "--out", str(tmp_path / "vae")])
+    assert vae.exit_code == 0, vae.output
+    assert json.loads((tmp_path / "vae" / "vae_config.json").read_text())["latent_channels"] == 8
+    t2i = runner.invoke(cli, ["train", "t2i", *TINY, "--vae", str(tmp_path / "vae"), "--out", str(tmp_path / "run"),
+                              "--export", str(tmp_path / "model")])
+    assert t2i.exit_code == 0, t2i.output
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["denoiser"]["in_channels"] == config["denoiser"]["out_channels"] == 8
+
+
+def test_the_signs_mix_draws_signs_more_often_than_the_worlds_own():
+    import random
+
+    from pixeldrift import world
+
+    def share_of_signs(mix: str) -> float:
+        rng = random.Random(0)
+        specs = [world.sample_spec(rng, weights=world.SCENE_MIXES[mix]) for _ in range(2000)]
+        return sum(isinstance(s, world.TextScene) for s in specs) / len(specs)
+
+    # 40% and 15% drawn, fewer kept: the held-out words are redrawn
+    assert share_of_signs("signs") > 2 * share_of_signs("uniform") > 0.2
