@@ -9,6 +9,7 @@ mirrored up-path block.
 
 Interface (shared by every denoiser backbone of pixeldrift):
     net(x, noise_level, context=None, context_mask=None) -> out, same shape as x
+The UNet also takes `control=`, a ControlNet's residuals (nets/controlnet.py).
 Everything is per-sample (GroupNorm, LayerNorm, attention), so a sample's output
 does not depend on the rest of the batch; classifier-free guidance relies on it.
 
@@ -175,11 +176,14 @@ class Upsample(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))  # (N, C, 2H, 2W)
 
 
-class UNet(nn.Module):
-    """UNet denoiser backbone: `net(x, noise_level, context=None, context_mask=None) -> out`."""
+class UNetEncoder(nn.Module):
+    """The noise embedding, input convolution, down path and middle of a UNet.
 
-    def __init__(self, cfg: UNetConfig) -> None:
-        super().__init__()
+    Shared by the UNet and its ControlNet copy (nets/controlnet.py): the same module names, so the copy
+    loads the UNet's weights by name."""
+
+    def _build_encoder(self, cfg: UNetConfig) -> tuple[int, list[int]]:
+        """Build the encoder's layers; returns the embedding width and the width of every skip."""
         self.cfg = cfg
         emb_dim = 4 * cfg.base_channels
         self.noise_embed = NoiseLevelEmbedding(cfg.base_channels, emb_dim)
@@ -189,9 +193,7 @@ class UNet(nn.Module):
         self.mid = nn.ModuleList(
             [Stage(cfg, top, top, emb_dim, attention=True), Stage(cfg, top, top, emb_dim, attention=False)]
         )
-        self.up = self._build_up(emb_dim, skip_widths)
-        self.norm_out = nn.GroupNorm(cfg.norm_groups, cfg.widths[0])
-        self.conv_out = zero_init(nn.Conv2d(cfg.widths[0], cfg.out_channels, 3, padding=1))
+        return emb_dim, skip_widths
 
     def _build_down(self, emb_dim: int) -> tuple[nn.ModuleList, list[int]]:
         cfg, layers = self.cfg, nn.ModuleList()
@@ -205,6 +207,41 @@ class UNet(nn.Module):
                 layers.append(Downsample(width))
                 skip_widths.append(width)
         return layers, skip_widths
+
+    def encode(self, x: torch.Tensor, noise_level: torch.Tensor, context: torch.Tensor | None = None,
+               context_mask: torch.Tensor | None = None, hint: torch.Tensor | None = None):
+        """(middle output, skips, noise embedding); `hint` (N, C0, H, W) is added after the input convolution."""
+        self._check_input(x)
+        check_context(context, context_mask, x.shape[0], self.cfg.context_dim)
+        emb = self.noise_embed(check_noise_level(noise_level, x.shape[0]).to(x.device))  # (N, E)
+        h = self.conv_in(x)  # (N, C0, H, W)
+        if hint is not None:
+            h = h + hint
+        skips = [h]
+        for layer in self.down:
+            h = layer(h) if isinstance(layer, Downsample) else layer(h, emb, context, context_mask)
+            skips.append(h)
+        for stage in self.mid:
+            h = stage(h, emb, context, context_mask)  # (N, C_top, H/f, W/f)
+        return h, skips, emb
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        factor = self.cfg.downsample_factor
+        if x.ndim != 4 or x.shape[1] != self.cfg.in_channels:
+            raise ValueError(f"x must have shape (N, {self.cfg.in_channels}, H, W), got {tuple(x.shape)}")
+        if x.shape[2] % factor or x.shape[3] % factor:
+            raise ValueError(f"height and width must be multiples of {factor}, got {tuple(x.shape[2:])}")
+
+
+class UNet(UNetEncoder):
+    """UNet denoiser backbone: `net(x, noise_level, context=None, context_mask=None) -> out`."""
+
+    def __init__(self, cfg: UNetConfig) -> None:
+        super().__init__()
+        emb_dim, skip_widths = self._build_encoder(cfg)
+        self.up = self._build_up(emb_dim, skip_widths)
+        self.norm_out = nn.GroupNorm(cfg.norm_groups, cfg.widths[0])
+        self.conv_out = zero_init(nn.Conv2d(cfg.widths[0], cfg.out_channels, 3, padding=1))
 
     def _build_up(self, emb_dim: int, skip_widths: list[int]) -> nn.ModuleList:
         cfg, layers = self.cfg, nn.ModuleList()
@@ -220,17 +257,13 @@ class UNet(nn.Module):
         return layers
 
     def forward(self, x: torch.Tensor, noise_level: torch.Tensor, context: torch.Tensor | None = None,
-                context_mask: torch.Tensor | None = None) -> torch.Tensor:
-        self._check_input(x)
-        check_context(context, context_mask, x.shape[0], self.cfg.context_dim)
-        emb = self.noise_embed(check_noise_level(noise_level, x.shape[0]).to(x.device))  # (N, E)
-        h = self.conv_in(x)  # (N, C0, H, W)
-        skips = [h]
-        for layer in self.down:
-            h = layer(h) if isinstance(layer, Downsample) else layer(h, emb, context, context_mask)
-            skips.append(h)
-        for stage in self.mid:
-            h = stage(h, emb, context, context_mask)  # (N, C_top, H/f, W/f)
+                context_mask: torch.Tensor | None = None,
+                control: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """`control`: a ControlNet's residuals (nets/controlnet.py), one per skip and the last for the
+        middle, added before the up path reads them; None leaves the network exactly as it is."""
+        h, skips, emb = self.encode(x, noise_level, context, context_mask)
+        if control is not None:
+            h, skips = self._add_control(h, skips, control)
         for layer in self.up:
             if isinstance(layer, Upsample):
                 h = layer(h)
@@ -238,9 +271,13 @@ class UNet(nn.Module):
                 h = layer(torch.cat([h, skips.pop()], dim=1), emb, context, context_mask)
         return self.conv_out(F.silu(self.norm_out(h)))  # (N, C_out, H, W)
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        factor = self.cfg.downsample_factor
-        if x.ndim != 4 or x.shape[1] != self.cfg.in_channels:
-            raise ValueError(f"x must have shape (N, {self.cfg.in_channels}, H, W), got {tuple(x.shape)}")
-        if x.shape[2] % factor or x.shape[3] % factor:
-            raise ValueError(f"height and width must be multiples of {factor}, got {tuple(x.shape[2:])}")
+    def _add_control(self, h: torch.Tensor, skips: list[torch.Tensor], control: list[torch.Tensor]):
+        """h + the middle residual, each skip + its residual; ValueError when they do not line up."""
+        if len(control) != len(skips) + 1:
+            raise ValueError(f"control must hold {len(skips) + 1} residuals (one per skip, then the middle), "
+                             f"got {len(control)}")
+        for index, (feature, residual) in enumerate(zip([*skips, h], control)):
+            if residual.shape != feature.shape:
+                raise ValueError(f"control residual {index} has shape {tuple(residual.shape)}, the feature it "
+                                 f"adds to {tuple(feature.shape)}")
+        return h + control[-1], [s + r for s, r in zip(skips, control)]
