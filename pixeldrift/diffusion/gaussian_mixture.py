@@ -47,14 +47,19 @@ class GaussianMixture:
         within = (self.weights * self.stds**2).sum() * torch.eye(self.dim, dtype=self.means.dtype)
         return within + (self.weights[:, None] * centred).T @ centred
 
-    def denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """The exact E[x0 | x] for x of shape (N, ...) whose flattened size is d; sigma (N,) or scalar."""
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor, log_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """The exact E[x0 | x] for x of shape (N, ...) whose flattened size is d; sigma (N,) or scalar.
+
+        `log_weights` (N, K), if given, replaces log(weights) per sample, up to a constant: the
+        exact denoiser of a class-conditional mixture (a condition that reweights the components).
+        """
         shape = x.shape
         flat = x.reshape(shape[0], -1).to(self.means.dtype)  # (N, d)
         s2 = torch.as_tensor(sigma, dtype=flat.dtype).reshape(-1, 1) ** 2  # (N or 1, 1)
         var = self.stds**2 + s2  # (N, K)
         diff = flat[:, None, :] - self.means  # (N, K, d)
-        log_r = self.weights.log() - 0.5 * self.dim * var.log() - diff.pow(2).sum(-1) / (2 * var)
+        prior = self.weights.log() if log_weights is None else log_weights.to(flat.dtype)
+        log_r = prior - 0.5 * self.dim * var.log() - diff.pow(2).sum(-1) / (2 * var)
         resp = log_r.softmax(dim=1)  # (N, K)
         posterior_means = self.means + (self.stds**2 / var)[..., None] * diff  # (N, K, d)
         return (resp[..., None] * posterior_means).sum(1).reshape(shape).to(x.dtype)
