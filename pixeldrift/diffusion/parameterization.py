@@ -7,6 +7,8 @@ Every sampler in pixeldrift sees only that denoiser, in sigma space
     input_scale(sigma)         c_in: what the network's input is multiplied by;
                                the prior for sampling is noise / c_in(sigma_max),
                                so the network starts from unit-variance input
+    noise_level(sigma)         what the network's time embedding is fed; with
+                               input_scale, what a ControlNet beside the network sees
     loss_weight(sigma)         the weight that turns ||D - x0||^2 into the
                                network's own objective (eps-MSE, v-MSE, ...)
 
@@ -36,6 +38,9 @@ class Denoiser(nn.Module):
     def loss_weight(self, sigma: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def noise_level(self, sigma: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
 
 class EpsDenoiser(Denoiser):
     """A VP network that predicts the noise eps from x_t and a discrete timestep (DDPM, SD 1.x).
@@ -59,9 +64,12 @@ class EpsDenoiser(Denoiser):
         t = self.schedule.timestep(sigma)
         return t.round() if self.quantize else t
 
+    def noise_level(self, sigma: torch.Tensor) -> torch.Tensor:
+        return self.timestep(sigma)
+
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
         c_in = append_dims(self.input_scale(sigma), x.ndim)
-        eps = self.net(x * c_in, self.timestep(sigma), **cond)
+        eps = self.net(x * c_in, self.noise_level(sigma), **cond)
         return torch.addcmul(x, append_dims(sigma, x.ndim), eps, value=-1)  # x - sigma * eps, one pass
 
 
@@ -77,7 +85,7 @@ class VDenoiser(EpsDenoiser):
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
         c_in = append_dims(self.input_scale(sigma), x.ndim)
-        v = self.net(x * c_in, self.timestep(sigma), **cond)
+        v = self.net(x * c_in, self.noise_level(sigma), **cond)
         s = append_dims(sigma, x.ndim)
         return x * c_in**2 - s * c_in * v
 
@@ -98,14 +106,16 @@ class EDMDenoiser(Denoiser):
     def loss_weight(self, sigma: torch.Tensor) -> torch.Tensor:
         return (sigma**2 + self.sigma_data**2) / (sigma * self.sigma_data) ** 2
 
+    def noise_level(self, sigma: torch.Tensor) -> torch.Tensor:
+        return sigma.log() / 4  # c_noise
+
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
         sd2 = self.sigma_data**2
         s = append_dims(sigma, x.ndim)
         c_skip = sd2 / (s**2 + sd2)
         c_out = s * self.sigma_data * (s**2 + sd2).rsqrt()
         c_in = (s**2 + sd2).rsqrt()
-        c_noise = sigma.log() / 4
-        return c_skip * x + c_out * self.net(x * c_in, c_noise, **cond)
+        return c_skip * x + c_out * self.net(x * c_in, self.noise_level(sigma), **cond)
 
 
 class FlowDenoiser(Denoiser):
@@ -124,6 +134,9 @@ class FlowDenoiser(Denoiser):
 
     def loss_weight(self, sigma: torch.Tensor) -> torch.Tensor:
         return ((1 + sigma) / sigma) ** 2  # x0_hat - x0 = -t (v_hat - v)
+
+    def noise_level(self, sigma: torch.Tensor) -> torch.Tensor:
+        return sigma * self.input_scale(sigma) * self.time_scale  # t * time_scale, as forward computes t
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, **cond) -> torch.Tensor:
         c_in = self.input_scale(sigma)
