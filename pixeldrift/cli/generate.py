@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from pixeldrift.cli.control import control_options, controls_from
 from pixeldrift.cli.generation_options import generation_options, load_chosen_model, open_image, reported, \
     request_from, slug
 from pixeldrift.pipeline.contact_sheet import contact_sheet
@@ -32,6 +33,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, show_default="outputs",
               help="Folder for the images (named by seed and prompt) and, for several, their grid.")
 @click.option("-o", "--output", type=FILE, help="Write the one image to exactly this .png file (needs -n 1).")
+@control_options
 def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample, out, output, **options):
     """Generate images from a text prompt; writes labelled PNGs (and a grid for several).
 
@@ -48,10 +50,13 @@ def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample
       pixeldrift generate "a (green:1.3) star" --init-image in.png --strength 0.6
       pixeldrift generate "a blue square" --init-image in.png --mask mask.png --strength 1
       pixeldrift generate "a green star" -o star.png
+      pixeldrift generate "three red circles" --control models/cn-layout --control-image layout.png
     """
     _check_output(output, out, batch_size)
+    controls = reported(lambda: controls_from(options, options["device"]))
     request = request_from(prompt, options, batch_size=batch_size, init_image=open_image(init_image),
-                           strength=strength, mask=open_image(mask, "L"), mask_blur=mask_blur, resample=resample)
+                           strength=strength, mask=open_image(mask, "L"), mask_blur=mask_blur, resample=resample,
+                           controls=controls)
     started = time.perf_counter()
     model = reported(lambda: load_chosen_model(options))
     results = reported(lambda: _run(model, request))

@@ -13,6 +13,7 @@ import click
 import torch
 
 from pixeldrift import __version__
+from pixeldrift.cli.control import control
 from pixeldrift.cli.generate import generate
 from pixeldrift.cli.grid import grid
 from pixeldrift.cli.outpaint import outpaint
@@ -53,6 +54,7 @@ def cli(debug: bool) -> None:
 
 
 cli.add_command(generate)
+cli.add_command(control)
 for _command in (outpaint, grid, timeline, forward):
     cli.add_command(_command)
 cli.add_command(toy)

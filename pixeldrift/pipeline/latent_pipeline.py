@@ -12,7 +12,7 @@ subclasses LatentDiffusionPipeline and supplies its parts:
     latents_to_pixels(latents)        latents -> images in [-1, 1]
 
 and this class does the rest: text-to-image, image-to-image, inpainting, variations,
-guidance, every sampler and every schedule, through that one interface.
+guidance, ControlNet, every sampler and every schedule, through that one interface.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from pixeldrift.pipeline import attend_and_excite, editing
+from pixeldrift.pipeline import attend_and_excite, control, editing
 from pixeldrift.pipeline.pixels import pixels_to_images
 from pixeldrift.pipeline.request import GeneratedImage, GenerationRequest, ModelLimits, SamplingDefaults
 from pixeldrift.provenance.record import GenerationRecord
@@ -108,7 +108,7 @@ class LatentDiffusionPipeline(nn.Module):
         sigmas = self.sigmas(r.schedule, r.steps).to(self.device)
         cond, uncond = self.condition(list(prompts), [r.negative_prompt] * len(prompts), r)
         noise = self.unit_noise(seeds, r)
-        denoiser = CFGDenoiser(self.denoiser, r.guidance, r.guidance_rescale)
+        denoiser = CFGDenoiser(control.controlled(self, self.denoiser, r, sigmas), r.guidance, r.guidance_rescale)
         if steer is None and r.excite > 0:
             steer = attend_and_excite.steering(self, prompts, r.excite)
         if steer is not None:
@@ -145,6 +145,7 @@ class LatentDiffusionPipeline(nn.Module):
             extra["Denoising strength"] = str(r.strength)
         if r.mask is not None:
             extra.update({"Mask blur": str(r.mask_blur), "Resample": str(r.resample)})
+        extra.update(control.describe(r.controls))
         if r.variation_seed is not None and r.variation_strength > 0:
             extra.update({"Variation seed": str(r.variation_seed + seed - r.seed),
                           "Variation seed strength": str(r.variation_strength)})

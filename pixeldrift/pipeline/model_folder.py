@@ -117,15 +117,22 @@ def _number_problems(config: ModelConfig) -> list[str]:
     return problems
 
 
-def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
-    """The folder's config.json, bounded in size, checked field by field; BadFileError naming it otherwise."""
+def read_folder_config(folder: Path, form: str, what: str) -> tuple[Path, dict[str, Any]]:
+    """A folder's config.json as a dict, inside the folder, bounded in size, of format `form`;
+    BadFileError naming the file otherwise (`what`: the kind of folder, for the message)."""
     path = folder / "config.json"
     if not path.is_file():
-        raise BadFileError(f"{folder} is not a pixeldrift model folder: no config.json")
+        raise BadFileError(f"{folder} is not a {what} folder: no config.json")
     inside(folder, path)
     data = read_json_object(path)
-    if data.get("format") != FORMAT:
-        raise BadFileError(f"{path}: format {str(data.get('format'))[:80]!r} is not {FORMAT!r}")
+    if data.get("format") != form:
+        raise BadFileError(f"{path}: format {str(data.get('format'))[:80]!r} is not {form!r}")
+    return path, data
+
+
+def _read_config(folder: Path) -> tuple[ModelConfig, dict[str, Any]]:
+    """The folder's config.json, bounded in size, checked field by field; BadFileError naming it otherwise."""
+    path, data = read_folder_config(folder, FORMAT, "pixeldrift model")
     extras = {k: data.pop(k) for k in ("format", "training", "metrics") if k in data}
     data.setdefault("parameterization", "edm")  # folders written before these fields existed were all EDM
     data.setdefault("vp_schedule", "scaled_linear")

@@ -1,7 +1,8 @@
 """What one generate() call asks for, checked before any work starts, and what it returns.
 
 The same request drives text-to-image, image-to-image (`init_image` + `strength`),
-inpainting (`mask`, white = repaint) and variations (`variation_seed`), so the CLI,
+inpainting (`mask`, white = repaint), variations (`variation_seed`) and ControlNet
+(`controls`), so the CLI,
 the Python API and the server all speak one vocabulary.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixeldrift.nets.config import JsonConfig
+from pixeldrift.pipeline.control import check_controls
 from pixeldrift.provenance.label import save_labelled_png
 from pixeldrift.provenance.record import GenerationRecord
 from pixeldrift.safety.moderation import MAX_PROMPT_CHARS
@@ -83,12 +85,15 @@ class GenerationRequest:
     # variations: blend the seed's noise with another seed's noise
     variation_seed: int | None = None
     variation_strength: float = 0.0
+    # ControlNet: pipeline.control.Control entries, their residuals summed (several controls at once)
+    controls: tuple = field(default=(), compare=False, repr=False)
 
     def validated(self, defaults: SamplingDefaults, limits: ModelLimits) -> "GenerationRequest":
         """A copy with every default filled in; ValueError naming the first bad field otherwise."""
         self._check_text_and_counts()
         self._check_editing()
         width, height = self._size(limits)
+        check_controls(self.controls, width, height)
         own = lambda name: getattr(defaults, name) if getattr(self, name) is None else getattr(self, name)
         filled = replace(self, steps=own("steps"), sampler=own("sampler"), schedule=own("schedule"),
                          guidance=own("guidance"), excite=own("excite"), width=width, height=height)

@@ -34,13 +34,14 @@ HOUR_HAND, MINUTE_HAND = (0.45, 0.13), (0.72, 0.065)  # (length, width)
 VESSEL_HEIGHT, VESSEL_LINE, GLASS_TAPER = 0.45, 0.03, 0.8
 
 
-def render(spec: Scene, size: int = 64, seed: int = 0) -> np.ndarray:
-    """Draw ``spec`` as a (size, size, 3) uint8 array; the same (spec, size, seed) gives the same pixels."""
-    if size not in IMAGE_SIZES:
-        raise SpecError(f"size: {size!r} is not accepted; accepted: {', '.join(map(str, IMAGE_SIZES))}")
-    rng = random.Random(seed)
-    spec = resolve_wildcards(spec, rng)
-    background = _jittered_background(rng, spec.background)
+def render(spec: Scene, size: int = 64, seed: int = 0,
+           background_rgb: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Draw ``spec`` as a (size, size, 3) uint8 array; the same (spec, size, seed) gives the same pixels.
+
+    ``background_rgb`` replaces the background colour and nothing else: every object lands where it
+    would have (the layout control map of world/control_maps.py)."""
+    rng, spec, background = begin_scene(spec, size, seed)
+    background = background_rgb or background
     if isinstance(spec, TextScene):
         return _render_sign(rng, spec, size, background)
     image = Image.new("RGB", (CANVAS, CANVAS), background)
@@ -52,6 +53,16 @@ def render(spec: Scene, size: int = 64, seed: int = 0) -> np.ndarray:
     elif isinstance(spec, QuantityScene):
         _draw_vessels(rng, draw, spec, background, size)
     return np.array(image.reduce(CANVAS // size))  # a writable copy, like the sign path
+
+
+def begin_scene(spec: Scene, size: int, seed: int) -> tuple[random.Random, Scene, tuple[int, int, int]]:
+    """The seed's generator after it has settled the wildcards and the background shade, as every
+    drawing of this (spec, seed) starts: the control maps replay it to put things where render does."""
+    if size not in IMAGE_SIZES:
+        raise SpecError(f"size: {size!r} is not accepted; accepted: {', '.join(map(str, IMAGE_SIZES))}")
+    rng = random.Random(seed)
+    spec = resolve_wildcards(spec, rng)
+    return rng, spec, _jittered_background(rng, spec.background)
 
 
 def render_image(spec: Scene, size: int = 64, seed: int = 0) -> Image.Image:
@@ -77,30 +88,42 @@ def _draw_objects(rng: random.Random, draw: ImageDraw.ImageDraw, spec: ObjectsSc
                    palette.OBJECT_RGB[group.colour])
 
 
-def _hand(draw: ImageDraw.ImageDraw, cx: float, cy: float, angle: float, length: float, width: float) -> None:
+def hand(draw: ImageDraw.ImageDraw, cx: float, cy: float, angle: float, length: float, width: float,
+         fill=palette.INK_RGB) -> None:
     """A hand as a rectangle from the centre outwards; ``angle`` in radians clockwise from 12."""
     dx, dy = math.sin(angle), -math.cos(angle)
     px, py = -dy * width / 2, dx * width / 2
     tip_x, tip_y = cx + dx * length, cy + dy * length
     draw.polygon([(cx + px, cy + py), (tip_x + px, tip_y + py), (tip_x - px, tip_y - py), (cx - px, cy - py)],
-                 fill=palette.INK_RGB)
+                 fill=fill)
+
+
+def clock_geometry(rng: random.Random) -> tuple[float, float, float]:
+    """(centre x, centre y, radius) of a clock face on the canvas, drawn from the seed."""
+    radius = rng.uniform(0.38, 0.44) * CANVAS
+    room = CANVAS / 2 - radius - 0.03 * CANVAS
+    return CANVAS / 2 + rng.uniform(-room, room), CANVAS / 2 + rng.uniform(-room, room), radius
+
+
+def clock_hands(draw: ImageDraw.ImageDraw, spec: ClockScene, cx: float, cy: float, radius: float,
+                fill=palette.INK_RGB) -> None:
+    """The hour and minute hands of ``spec``'s time."""
+    minute_angle = math.radians(6 * spec.minute)
+    hour_angle = math.radians(30 * (spec.hour % 12) + 0.5 * spec.minute)
+    hand(draw, cx, cy, hour_angle, HOUR_HAND[0] * radius, HOUR_HAND[1] * radius, fill)
+    hand(draw, cx, cy, minute_angle, MINUTE_HAND[0] * radius, MINUTE_HAND[1] * radius, fill)
 
 
 def _draw_clock(rng: random.Random, draw: ImageDraw.ImageDraw, spec: ClockScene) -> None:
-    radius = rng.uniform(0.38, 0.44) * CANVAS
-    room = CANVAS / 2 - radius - 0.03 * CANVAS
-    cx, cy = CANVAS / 2 + rng.uniform(-room, room), CANVAS / 2 + rng.uniform(-room, room)
+    cx, cy, radius = clock_geometry(rng)
     draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=palette.INK_RGB)
     face = radius * (1 - CLOCK_RIM)
     draw.ellipse((cx - face, cy - face, cx + face, cy + face), fill=palette.CLOCK_FACE_RGB)
     for hour in range(12):
         a = math.radians(30 * hour)
         inner, outer = CLOCK_TICKS[0] * radius, CLOCK_TICKS[1] * radius
-        _hand(draw, cx + math.sin(a) * inner, cy - math.cos(a) * inner, a, outer - inner, 0.05 * radius)
-    minute_angle = math.radians(6 * spec.minute)
-    hour_angle = math.radians(30 * (spec.hour % 12) + 0.5 * spec.minute)
-    _hand(draw, cx, cy, hour_angle, HOUR_HAND[0] * radius, HOUR_HAND[1] * radius)
-    _hand(draw, cx, cy, minute_angle, MINUTE_HAND[0] * radius, MINUTE_HAND[1] * radius)
+        hand(draw, cx + math.sin(a) * inner, cy - math.cos(a) * inner, a, outer - inner, 0.05 * radius)
+    clock_hands(draw, spec, cx, cy, radius)
     cap = 0.07 * radius
     draw.ellipse((cx - cap, cy - cap, cx + cap, cy + cap), fill=palette.INK_RGB)
 
