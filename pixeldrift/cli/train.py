@@ -1,4 +1,4 @@
-"""`pixeldrift train vae|t2i`: the training recipes, resumable, and the same under torchrun."""
+"""`pixeldrift train vae|t2i|controlnet`: the training recipes, resumable, and the same under torchrun."""
 
 from __future__ import annotations
 
@@ -164,6 +164,52 @@ def train_t2i_command(out, vae_dir, export, eval_every, text_encoder, caption_dr
                                      scene_mix=scene_mix, caption_dropout=caption_dropout))
     if export and int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 writes it
         click.echo(f"wrote the model folder {export}")
+
+
+CONTROL_KINDS = ("edges", "scribble", "layout", "glyph", "clock")  # pipeline/control_maps.CONTROL_KINDS
+
+
+@train.command("controlnet")
+@_trainer_options
+@click.option("--base", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
+              show_default=True, help="The model folder to steer; it stays frozen, bit for bit.")
+@click.option("--control", "kind", type=click.Choice(CONTROL_KINDS), required=True,
+              help="The control map, drawn from each training scene: edges (Canny), scribble, layout (each "
+                   "object in its colour), glyph (a sign's word), clock (its hands).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--export", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the ControlNet folder here at the end (config.json naming the base, weights, card).")
+@click.option("--scene-mix", type=click.Choice(["uniform", "compositional", "signs"]), default="uniform",
+              show_default=True, help="How often the world stream draws each kind of scene (signs: more signs, "
+                                      "for a glyph ControlNet).")
+@click.option("--caption-dropout", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Fraction of captions replaced by the empty prompt (the paper's 50%), so the control is read.")
+def train_controlnet_command(out, base, kind, export, scene_mix, caption_dropout, data, size, resume, check,
+                             **options):
+    """Train a ControlNet for a frozen model on the world stream, its control maps drawn from the same scenes.
+
+    The images are the base model's size (--size is ignored); --data must be world.
+
+    \b
+    Examples:
+      pixeldrift train controlnet --base models/default --control layout --out runs/cn --export models/cn-layout
+      pixeldrift train controlnet --control edges --steps 3000 --out runs/cn-edges --resume
+    """
+    from pixeldrift.train.controlnet import controlnet_trainer, train_controlnet
+    from pixeldrift.train.run import check_run
+    if data != "world" or click.get_current_context().get_parameter_source("size") is not ParameterSource.DEFAULT:
+        raise click.UsageError("a ControlNet trains on the world stream, whose scenes give the control maps, at "
+                               "the base model's size; leave out --data and --size")
+    if check:
+        _run(lambda: click.echo(check_run(controlnet_trainer(out, _config(**options), base, kind, scene_mix,
+                                                             caption_dropout), resume)))
+        return
+    command = (f"pixeldrift train controlnet --base {base} --control {kind} --steps {options['steps']} "
+               f"--batch-size {options['batch_size']} --lr {options['lr']} --scene-mix {scene_mix} --out {out}")
+    _run(lambda: train_controlnet(out, _config(**options), base, kind, export=export, resume=resume,
+                                  scene_mix=scene_mix, caption_dropout=caption_dropout, command=command))
+    if export and int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"wrote the ControlNet folder {export}")
 
 
 def _refuse_with_init(*names: str) -> None:

@@ -24,11 +24,17 @@ class WorldStream(ExampleSource):
         self.seed, self.size, self.weights = seed, size, world.SCENE_MIXES[mix]
 
     def example(self, index: int) -> tuple[np.ndarray, str]:
+        image, text, _spec, _seed = self.scene(index)
+        return image, text
+
+    def scene(self, index: int) -> tuple[np.ndarray, str, world.Scene, int]:
+        """Example i with the truth behind it: (image, caption, spec, render seed)."""
         rng = random.Random(f"{self.seed}:{index}")
         while True:  # at 32 pixels some scenes (a six-letter sign) do not fit: draw again, deterministically
             spec = world.sample_spec(rng, split="train", weights=self.weights)
             text, _style = world.random_caption(spec, rng)
+            seed = rng.randrange(2**31)
             try:
-                return world.render(spec, size=self.size, seed=rng.randrange(2**31)), text
+                return world.render(spec, size=self.size, seed=seed), text, spec, seed
             except world.SpecError:
                 continue

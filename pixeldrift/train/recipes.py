@@ -11,6 +11,7 @@ from pixeldrift.diffusion.losses import (SigmaSampler, denoising_loss, discrete_
                                          logit_normal_flow_sigma_sampler, lognormal_sigma_sampler)
 from pixeldrift.nets import VAE
 from pixeldrift.pipeline.text_to_image import TextToImage
+from pixeldrift.sampling.control import ControlDenoiser, ControlUnit
 
 
 class VAETraining(nn.Module):
@@ -52,13 +53,17 @@ class TextToImageTraining(nn.Module):
         return self
 
     def forward(self, images, captions, noise):
+        return self.loss(self.model.denoiser, images, captions, noise)
+
+    def loss(self, denoiser, images, captions, noise):
+        """The per-sample loss of `denoiser` (the model's own, or one wrapping it) on a batch."""
         drop = noise.rand() < self.caption_dropout
         sigma = noise.draw(self.draw_sigma)
         with torch.no_grad():
             latents = self._latents(images, noise)
         texts = ["" if d else c for d, c in zip(drop.tolist(), captions)]
         cond = self.model.text_encoder.encode(texts).as_cond()
-        return denoising_loss(self.model.denoiser, latents, sigma, noise.randn(*latents.shape[1:]), **cond)
+        return denoising_loss(denoiser, latents, sigma, noise.randn(*latents.shape[1:]), **cond)
 
     def _latents(self, images, noise):
         vae = self.model.vae
@@ -76,3 +81,28 @@ def training_sigma_sampler(model: TextToImage, p_std: float = 1.2) -> SigmaSampl
     if kind in ("eps", "v"):
         return discrete_sigma_sampler(model.denoiser.schedule)
     return logit_normal_flow_sigma_sampler()
+
+
+class ControlNetTraining(nn.Module):
+    """ControlNet (Zhang et al. 2023): the denoising loss of the frozen model steered by a trainable copy of
+    its encoder. Batches carry the control map as three extra channels: images (N, 6, H, W) are the picture
+    in [-1, 1], then its map in [0, 1]. Half the captions are dropped, as the paper does, so the ControlNet
+    learns to read the map itself rather than lean on the prompt.
+    """
+
+    def __init__(self, model: TextToImage, controlnet: nn.Module, caption_dropout: float = 0.5):
+        super().__init__()
+        self.base = TextToImageTraining(model, caption_dropout)
+        model.requires_grad_(False).eval()  # every part of the base model stays bit-identical
+        self.controlnet = controlnet
+        self.unit = ControlUnit(controlnet, torch.zeros(1, 3, 1, 1))
+        self.denoiser = ControlDenoiser(model.denoiser, [self.unit])
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.base.model.eval()  # frozen, dropout off
+        return self
+
+    def forward(self, images, captions, noise):
+        pictures, self.unit.hint = images[:, :3], images[:, 3:]
+        return self.base.loss(self.denoiser, pictures, captions, noise)
