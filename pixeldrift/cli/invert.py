@@ -83,8 +83,9 @@ def invert(image, prompt, to_prompt, steps, guidance, method, strength, refine, 
                                  "Reconstruction PSNR": f"{score:.2f}"})
     GeneratedImage(result, record).save(output, watermark=not no_watermark)
     click.echo(f"wrote {output} ({'edit' if to_prompt else 'reconstruction'})")
+    ceiling, seconds = _vae_psnr(model, inversion, picture), time.perf_counter() - started
     click.echo(f"reconstruction PSNR {score:.2f} dB ({method}, {steps} steps, guidance {guidance:g}; "
-               f"the VAE alone: {_vae_psnr(model, inversion, picture):.2f} dB) in {time.perf_counter() - started:.1f} s")
+               f"the VAE alone: {ceiling:.2f} dB) in {seconds:.1f} s")
 
 
 def _vae_psnr(model, inversion, picture) -> float:

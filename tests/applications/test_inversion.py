@@ -1,4 +1,4 @@
-"""DDIM inversion on the exact Gaussian-mixture denoiser: reconstruction, its convergence, and guidance's failure and fixes."""
+"""DDIM inversion on the exact Gaussian-mixture denoiser: reconstruction, convergence, guidance's failure and fixes."""
 
 import pytest
 import torch

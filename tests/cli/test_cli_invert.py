@@ -1,4 +1,4 @@
-"""`pixeldrift invert`: a labelled reconstruction or edit, its PSNR printed, and every bad input refused with its reason."""
+"""`pixeldrift invert`: a labelled reconstruction or edit, its PSNR printed, every bad input refused with its reason."""
 
 import pytest
 from click.testing import CliRunner
