@@ -204,7 +204,7 @@ def check_image_size(model, size: tuple[int, int]) -> None:
     """An image the model cannot make is refused, not resized: PSNR then compares like with like."""
     limits, (width, height) = model.limits, size
     m = limits.size_multiple
-    if any(side % m or not m <= side <= limits.max_side for side in size):
+    if not all(limits.accepts_side(side) for side in size):
         raise ValueError(f"the image is {width}x{height}, but {model.name} makes images whose sides are multiples "
                          f"of {m} from {m} to {limits.max_side} (its own size is {limits.default_width}x"
                          f"{limits.default_height}); resize or crop it first")

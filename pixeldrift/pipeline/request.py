@@ -58,6 +58,10 @@ class ModelLimits:
     size_multiple: int
     max_side: int = MAX_SIDE
 
+    def accepts_side(self, side: int) -> bool:
+        """Whether the model can make an image side this long: a multiple of size_multiple up to max_side."""
+        return type(side) is int and side % self.size_multiple == 0 and self.size_multiple <= side <= self.max_side
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -146,7 +150,7 @@ class GenerationRequest:
         height = natural[1] if self.height is None else self.height
         m = limits.size_multiple
         for name, side in (("width", width), ("height", height)):
-            if type(side) is not int or side % m or not m <= side <= limits.max_side:
+            if not limits.accepts_side(side):
                 source = " (taken from the init image; pass width and height to resize it)" \
                     if self.init_image is not None and getattr(self, name) is None else ""
                 raise ValueError(f"{name} must be a multiple of {m} from {m} to {limits.max_side}, "
