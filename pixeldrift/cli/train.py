@@ -184,7 +184,9 @@ CONTROL_KINDS = ("edges", "scribble", "layout", "glyph", "clock")  # pipeline/co
                                       "for a glyph ControlNet).")
 @click.option("--caption-dropout", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Fraction of captions replaced by the empty prompt (the paper's 50%), so the control is read.")
-def train_controlnet_command(out, base, kind, export, scene_mix, caption_dropout, data, size, resume, check,
+@click.option("--init", type=click.Path(file_okay=False, path_type=Path),
+              help="Start from this exported ControlNet folder (same kind, same base) and train on.")
+def train_controlnet_command(out, base, kind, export, scene_mix, caption_dropout, init, data, size, resume, check,
                              **options):
     """Train a ControlNet for a frozen model on the world stream, its control maps drawn from the same scenes.
 
@@ -194,6 +196,7 @@ def train_controlnet_command(out, base, kind, export, scene_mix, caption_dropout
     Examples:
       pixeldrift train controlnet --base models/default --control layout --out runs/cn --export models/cn-layout
       pixeldrift train controlnet --control edges --steps 3000 --out runs/cn-edges --resume
+      pixeldrift train controlnet --control layout --init models/cn-layout --lr 1e-4 --out runs/cn-layout-more
     """
     from pixeldrift.train.controlnet import controlnet_trainer, train_controlnet
     from pixeldrift.train.run import check_run
@@ -202,12 +205,13 @@ def train_controlnet_command(out, base, kind, export, scene_mix, caption_dropout
                                "the base model's size; leave out --data and --size")
     if check:
         _run(lambda: click.echo(check_run(controlnet_trainer(out, _config(**options), base, kind, scene_mix,
-                                                             caption_dropout), resume)))
+                                                             caption_dropout, init), resume)))
         return
     command = (f"pixeldrift train controlnet --base {base} --control {kind} --steps {options['steps']} "
-               f"--batch-size {options['batch_size']} --lr {options['lr']} --scene-mix {scene_mix} --out {out}")
+               f"--batch-size {options['batch_size']} --lr {options['lr']} --scene-mix {scene_mix} --out {out}"
+               + (f" --init {init}" if init is not None else ""))
     _run(lambda: train_controlnet(out, _config(**options), base, kind, export=export, resume=resume,
-                                  scene_mix=scene_mix, caption_dropout=caption_dropout, command=command))
+                                  scene_mix=scene_mix, caption_dropout=caption_dropout, command=command, init=init))
     if export and int(os.environ.get("RANK", "0")) == 0:
         click.echo(f"wrote the ControlNet folder {export}")
 

@@ -21,7 +21,7 @@ from pixeldrift.bounded_files import read_json_object
 from pixeldrift.data import WorldStream
 from pixeldrift.data.examples import images_to_tensor
 from pixeldrift.pipeline.control_maps import check_kind, world_control
-from pixeldrift.pipeline.controlnet_folder import base_record, new_controlnet, save_controlnet
+from pixeldrift.pipeline.controlnet_folder import base_record, load_controlnet, new_controlnet, save_controlnet
 from pixeldrift.pipeline.model_folder import load_model
 from pixeldrift.train.recipes import ControlNetTraining
 from pixeldrift.train.run import init_distributed
@@ -46,12 +46,23 @@ class WorldControlStream:
 
 
 def controlnet_trainer(out: Path, config: TrainerConfig, base: Path, kind: str, scene_mix: str = "uniform",
-                       caption_dropout: float = 0.5) -> Trainer:
-    """The run's trainer: the base model loaded and frozen, the ControlNet copied from its UNet."""
+                       caption_dropout: float = 0.5, init: Path | None = None) -> Trainer:
+    """The run's trainer: the base model loaded and frozen, the ControlNet copied from its UNet, or with
+    `init` the weights of an exported ControlNet folder of the same kind for the same base (to train on)."""
     model = load_model(base)
-    controlnet = new_controlnet(model)
+    controlnet = new_controlnet(model) if init is None else initial_controlnet(init, model, kind)
     data = WorldControlStream(kind, config.seed, model.config.image_size, scene_mix)
     return Trainer(ControlNetTraining(model, controlnet, caption_dropout), data, config, out)
+
+
+def initial_controlnet(folder: Path, model, kind: str):
+    """A trainable copy of the ControlNet in `folder`; ValueError unless it steers `model` with `kind` maps."""
+    loaded = load_controlnet(folder)
+    loaded.check_base(model)
+    if loaded.kind != kind:
+        raise ValueError(f"--init {folder} holds a ControlNet for {loaded.kind} maps and this run trains one for "
+                         f"{kind} maps; train on from a {kind} folder or leave out --init")
+    return loaded.net.requires_grad_(True).train()
 
 
 def keep_run(out: Path, trainer: Trainer, run: dict, resume: bool) -> None:
@@ -71,10 +82,10 @@ def keep_run(out: Path, trainer: Trainer, run: dict, resume: bool) -> None:
 
 def train_controlnet(out: Path, config: TrainerConfig, base: Path, kind: str, export: Path | None = None,
                      resume: bool = False, scene_mix: str = "uniform", caption_dropout: float = 0.5,
-                     command: str = ""):
+                     command: str = "", init: Path | None = None):
     """Train (or resume) and, with `export`, write the ControlNet folder; returns the EMA ControlNet."""
     init_distributed(config.device)
-    trainer = controlnet_trainer(out, config, base, kind, scene_mix, caption_dropout)
+    trainer = controlnet_trainer(out, config, base, kind, scene_mix, caption_dropout, init)
     model = trainer.model.base.model
     run = {"kind": kind, "base": base_record(model, base)}
     keep_run(out, trainer, run, resume)
@@ -84,6 +95,7 @@ def train_controlnet(out: Path, config: TrainerConfig, base: Path, kind: str, ex
     shipped = trainer.ema.model.controlnet
     if export is not None and trainer.rank == 0:
         training = {"trainer": asdict(config), "scene_mix": scene_mix, "caption_dropout": caption_dropout,
-                    "steps_done": trainer.step, "command": command}
+                    "steps_done": trainer.step, "init": str(init) if init is not None else None,
+                    "command": command}
         save_controlnet(shipped, export, kind, run["base"], training)
     return shipped

@@ -110,3 +110,21 @@ def test_train_export_generate_and_refusals_through_the_command_line(random_mode
     assert switched.exit_code != 0 and "same --base and --control" in switched.output, switched.output
     resumed = runner.invoke(cli, [*train, "--resume", "--steps", "3"])
     assert resumed.exit_code == 0 and "3/3" in resumed.output, resumed.output
+
+
+def test_init_trains_on_from_an_exported_controlnet_of_the_same_kind_only(random_model_dir, tmp_path):
+    model = load_model(random_model_dir)
+    start = new_controlnet(model)
+    with torch.no_grad():
+        start.zero_convs[0].weight.fill_(0.25)  # a weight a fresh copy would not have (zero-initialised)
+    save_controlnet(start, tmp_path / "cn", "layout", base_record(model, random_model_dir))
+    trainer = controlnet_trainer(tmp_path / "run", tiny_config(), random_model_dir, "layout", init=tmp_path / "cn")
+    assert torch.equal(trainer.model.controlnet.zero_convs[0].weight, start.zero_convs[0].weight)
+    assert all(p.requires_grad for p in trainer.model.controlnet.parameters())
+    trainer.fit()
+    assert not torch.equal(trainer.model.controlnet.zero_convs[0].weight, start.zero_convs[0].weight)
+    with pytest.raises(ValueError, match="for layout maps and this run trains one for edges"):
+        controlnet_trainer(tmp_path / "run2", tiny_config(), random_model_dir, "edges", init=tmp_path / "cn")
+    with pytest.raises(ValueError, match="'tiny-other'"):
+        controlnet_trainer(tmp_path / "run3", tiny_config(), other_model(random_model_dir, tmp_path), "layout",
+                           init=tmp_path / "cn")
