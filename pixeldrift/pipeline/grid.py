@@ -6,7 +6,9 @@
 Any request field can be an axis (aliases: cfg, negative, denoising), plus
 `prompt_sr`, the prompt search-and-replace of the AUTOMATIC1111 web UI: its first
 value is searched for in the prompt (and negative prompt) and each value replaces
-it in turn. Every cell request is checked before the first image is made, and each
+it in turn, and control_strength / control_start / control_end, which set that
+field of every ControlNet control in the request (a strength sweep; strength 0 is
+the base model). Every cell request is checked before the first image is made, and each
 sheet's metadata lists every cell with its full settings.
 """
 
@@ -25,8 +27,10 @@ from pixeldrift.provenance.record import GenerationRecord
 
 MAX_CELLS = 400
 ALIASES = {"cfg": "guidance", "cfg_scale": "guidance", "negative": "negative_prompt", "denoising": "strength"}
-_NOT_AXES = {"init_image", "mask", "batch_size"}
-_OPTIONS = {f.name: f.type for f in fields(GenerationRequest) if f.name not in _NOT_AXES} | {"prompt_sr": "str"}
+_NOT_AXES = {"init_image", "mask", "batch_size", "controls"}
+CONTROL_AXES = {"control_strength": "strength", "control_start": "start", "control_end": "end"}
+_OPTIONS = ({f.name: f.type for f in fields(GenerationRequest) if f.name not in _NOT_AXES}
+            | {"prompt_sr": "str"} | {name: "float" for name in CONTROL_AXES})
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,19 @@ def cell_request(base: GenerationRequest, chosen: list[tuple[Axis, object]]) -> 
                 raise ValueError(f"prompt_sr: {search!r} (its first value) does not occur in the prompt")
             request = replace(request, prompt=request.prompt.replace(search, value),
                               negative_prompt=request.negative_prompt.replace(search, value))
+        elif axis.name in CONTROL_AXES:
+            request = _with_control_field(request, axis.name, value)
         else:
             request = replace(request, **{axis.name: value})
     return request
+
+
+def _with_control_field(request: GenerationRequest, axis: str, value: float) -> GenerationRequest:
+    """The request with `axis` (control_strength, ...) set on every one of its controls."""
+    if not request.controls:
+        raise ValueError(f"the axis {axis} needs a control: give --control FOLDER and --control-image MAP")
+    field = CONTROL_AXES[axis]
+    return replace(request, controls=tuple(replace(control, **{field: value}) for control in request.controls))
 
 
 def plan(base: GenerationRequest, x: Axis | None, y: Axis | None, z: Axis | None, model) -> list[list[list]]:
