@@ -11,11 +11,11 @@ table row per scale (held-out categories, overall, seconds per image).
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
-from pixeldrift.evaluate.compose import ComposeSettings, load_prompts, overall, run_compose, score
+from pixeldrift.evaluate.compose import ComposeSettings, load_prompts, overall, timed_scores
+from pixeldrift.evaluate.compose_report import comparison_table
 from pixeldrift.pipeline import GenerationRequest, load_model
 from pixeldrift.pipeline.attend_and_excite import steering
 
@@ -45,18 +45,10 @@ def main() -> None:
     settings = ComposeSettings(model=args.model, prompts=args.prompts, seeds=seeds)
     rows = []
     for scale in (float(s) for s in args.scales.split(",")):
-        started = time.perf_counter()
-        results, _ = run_compose(generator(model, scale, args.sigma_min, args.steps), prompts, settings)
-        seconds = (time.perf_counter() - started) / len(results)
-        scores = score(results)
-        rows.append((scale, scores, seconds))
+        scores, seconds = timed_scores(generator(model, scale, args.sigma_min, args.steps), prompts, settings)
+        rows.append((f"{scale:g}", scores, {"s/image": f"{seconds:.3f}"}))
         print(f"scale {scale:g}: overall {overall(scores):.1%} ({seconds:.3f} s/image)", flush=True)
-    categories = list(rows[0][1])
-    print("\n| scale | " + " | ".join(categories) + " | overall | s/image |")
-    print("|---:|" + "---:|" * (len(categories) + 2))
-    for scale, scores, seconds in rows:
-        cells = " | ".join(f"{scores[c].accuracy:.1%}" for c in categories)
-        print(f"| {scale:g} | {cells} | **{overall(scores):.1%}** | {seconds:.3f} |")
+    print("\n" + comparison_table("scale", rows))
 
 
 if __name__ == "__main__":

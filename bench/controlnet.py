@@ -13,18 +13,17 @@ prompt (evaluate/compose.run_compose). Strengths are swept as one row each; stre
 
 from __future__ import annotations
 
-import argparse
-import time
+from dataclasses import replace
 
 import numpy as np
-import torch
 from PIL import Image
 
-from pixeldrift.evaluate.compose import ComposeSettings, load_prompts, overall, run_compose, score
-from pixeldrift.pipeline import GenerationRequest, load_model
+from controlnet_setup import controlnet_bench_parser, controlnet_bench_setup
+from pixeldrift.evaluate.compose import overall, timed_scores
+from pixeldrift.evaluate.compose_report import comparison_table
+from pixeldrift.pipeline import GenerationRequest
 from pixeldrift.pipeline.control import Control
 from pixeldrift.pipeline.control_maps import edge_mask, world_control
-from pixeldrift.pipeline.controlnet_folder import load_controlnet
 from pixeldrift.world import parse_prompt
 
 
@@ -50,13 +49,13 @@ def edge_f1(reference: np.ndarray, found: np.ndarray, tolerance: int = 1) -> flo
 
 
 def generator(model, controlnet, strength: float, args, f1s: list[float]):
-    settings = GenerationRequest(prompt="-", steps=args.steps, width=args.size, height=args.size)
+    settings = GenerationRequest(prompt="-", steps=args.steps, guidance=args.guidance, width=args.size,
+                                 height=args.size)
 
     def generate(prompts: list[str], seeds: list[int]):
         maps = control_maps(controlnet.kind, prompts, seeds, args.size)
-        request = settings if strength == 0 else GenerationRequest(
-            prompt="-", steps=args.steps, width=args.size, height=args.size,
-            controls=(Control(controlnet, tuple(maps), strength),))
+        request = settings if strength == 0 else replace(settings, controls=(Control(controlnet, tuple(maps),
+                                                                                     strength),))
         images = model.sample(prompts, seeds, request)
         if controlnet.kind == "edges":
             f1s.extend(edge_f1(np.asarray(m)[:, :, 0] > 0, edge_mask(np.asarray(i))) for m, i in zip(maps, images))
@@ -65,42 +64,19 @@ def generator(model, controlnet, strength: float, args, f1s: list[float]):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--control", required=True, help="an exported ControlNet folder")
-    parser.add_argument("--model", default="models/default", help="its base model folder")
-    parser.add_argument("--prompts", default="heldout", help="'heldout' or a prompt file")
-    parser.add_argument("--seeds", default="0,1,2,3")
-    parser.add_argument("--strengths", default="0,1", help="comma-separated control strengths (0 = the base)")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--limit", type=int, default=0, help="only the first N prompts (0: all)")
-    parser.add_argument("--threads", type=int, default=1)
+    parser = controlnet_bench_parser(__doc__.split("\n")[0], control=None, strengths="0,1")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    model, controlnet = load_model(args.model), load_controlnet(args.control)
-    controlnet.check_base(model)
-    prompts = load_prompts(args.prompts)[:args.limit or None]
-    settings = ComposeSettings(model=args.model, prompts=args.prompts, size=args.size,
-                               seeds=tuple(int(s) for s in args.seeds.split(",")))
+    model, controlnet, prompts, settings = controlnet_bench_setup(args)
     rows = []
     for strength in (float(s) for s in args.strengths.split(",")):
-        started, f1s = time.perf_counter(), []
-        results, _ = run_compose(generator(model, controlnet, strength, args, f1s), prompts, settings)
-        seconds = (time.perf_counter() - started) / len(results)
-        rows.append((strength, score(results), float(np.mean(f1s)) if f1s else None, seconds))
-        print(f"strength {strength:g}: overall {overall(rows[-1][1]):.1%} ({seconds:.3f} s/image)", flush=True)
-    print_table(controlnet.kind, rows)
-
-
-def print_table(kind: str, rows) -> None:
-    categories = list(rows[0][1])
-    print(f"\n{kind} ControlNet, the map from the ground-truth scene (strength 0: the base model without control)")
-    print("| strength | " + " | ".join(categories) + " | overall | edge F1 | s/image |")
-    print("|---:|" + "---:|" * (len(categories) + 3))
-    for strength, scores, f1, seconds in rows:
-        cells = " | ".join(f"{scores[c].accuracy:.1%}" for c in categories)
-        edge = "-" if f1 is None else f"{f1:.3f}"
-        print(f"| {strength:g} | {cells} | **{overall(scores):.1%}** | {edge} | {seconds:.3f} |")
+        f1s = []
+        scores, seconds = timed_scores(generator(model, controlnet, strength, args, f1s), prompts, settings)
+        rows.append((f"{strength:g}", scores, {"edge F1": f"{np.mean(f1s):.3f}" if f1s else "-",
+                                                "s/image": f"{seconds:.3f}"}))
+        print(f"strength {strength:g}: overall {overall(scores):.1%} ({seconds:.3f} s/image)", flush=True)
+    print(f"\n{controlnet.kind} ControlNet, the map from the ground-truth scene (strength 0: the base model "
+          "without control)")
+    print(comparison_table("strength", rows))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+import time
 
 import numpy as np
 from PIL import Image
@@ -184,3 +185,11 @@ def overall(scores: dict[str, CategoryScore]) -> float:
     """Mean of the category accuracies (each category weighs the same, as in GenEval)."""
     return float(np.mean([s.accuracy for s in scores.values()])) if scores else float("nan")
 
+
+
+def timed_scores(generate: GenerateFn, prompts: list[BenchmarkPrompt], settings: ComposeSettings
+                 ) -> tuple[dict[str, CategoryScore], float]:
+    """One benchmark run, scored: the scores per category and the wall-clock seconds per image."""
+    started = time.perf_counter()
+    results, _ = run_compose(generate, prompts, settings)
+    return score(results), (time.perf_counter() - started) / len(results)

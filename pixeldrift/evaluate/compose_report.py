@@ -55,6 +55,20 @@ def markdown_table(report: dict) -> str:
                       f"Settings: {settings}. Created {report['created']}.", ""])
 
 
+def comparison_table(first: str, rows: list[tuple[str, dict[str, CategoryScore], dict[str, str]]]) -> str:
+    """Runs side by side in one markdown table: a row per run (its name, each category's accuracy, the
+    overall accuracy in bold, then its further cells, e.g. {"s/image": "0.108"}); the first row's
+    categories and further cells name the columns."""
+    categories, further = list(rows[0][1]), list(rows[0][2])
+    lines = ["| " + " | ".join([first, *categories, "overall", *further]) + " |",
+             "|---|" + "---:|" * (len(categories) + 1 + len(further))]
+    for name, scores, cells in rows:
+        accuracies = [f"{scores[c].accuracy:.1%}" for c in categories]
+        lines.append("| " + " | ".join([name, *accuracies, f"**{overall(scores):.1%}**",
+                                        *(cells[key] for key in further)]) + " |")
+    return "\n".join(lines)
+
+
 def failure_grid(failures: list[tuple[SampleResult, Image.Image]]) -> Image.Image:
     """Failed images in a grid, each upscaled with its prompt and what went wrong underneath."""
     font = ImageFont.load_default()

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from pixeldrift.cli.main import cli
 from pixeldrift.evaluate.compose import (BenchmarkError, BenchmarkPrompt, ComposeSettings, load_generator,
-                                         load_prompts, overall, run_compose, score)
-from pixeldrift.evaluate.compose_report import report_dict, write_report
+                                         load_prompts, overall, run_compose, score, timed_scores)
+from pixeldrift.evaluate.compose_report import comparison_table, report_dict, write_report
 from pixeldrift.world import CATEGORIES, parse_prompt, render
 
 
@@ -46,6 +46,18 @@ def test_blank_images_score_zero_and_the_report_shows_the_failures(tmp_path):
     assert len(saved["samples"]) == 24 and saved["overall"] == 0.0
     assert "| single object | 0 | 18 | 0.0% |" in (tmp_path / "report.md").read_text()
     assert list(tmp_path.glob(".*")) == []  # no temporary files left
+
+
+def test_runs_side_by_side_in_one_table():
+    prompts, settings = load_prompts("heldout")[:12], ComposeSettings(seeds=(0,))
+    truth, seconds = timed_scores(load_generator("groundtruth", 64), prompts, settings)
+    blank, _ = timed_scores(lambda p, s: [np.full((64, 64, 3), 250, dtype=np.uint8)] * len(p), prompts, settings)
+    table = comparison_table("run", [("truth", truth, {"s/image": f"{seconds:.3f}"}),
+                                     ("blank", blank, {"s/image": "-"})])
+    assert table.splitlines() == ["| run | single object | two objects | overall | s/image |",
+                                  "|---|---:|---:|---:|---:|",
+                                  f"| truth | 100.0% | 100.0% | **100.0%** | {seconds:.3f} |",
+                                  "| blank | 0.0% | 0.0% | **0.0%** | - |"]
 
 
 def test_model_output_count_must_match():
