@@ -31,6 +31,7 @@ class Control:
     start: float = 0.0               # acts from this fraction of the steps ...
     end: float = 1.0                 # ... to this one
     resize: bool = False             # resize an image of another size (else it is refused)
+    module: str = ""                 # the preprocessor that made the map, for the record ("" = the model's kind)
 
     def check(self, width: int, height: int, index: int) -> None:
         """ValueError naming control `index` and its bad field."""
@@ -51,7 +52,7 @@ class Control:
         if wrong is not None and not self.resize:
             raise ValueError(f"{where}: the control image is {wrong[0]}x{wrong[1]} but the image to generate is "
                              f"{width}x{height}; give a map of that size, or ask for it to be resized "
-                             "(--control-resize)")
+                             "(--control-resize; a unit's resize_mode in the AUTOMATIC1111 API)")
 
     @property
     def images(self) -> tuple:
@@ -68,9 +69,10 @@ def check_controls(controls, width: int, height: int) -> None:
 
 
 def hint_tensor(images, width: int, height: int) -> torch.Tensor:
-    """(B, 3, H, W) in [0, 1], each image resized (bicubic) if the check allowed another size."""
+    """(B, 3, H, W) in [0, 1], each image resized (Lanczos, as diffusers' ControlNet pipelines do) if the
+    check allowed another size."""
     images = [image.convert("RGB") for image in images]
-    images = [image if image.size == (width, height) else image.resize((width, height), Image.Resampling.BICUBIC)
+    images = [image if image.size == (width, height) else image.resize((width, height), Image.Resampling.LANCZOS)
               for image in images]
     return (images_to_pixels(images) + 1) / 2
 
@@ -91,6 +93,7 @@ def controlled(model, denoiser, r, sigmas: torch.Tensor):
 
 def describe(controls) -> dict[str, str]:
     """The controls as PNG parameters, in the sd-webui-controlnet extension's words."""
-    return {f"ControlNet {i}": f"Module: {c.model.kind}, Model: {c.model.folder.name}, Weight: {c.strength:g}, "
+    return {f"ControlNet {i}": f"Module: {c.module or c.model.kind or 'none'}, Model: {c.model.name}, "
+                               f"Weight: {c.strength:g}, "
                                f"Guidance Start: {c.start:g}, Guidance End: {c.end:g}"
             for i, c in enumerate(controls)}

@@ -55,6 +55,10 @@ class ControlModel:
     base: dict
     folder: Path
 
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
     def check_base(self, model) -> None:
         """ValueError naming both models unless `model` is the one this ControlNet was trained on."""
         if not isinstance(getattr(getattr(model, "denoiser", None), "net", None), UNet):

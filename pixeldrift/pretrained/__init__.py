@@ -4,6 +4,9 @@
     model = open_model("path/to/sd15.safetensors", loras=[("style.safetensors", 0.8)])
     model.generate(GenerationRequest("a lighthouse at dusk"))
 
+    canny = open_controlnet("control_v11p_sd15_canny.safetensors", base=model)
+    model.generate(GenerationRequest("a lighthouse", controls=(Control(canny, edge_map),)))
+
 Nothing here imports diffusers or transformers until a checkpoint is opened.
 """
 
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from pixeldrift.pretrained.extra import INSTALL_HINT, CheckpointError
 
-__all__ = ["CheckpointError", "INSTALL_HINT", "open_model"]
+__all__ = ["CheckpointError", "INSTALL_HINT", "open_controlnet", "open_model"]
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
 
@@ -65,3 +68,11 @@ def _open_stable_diffusion(path: Path, family: str | None, config: Path | None):
     if path.suffix.lower() not in SINGLE_FILE_SUFFIXES:
         raise CheckpointError(f"{path}: not a checkpoint file; expected one of {', '.join(SINGLE_FILE_SUFFIXES)}")
     return StableDiffusion(load_single_file(path, family, config))
+
+
+def open_controlnet(path: str | Path, base=None, device: str | None = None, dtype=None):
+    """A Stable Diffusion ControlNet (a diffusers folder or one .safetensors file) for Control(model=...);
+    `base`: the model it will steer, checked now (a single file also takes its attention heads from it)."""
+    from pixeldrift.pretrained.controlnet_files import open_controlnet as open_files
+
+    return open_files(path, base, device, dtype)

@@ -31,7 +31,8 @@ CONFIG_BOUNDS = {"layers_per_block": (1, 16), "transformer_layers_per_block": (1
                  "addition_time_embed_dim": (1, 8192), "projection_class_embeddings_input_dim": (1, 65536),
                  "vocab_size": (1, 1_000_000), "hidden_size": (1, 8192), "intermediate_size": (1, 65536),
                  "num_hidden_layers": (1, 128), "max_position_embeddings": (1, 4096), "projection_dim": (1, 8192),
-                 "num_train_timesteps": (1, 100_000), "steps_offset": (0, 1000)}
+                 "num_train_timesteps": (1, 100_000), "steps_offset": (0, 1000),
+                 "conditioning_channels": (1, 64), "conditioning_embedding_out_channels": (1, 8192)}
 FLOAT_BOUNDS = {"scaling_factor": (1e-6, 1e6), "beta_start": (1e-9, 1.0), "beta_end": (1e-9, 1.0)}
 MAX_LIST = 16  # entries of a per-level list (block_out_channels, down_block_types ...)
 BUILD_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, ZeroDivisionError, RuntimeError,

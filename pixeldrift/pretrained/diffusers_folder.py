@@ -96,9 +96,17 @@ def load_folder(folder: Path, family: str | None = None) -> SDParts:
 
 
 def _part(folder: Path, name: str, build):
-    """One part: built on the meta device, compared with its weights' headers, then built and loaded."""
-    source = str(folder / name)
-    files = weight_files(containment_root(folder), folder / name)
+    return load_part(containment_root(folder), folder / name, build)
+
+
+def load_part(root: Path, part: Path, build, pickles: bool = True):
+    """One part's network from its folder's weights: built on the meta device, compared with the weights'
+    headers, then built and loaded. `pickles=False` refuses a part that has only a .bin pickle."""
+    source = str(part)
+    files = weight_files(root, part)
+    if files[0].suffix == ".bin" and not pickles:
+        raise CheckpointError(f"{files[0]}: a pickle; only safetensors weights are read here "
+                              "(convert it, or download the .safetensors version)")
     if files[0].suffix != ".bin":  # a pickle has no header to read first
         check_fits(build_on_meta(build, source), _merged(header_tensors, files), source)
     return load_strict(build_checked(build, source), _merged(read_tensors, files), source)

@@ -37,11 +37,16 @@ class UNetBackbone(nn.Module):
         self.unet = unet
 
     def forward(self, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
-                pooled: torch.Tensor | None = None, time_ids: torch.Tensor | None = None) -> torch.Tensor:
+                pooled: torch.Tensor | None = None, time_ids: torch.Tensor | None = None,
+                control: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """`control`: ControlNet residuals (sd_controlnet.py), one per encoder skip and the last for the middle."""
         dtype = self.unet.dtype  # fp16/bf16 weights on a GPU; the sampler keeps x in float32
         added = None if pooled is None else {"text_embeds": pooled.to(dtype), "time_ids": time_ids.to(dtype)}
+        residuals = {} if control is None else {
+            "down_block_additional_residuals": tuple(r.to(dtype) for r in control[:-1]),
+            "mid_block_additional_residual": control[-1].to(dtype)}
         out = self.unet(x.to(dtype), timestep, encoder_hidden_states=context.to(dtype), added_cond_kwargs=added,
-                        return_dict=False)[0]
+                        return_dict=False, **residuals)[0]
         return out.to(x.dtype)
 
 

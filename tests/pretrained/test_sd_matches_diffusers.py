@@ -1,72 +1,15 @@
 """Our pipeline on a Stable Diffusion model gives diffusers' pipeline output, to 1e-3.
 
-Both sides run the same tiny random SD 1.x, SD 2.x-v and SDXL models from the same
-initial latents (ours, from the seed; diffusers gets them as `latents=`) with the
-scheduler that does the same steps. What makes the schedulers agree:
-
-- DDIM: leading spacing, steps_offset 1, as SD configs say; but set_alpha_to_one=True.
-  With SD's False, diffusers' last step stops at sigma(t=0) ~ 0.029 and decodes a
-  still slightly noisy latent; our schedules always end at sigma = 0.
-- Euler: leading spacing, steps_offset 1: the same timesteps and the same start
-  sqrt(1 + sigma_max^2) * noise.
-- DPM-Solver++(2M): trailing spacing. Under leading, diffusers' multistep
-  schedulers space by T // (n + 1) and drop the last point, unlike its DDIM and
-  Euler (T // n); trailing is the same on both sides.
-- Karras (Euler): linspace spacing in diffusers, whose Karras range is that of
-  the spaced timesteps (under leading it would stop short of sigma_max); linspace
-  spans the whole table, as our karras does. diffusers then starts Euler from
-  sigma_max * noise, not the VP prior sqrt(1 + sigma_max^2) * noise that we use,
-  so its latents are given pre-scaled to land on our start.
-- SDXL: diffusers' negative_prompt=None, which (force_zeros_for_empty_prompt) is
-  what our empty negative prompt means.
+The tiny random SD 1.x, SD 2.x-v and SDXL models run on both sides; diffusers_reference.py
+says what makes the two sides' schedulers agree.
 """
 
 import diffusers
 import pytest
-import torch
 
-from pixeldrift.pipeline import GenerationRequest
+from diffusers_reference import PROMPT, SCHEDULERS, assert_close, request_for, their_pixels
 from pixeldrift.pretrained import open_model
 from tiny_sd_models import final_pixels
-
-TOLERANCE = 1e-3
-PROMPT = "a cat on the mat"
-SCHEDULERS = {  # our sampler, our schedule, diffusers scheduler and its settings
-    "ddim": ("ddim", "leading", diffusers.DDIMScheduler, dict(set_alpha_to_one=True, timestep_spacing="leading")),
-    "euler": ("euler", "leading", diffusers.EulerDiscreteScheduler, dict(timestep_spacing="leading")),
-    "dpmpp_2m": ("dpmpp_2m", "trailing", diffusers.DPMSolverMultistepScheduler,
-                 dict(algorithm_type="dpmsolver++", solver_order=2, timestep_spacing="trailing")),
-    "euler_karras": ("euler", "karras", diffusers.EulerDiscreteScheduler,
-                     dict(timestep_spacing="linspace", use_karras_sigmas=True)),
-}
-
-
-def their_pixels(pipeline_class, folder, model, request, case, **options) -> torch.Tensor:
-    _, _, scheduler_class, settings = SCHEDULERS[case]
-    pipe = pipeline_class.from_pretrained(folder, local_files_only=True, **options)
-    pipe.scheduler = scheduler_class.from_config(pipe.scheduler.config, **settings)
-    pipe.set_progress_bar_config(disable=True)
-    r = request.validated(model.sampling_defaults, model.limits)
-    latents = model.unit_noise([r.seed], r)
-    if isinstance(pipe.scheduler, diffusers.EulerDiscreteScheduler):  # it works in sigma space: land on our start
-        pipe.scheduler.set_timesteps(r.steps)
-        sigma_max = float(pipe.scheduler.sigmas[0])
-        latents = latents * (1 + sigma_max**2) ** 0.5 / float(pipe.scheduler.init_noise_sigma)
-    return pipe(r.prompt, num_inference_steps=r.steps, guidance_scale=r.guidance, height=r.height, width=r.width,
-                latents=latents, output_type="pt").images
-
-
-def request_for(case: str, size: int, steps: int = 4) -> GenerationRequest:
-    sampler, schedule, _, _ = SCHEDULERS[case]
-    return GenerationRequest(PROMPT, steps=steps, sampler=sampler, schedule=schedule, guidance=6.0, seed=7,
-                             width=size, height=size)
-
-
-def assert_close(ours: torch.Tensor, theirs: torch.Tensor) -> None:
-    assert ours.shape == theirs.shape
-    assert theirs.std() > 0.01, "the reference image is flat: the comparison would prove nothing"
-    err = (ours - theirs).abs().max().item()
-    assert err <= TOLERANCE, f"max abs difference {err:.2e}"
 
 
 @pytest.mark.parametrize("case", sorted(SCHEDULERS))

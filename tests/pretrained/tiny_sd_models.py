@@ -221,3 +221,57 @@ def to_single_file(folder: Path, path: Path) -> Path:
         tensors.update({"cond_stage_model.transformer." + k: v for k, v in clip.items()})
     save_file({k: v.contiguous() for k, v in tensors.items()}, path)
     return path
+
+
+# ----- ControlNets (Zhang, Rao & Agrawala 2023) for those models ------------------------------
+
+def make_controlnet(folder: Path, base: Path, seed: int = 0) -> Path:
+    """A tiny random ControlNet for the model in `base`, saved as a diffusers folder.
+
+    Its hint encoder halves the control image once, as the tiny VAE does. The zero
+    convolutions are drawn at random too: a ControlNet fresh from training's start adds
+    nothing, and a comparison with it would prove nothing.
+    """
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel.from_pretrained(base / "unet")
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32),
+                                           load_weights_from_unet=False)
+    for name, parameter in controlnet.named_parameters():
+        if name.startswith(("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding.conv_out")):
+            torch.nn.init.normal_(parameter, std=0.3)
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def original_controlnet_name(name: str, config: dict) -> str:
+    """The original (lllyasviel/ControlNet) name of a diffusers ControlNetModel tensor, control_model.* included."""
+    from pixeldrift.pretrained.original_names import original_unet_name
+
+    hint_convs = 2 * len(config["conditioning_embedding_out_channels"])  # conv_in, 2 per level after the first, conv_out
+    added = [("controlnet_cond_embedding.conv_in.", "input_hint_block.0."),
+             ("controlnet_cond_embedding.conv_out.", f"input_hint_block.{2 * (hint_convs - 1)}."),
+             ("controlnet_mid_block.", "middle_block_out.0.")]
+    for new, old in added:
+        if name.startswith(new):
+            return "control_model." + old + name[len(new):]
+    match = re.match(r"^controlnet_cond_embedding\.blocks\.(\d+)\.(.*)$", name)
+    if match:
+        return f"control_model.input_hint_block.{2 * (int(match.group(1)) + 1)}.{match.group(2)}"
+    match = re.match(r"^controlnet_down_blocks\.(\d+)\.(.*)$", name)
+    if match:
+        return f"control_model.zero_convs.{match.group(1)}.0.{match.group(2)}"
+    return "control_model." + original_unet_name(name, config)
+
+
+def controlnet_single_file(folder: Path, path: Path, original_names: bool = True) -> Path:
+    """A tiny ControlNet folder as one safetensors file, with the original names (or diffusers' as they are)."""
+    from safetensors.torch import load_file, save_file
+
+    config = json.loads((folder / "config.json").read_text())
+    tensors = load_file(folder / "diffusion_pytorch_model.safetensors")
+    if original_names:
+        tensors = {original_controlnet_name(k, config): v for k, v in tensors.items()}
+    save_file({k: v.contiguous() for k, v in tensors.items()}, path)
+    return path
