@@ -35,3 +35,18 @@ def random_model_dir(tmp_path_factory):
     for parameter in model.denoiser.net.parameters():
         torch.nn.init.normal_(parameter, std=0.05)
     return save_model(model, tmp_path_factory.mktemp("models") / "tiny-random")
+
+
+@pytest.fixture(scope="session")
+def acting_controlnet_dir(random_model_dir, tmp_path_factory):
+    """A layout ControlNet folder for random_model_dir whose zero convolutions are not zero, so it acts."""
+    from pixeldrift.pipeline import load_model
+    from pixeldrift.pipeline.controlnet_folder import base_record, new_controlnet, save_controlnet
+
+    model = load_model(random_model_dir)
+    net, generator = new_controlnet(model), torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for conv in net.zero_convs:
+            conv.weight.normal_(0, 0.2, generator=generator)
+    return save_controlnet(net, tmp_path_factory.mktemp("controlnets") / "cn", "layout",
+                           base_record(model, random_model_dir))

@@ -11,6 +11,7 @@ from tqdm import tqdm
 from pixeldrift.cli.control import control_options, controls_from
 from pixeldrift.cli.generation_options import generation_options, load_chosen_model, open_image, reported, \
     request_from, slug
+from pixeldrift.cli.plan import label_with_plans, plan_options, plan_settings, planned, save_plans
 from pixeldrift.pipeline.contact_sheet import contact_sheet
 from pixeldrift.provenance.label import save_labelled_png
 from pixeldrift.provenance.record import GenerationRecord
@@ -34,6 +35,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
               help="Folder for the images (named by seed and prompt) and, for several, their grid.")
 @click.option("-o", "--output", type=FILE, help="Write the one image to exactly this .png file (needs -n 1).")
 @control_options
+@plan_options
 def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample, out, output, **options):
     """Generate images from a text prompt; writes labelled PNGs (and a grid for several).
 
@@ -51,20 +53,27 @@ def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample
       pixeldrift generate "a blue square" --init-image in.png --mask mask.png --strength 1
       pixeldrift generate "a green star" -o star.png
       pixeldrift generate "three red circles" --control models/cn-layout --control-image layout.png
+      pixeldrift generate "three red circles above a blue square" --plan -n 4
+      pixeldrift generate "a tidy desk" --layout boxes.json --control models/cn-layout
     """
     _check_output(output, out, batch_size)
-    controls = reported(lambda: controls_from(options, options["device"]))
+    plan = reported(lambda: plan_settings(options))
+    controls = () if plan else reported(lambda: controls_from(options, options["device"]))
     request = request_from(prompt, options, batch_size=batch_size, init_image=open_image(init_image),
                            strength=strength, mask=open_image(mask, "L"), mask_blur=mask_blur, resample=resample,
                            controls=controls)
     started = time.perf_counter()
     model = reported(lambda: load_chosen_model(options))
+    request, plans = reported(lambda: planned(model, request, plan, options["device"])) if plan else (request, [])
     results = reported(lambda: _run(model, request))
+    label_with_plans(results, plans)
     if output is not None:
         results[0].save(output, watermark=not options["no_watermark"])
         click.echo(f"wrote {output}")
+        paths = [output]
     else:
-        _write(results, out or Path("outputs"), options["no_watermark"])
+        paths = _write(results, out or Path("outputs"), options["no_watermark"])
+    save_plans(paths, plans)
     click.echo(f"{len(results)} image(s) in {time.perf_counter() - started:.2f} s")
 
 
@@ -89,10 +98,11 @@ def _run(model, request):
         return model.generate(request, callback=lambda i, x, d: bar.update(1))
 
 
-def _write(results, out: Path, no_watermark: bool) -> None:
+def _write(results, out: Path, no_watermark: bool) -> list[Path]:
+    """Each image (and a grid for several); returns the images' paths."""
     out.mkdir(parents=True, exist_ok=True)
-    for result in results:
-        path = out / f"{result.record.seed:06d}-{slug(result.record.prompt)}.png"
+    paths = [out / f"{result.record.seed:06d}-{slug(result.record.prompt)}.png" for result in results]
+    for result, path in zip(results, paths):
         result.save(path, watermark=not no_watermark)
         click.echo(f"wrote {path}")
     if len(results) > 1:
@@ -101,3 +111,4 @@ def _write(results, out: Path, no_watermark: bool) -> None:
         path = out / f"grid-{first.seed:06d}-{slug(first.prompt)}.png"
         save_labelled_png(contact_sheet([r.image for r in results]), path, record, watermark=not no_watermark)
         click.echo(f"wrote {path}")
+    return paths

@@ -10,6 +10,9 @@ its maps for free and a benchmark can hand the ground truth's map to a model.
              Yang et al. 2023, renders text plainly); white for scenes without a sign
     clock    a sketch of a clock: its rim as a circle and its two hands, black on white
              (white without a clock)
+
+A layout a user hands in (labelled boxes, no scene) is drawn as a layout map too
+(boxes_layout_map), so plan-then-draw takes it like the plan of a prompt.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from PIL import Image, ImageDraw
 
 from pixeldrift.world import palette
 from pixeldrift.world.render import CANVAS, begin_scene, clock_geometry, clock_hands, render
-from pixeldrift.world.spec import ClockScene, Scene, TextScene
+from pixeldrift.world.shapes import draw_shape
+from pixeldrift.world.spec import IMAGE_SIZES, ClockScene, Scene, SpecError, TextScene
 
 NEUTRAL_RGB = (128, 128, 128)  # the layout map's background: no object colour is near it
 PAPER, INK = 255, 0
@@ -31,6 +35,22 @@ RIM_WIDTH = 0.04  # the clock sketch's rim line, in face radii
 def layout_map(spec: Scene, size: int = 64, seed: int = 0) -> np.ndarray:
     """(size, size, 3) uint8: the scene's objects in their colours on NEUTRAL_RGB."""
     return render(spec, size, seed, background_rgb=NEUTRAL_RGB)
+
+
+def boxes_layout_map(boxes, size: int = 64) -> np.ndarray:
+    """(size, size, 3) uint8: a layout map of boxes rather than a scene, for a layout a user hands in.
+
+    `boxes`: (colour, shape, (x0, y0, x1, y1)) in the image's pixels; each shape fills its box as the
+    world's shapes fill theirs, drawn supersampled like render so its edges look the same; later boxes
+    are drawn over earlier ones."""
+    if size not in IMAGE_SIZES:
+        raise SpecError(f"size: {size!r} is not accepted; accepted: {', '.join(map(str, IMAGE_SIZES))}")
+    canvas = Image.new("RGB", (CANVAS, CANVAS), NEUTRAL_RGB)
+    draw, scale = ImageDraw.Draw(canvas), CANVAS / size
+    for colour, shape, (x0, y0, x1, y1) in boxes:
+        draw_shape(draw, shape, (x0 + x1) / 2 * scale, (y0 + y1) / 2 * scale, (x1 - x0) / 2 * scale,
+                   palette.OBJECT_RGB[colour], half_height=(y1 - y0) / 2 * scale)
+    return np.array(canvas.reduce(CANVAS // size))
 
 
 def glyph_map(spec: Scene, size: int = 64, seed: int = 0) -> np.ndarray:

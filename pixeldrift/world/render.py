@@ -19,9 +19,10 @@ from PIL import Image, ImageDraw
 
 from pixeldrift.world import palette
 from pixeldrift.world.font import GLYPH_HEIGHT, LETTER_PITCH, word_bitmap
-from pixeldrift.world.layout import SIZE_FRACTION, arrange, arrange_groups, scatter
+from pixeldrift.world.layout import SIZE_FRACTION, Placement, arrange, arrange_groups, scatter
 from pixeldrift.world.shapes import draw_shape
-from pixeldrift.world.spec import IMAGE_SIZES, ClockScene, ObjectsScene, QuantityScene, Scene, SpecError, TextScene
+from pixeldrift.world.spec import (IMAGE_SIZES, ClockScene, ObjectGroup, ObjectsScene, QuantityScene, Scene, SpecError,
+                                   TextScene)
 from pixeldrift.world.wildcards import resolve_wildcards
 
 CANVAS = 256  # supersampled drawing side for every output size
@@ -75,7 +76,9 @@ def _jittered_background(rng: random.Random, name: str) -> tuple[int, int, int]:
     return tuple(min(255, c + rng.randint(-jitter, jitter)) for c in palette.BACKGROUND_RGB[name])
 
 
-def _draw_objects(rng: random.Random, draw: ImageDraw.ImageDraw, spec: ObjectsScene) -> None:
+def object_placements(rng: random.Random, spec: ObjectsScene) -> list[tuple[ObjectGroup, Placement]]:
+    """Each object (a group repeated `count` times) and its place, drawn from `rng` as render draws them;
+    `spec` has its wildcards resolved (begin_scene)."""
     objects = [g for g in spec.groups for _ in range(g.count)]
     halves = [SIZE_FRACTION[g.size] / 2 for g in objects]
     if spec.relation and spec.total_objects > len(spec.groups):  # a relation between groups
@@ -83,7 +86,17 @@ def _draw_objects(rng: random.Random, draw: ImageDraw.ImageDraw, spec: ObjectsSc
         spots = arrange_groups(rng, spec.relation, halves[:first], halves[first:])
     else:
         spots = arrange(rng, spec.relation, halves) if spec.relation else scatter(rng, halves)
-    for group, spot in zip(objects, spots):
+    return list(zip(objects, spots))
+
+
+def placed_objects(spec: Scene, size: int = 64, seed: int = 0) -> list[tuple[ObjectGroup, Placement]]:
+    """Where render(spec, size, seed) puts each object, wildcards resolved; none for the other scene kinds."""
+    rng, spec, _ = begin_scene(spec, size, seed)
+    return object_placements(rng, spec) if isinstance(spec, ObjectsScene) else []
+
+
+def _draw_objects(rng: random.Random, draw: ImageDraw.ImageDraw, spec: ObjectsScene) -> None:
+    for group, spot in object_placements(rng, spec):
         draw_shape(draw, group.shape, spot.cx * CANVAS, spot.cy * CANVAS, spot.half * CANVAS,
                    palette.OBJECT_RGB[group.colour])
 

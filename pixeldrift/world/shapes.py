@@ -45,15 +45,18 @@ POLYGONS: dict[str, Polygon] = {
 }
 
 
-def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, half: float, fill) -> None:
-    """Draw ``shape`` centred at (cx, cy) with half-side ``half``, in the draw's pixel units."""
+def draw_shape(draw: ImageDraw.ImageDraw, shape: str, cx: float, cy: float, half: float, fill,
+               half_height: float | None = None) -> None:
+    """Draw ``shape`` centred at (cx, cy) with half-side ``half``, in the draw's pixel units; with
+    ``half_height``, stretched to fill a box of half-width ``half`` and that half-height."""
+    half_x, half_y = half, half if half_height is None else half_height
     if shape == "circle":
-        draw.ellipse((cx - half, cy - half, cx + half, cy + half), fill=fill)
+        draw.ellipse((cx - half_x, cy - half_y, cx + half_x, cy + half_y), fill=fill)
         return
     # A polygon's far edge sits on its last vertex, one pixel short of an
     # ellipse's; shrinking the scale by half a pixel keeps all shapes the same size.
-    scale = half - 0.5
-    draw.polygon([(cx + x * scale, cy + y * scale) for x, y in POLYGONS[shape]], fill=fill)
+    scale_x, scale_y = half_x - 0.5, half_y - 0.5
+    draw.polygon([(cx + x * scale_x, cy + y * scale_y) for x, y in POLYGONS[shape]], fill=fill)
 
 
 @cache
