@@ -18,7 +18,8 @@ _OPTIONS = [
     click.option("--layout", type=FILE,
                  help="Draw your own layout instead of the prompt's plan: a JSON file such as "
                       '{"objects": [{"label": "red circle", "box": [x0, y0, x1, y1]}]}, boxes in pixels of the '
-                      "image, at most 8 objects (a colour and a shape the world knows each)."),
+                      "image, at most 8 objects (a colour and a shape the world knows each); a NAME.plan.json "
+                      "saved beside an earlier image works too (edit its boxes and draw it again)."),
 ]
 
 

@@ -40,6 +40,7 @@ MAX_LAYOUT_BYTES = 16 * 1024  # a layout of eight objects is under 1 KiB
 MAX_LABEL_CHARS = 40
 MIN_BOX_SIDE = 2.0            # pixels: a smaller shape vanishes when the map is downsampled
 LAYOUT_FIELDS, OBJECT_FIELDS = ("objects", "size"), ("label", "box")
+SAVED_PLAN_FIELDS = ("format", "source", "kind", "seed", "scene")  # a saved NAME.plan.json: read, not used
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ def plan_from_layout(data, size: int) -> Plan:
     check_plan_size(size)
     if not isinstance(data, dict):
         raise ValueError(f"layout: expected a JSON object with {', '.join(LAYOUT_FIELDS)}, got {type(data).__name__}")
-    _check_fields(data, LAYOUT_FIELDS, "layout", required=("objects",))
+    saved = data.get("format") == FORMAT  # a plan saved beside an image, handed back to draw its boxes again
+    _check_fields(data, LAYOUT_FIELDS + SAVED_PLAN_FIELDS if saved else LAYOUT_FIELDS, "layout", required=("objects",))
     if "size" in data and data["size"] != size:
         raise ValueError(f"size: the layout is for {data['size']!r}-pixel images but the image is {size} pixels")
     objects = data["objects"]

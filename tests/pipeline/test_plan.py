@@ -162,3 +162,13 @@ def test_a_plan_is_saved_beside_its_image_and_drawn_over_it(tmp_path):
     assert tuple(shown[(y0 + y1) // 2, x0]) == OBJECT_RGB["blue"] and tuple(shown[y0 + 1, x0 + 2]) == (255, 255, 255)
     assert Plan(64, "layout", ()).describe() == "user layout; 0 objects; layout map"
     assert plan_from_prompt("a red circle", 1, 64).describe() == "prompt seed 1; 1 object; layout map"
+
+
+def test_a_saved_plan_is_a_layout_that_draws_the_same_boxes(tmp_path):
+    plan = plan_from_prompt(SCENES[0], 4, 64)
+    json_path, _ = save_plan(plan, tmp_path / "scene.png")
+    again = plan_from_layout_json(json_path.read_bytes(), 64)
+    assert [(o.label, o.box) for o in again.objects] == [(o.label, o.box) for o in plan.objects]
+    foreign = json.loads(json_path.read_text()) | {"format": "other/1"}
+    with pytest.raises(ValueError, match="unknown field"):  # the saved plan's fields, only under its format
+        plan_from_layout_json(json.dumps(foreign), 64)
