@@ -44,14 +44,14 @@ def _rgb(mask: np.ndarray) -> np.ndarray:
     return np.repeat(np.where(mask > 0, 255, 0).astype(np.uint8)[:, :, None], 3, axis=2)
 
 
-def edge_mask(image: np.ndarray) -> np.ndarray:
-    """(H, W) bool: Canny edges of an RGB uint8 image."""
-    return _cv2().Canny(_grey(image), CANNY_LOW, CANNY_HIGH) > 0
+def edge_mask(image: np.ndarray, low: float = CANNY_LOW, high: float = CANNY_HIGH) -> np.ndarray:
+    """(H, W) bool: Canny edges of an RGB uint8 image (hysteresis thresholds low < high on 0..255)."""
+    return _cv2().Canny(_grey(image), low, high) > 0
 
 
-def edges(image: np.ndarray) -> np.ndarray:
+def edges(image: np.ndarray, low: float = CANNY_LOW, high: float = CANNY_HIGH) -> np.ndarray:
     """The Canny edge map of an (H, W, 3) uint8 image: white edges on black."""
-    return _rgb(edge_mask(image))
+    return _rgb(edge_mask(image, low, high))
 
 
 def thin(mask: np.ndarray) -> np.ndarray:

@@ -4,6 +4,8 @@ txt2img and img2img wait for their job and answer as the webui does: base64 imag
 the parameters, and `info` as a JSON string. Fields pixeldrift cannot honour are
 listed in info["warnings"] (and unknown fields too), never dropped silently; the values
 the webui itself treats as off or default (which clients send every time) are not news.
+ControlNet units (`alwayson_scripts.controlnet`, the sd-webui-controlnet extension's API)
+are read in a1111_controlnet.py.
 Every result is also kept in the gallery (info["gallery_ids"]). An interrupted or skipped
 batch is answered as it was at that step, as the webui does. Listings and options are in
 a1111_settings.py.
@@ -21,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from pixeldrift import __version__
+from pixeldrift.server.a1111_controlnet import with_controls
 from pixeldrift.server.a1111_names import display_name, resolve_sampler
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import CANCELLED, FAILED, Job
@@ -36,7 +39,7 @@ INERT = {
     "styles": ([], None), "restore_faces": (False, None), "tiling": (False, None), "enable_hr": (False, None),
     "s_churn": (0, None), "s_tmin": (0, None), "s_tmax": (0, None), "s_noise": (1, None),
     "seed_resize_from_h": (-1, 0, None), "seed_resize_from_w": (-1, 0, None), "refiner_checkpoint": ("", None),
-    "script_name": ("", None), "alwayson_scripts": ({}, None), "inpaint_full_res": (False, 0, None),
+    "script_name": ("", None), "inpaint_full_res": (False, 0, None),
     "inpainting_fill": (1, None), "resize_mode": (0, None), "initial_noise_multiplier": (1, None),
     "latent_mask": (None,), "firstpass_image": (None,), "eta": (None,),
 }
@@ -96,6 +99,8 @@ def _warnings(body: A1111Body, img2img: bool) -> list[str]:
 
 def _field_note(name: str, value, body: A1111Body) -> str | None:
     extra = body.model_extra or {}
+    if name == "alwayson_scripts":
+        return None   # a1111_controlnet.py reads the ControlNet units and notes every other script
     if name in HARMLESS or name in HIRES or (name in MASK_ONLY and body.mask is None):
         return None   # HIRES: enable_hr=true gets the one warning
     if name in ONLY_WITH:
@@ -140,9 +145,10 @@ def _job(body: A1111Body, studio: Studio, img2img: bool) -> Job:
         kind, image_fields = _img2img_fields(body, s)
         fields.update(image_fields)
     model = (body.override_settings or {}).get("sd_model_checkpoint")
-    return build_job(s, studio.catalog, kind=kind, model=model, sampler=body.sampler_name or body.sampler_index,
-                     schedule=body.scheduler, seed=body.seed, iterations=body.n_iter,
-                     warnings=_warnings(body, img2img), source="a1111", **fields)
+    job = build_job(s, studio.catalog, kind=kind, model=model, sampler=body.sampler_name or body.sampler_index,
+                    schedule=body.scheduler, seed=body.seed, iterations=body.n_iter,
+                    warnings=_warnings(body, img2img), source="a1111", **fields)
+    return with_controls(job, (body.model_extra or {}).get("alwayson_scripts"), studio, fields.get("init_image"))
 
 
 def _img2img_fields(body: A1111Body, s) -> tuple[str, dict]:

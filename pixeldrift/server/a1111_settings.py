@@ -1,9 +1,10 @@
 """AUTOMATIC1111-compatible listings and settings (/sdapi/v1): what the server has, and the model switch.
 
 A1111 clients read these before they generate (webuiapi asks for /scripts whenever it is
-made), so each answers in the webui's shape, listing what pixeldrift really has: no
-scripts, LoRAs or embeddings are loaded by the studio, so those lists are empty rather than
-missing. POST /options switches the default model, as the webui's sd_model_checkpoint does.
+made), so each answers in the webui's shape, listing what pixeldrift really has: the
+ControlNet extension's script when ControlNets are served, and no LoRAs or embeddings
+(the studio loads none), so those lists are empty rather than missing. POST /options
+switches the default model, as the webui's sd_model_checkpoint does.
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ def cmd_flags(studio: Studio = Depends(get_studio)) -> dict:
 
 
 @router.get("/scripts")
-def scripts() -> dict:
-    return {"txt2img": [], "img2img": []}
+def scripts(studio: Studio = Depends(get_studio)) -> dict:
+    """The always-on scripts: the ControlNet extension's, when the server has ControlNets (a1111_controlnet.py)."""
+    names = ["controlnet"] if studio.controls.names() else []
+    return {"txt2img": list(names), "img2img": list(names)}
 
 
 @router.get("/upscalers")

@@ -18,7 +18,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from pixeldrift import __version__
-from pixeldrift.server import a1111_api, a1111_settings, openai_api, own_api
+from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api
+from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError, install_error_handlers
 from pixeldrift.server.gallery import Gallery
 from pixeldrift.server.guard import RequestGuard
@@ -31,11 +32,15 @@ from pixeldrift.server.studio import Studio
 STATIC = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None) -> FastAPI:
-    """The app; `catalog` lets a caller pass models it already loaded (else settings.model_paths)."""
+def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
+               controls: ControlCatalog | None = None) -> FastAPI:
+    """The app; `catalog` and `controls` let a caller pass models and ControlNets it already loaded (else
+    settings.model_paths and settings.control_paths)."""
     catalog = catalog or ModelCatalog.load(settings.model_paths, settings.device)
+    if controls is None:
+        controls = ControlCatalog.load(settings.control_paths, catalog, settings.device)
     gallery = Gallery(settings.gallery_dir)
-    studio = Studio(settings, catalog, gallery, queue=None)
+    studio = Studio(settings, catalog, gallery, queue=None, controls=controls)
     studio.queue = JobQueue(JobRunner(catalog, gallery, settings), settings.queue_size, settings.device,
                             on_change=studio.save_job)
 
@@ -50,12 +55,14 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None) ->
 
     app = FastAPI(title="pixeldrift studio", version=__version__, lifespan=lifespan, docs_url=None,
                   redoc_url=None, description="Image generation with pixeldrift: its own job API, "
-                  "AUTOMATIC1111-compatible and OpenAI Images-compatible endpoints.")
+                  "AUTOMATIC1111-compatible (with the sd-webui-controlnet extension's ControlNet units) and OpenAI "
+                  "Images-compatible endpoints.")
     app.state.studio = studio
     install_error_handlers(app)
     app.include_router(own_api.router)
     app.include_router(a1111_api.router)
     app.include_router(a1111_settings.router)
+    app.include_router(a1111_controlnet.router)
     app.include_router(openai_api.router)
     app.include_router(openai_api.models_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -101,9 +101,11 @@ def steps_per_run(r: GenerationRequest) -> int:
 def request_settings(job: Job) -> dict:
     """The job's settings as JSON (images left out), for gallery rows and `reuse settings`."""
     r = job.request
-    plain = {k: v for k, v in asdict(replace(r, init_image=None, mask=None)).items()
-             if k not in ("init_image", "mask")}
-    return {"kind": job.kind, "model": job.model_name, "iterations": job.iterations, **plain,
+    plain = {k: v for k, v in asdict(replace(r, init_image=None, mask=None, controls=())).items()
+             if k not in ("init_image", "mask", "controls")}
+    controls = [{"model": c.model.name, "module": c.module or c.model.kind or "none", "weight": c.strength,
+                 "guidance_start": c.start, "guidance_end": c.end} for c in r.controls]
+    return {"kind": job.kind, "model": job.model_name, "iterations": job.iterations, **plain, "controls": controls,
             "has_init_image": r.init_image is not None, "has_mask": r.mask is not None,
             "grid_axes": [a for a in job.grid_axes], "warnings": list(job.warnings), "source": job.source}
 

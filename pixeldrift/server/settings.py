@@ -19,6 +19,7 @@ class ServerSettings:
     token: str | None = None                # required when host is not a loopback address
     gallery_dir: Path = Path("outputs/gallery")
     model_paths: tuple[str | None, ...] = (None,)   # model folders; None is the embedded default
+    control_paths: tuple[str, ...] = ()     # ControlNets: pixeldrift ControlNet folders, SD ControlNet files/folders
     device: str = "cpu"
     queue_size: int = 16                    # jobs waiting per device; one more gets 429
     max_side: int = 512                     # pixels, also capped by each model's own limit

@@ -6,10 +6,11 @@ Routes reach it with `Depends(get_studio)`.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.gallery import ID_PATTERN, Gallery
 from pixeldrift.server.job import Job
@@ -25,6 +26,7 @@ class Studio:
     catalog: ModelCatalog
     gallery: Gallery
     queue: JobQueue
+    controls: ControlCatalog = field(default_factory=ControlCatalog)  # ControlNets, for the A1111 API's units
 
     def check_room(self) -> None:
         """ApiError 429 at once when the queue is full: called before uploads are decoded and prompts checked."""

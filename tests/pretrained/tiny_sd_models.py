@@ -249,7 +249,8 @@ def original_controlnet_name(name: str, config: dict) -> str:
     """The original (lllyasviel/ControlNet) name of a diffusers ControlNetModel tensor, control_model.* included."""
     from pixeldrift.pretrained.original_names import original_unet_name
 
-    hint_convs = 2 * len(config["conditioning_embedding_out_channels"])  # conv_in, 2 per level after the first, conv_out
+    # conv_in, two per level after the first, conv_out
+    hint_convs = 2 * len(config["conditioning_embedding_out_channels"])
     added = [("controlnet_cond_embedding.conv_in.", "input_hint_block.0."),
              ("controlnet_cond_embedding.conv_out.", f"input_hint_block.{2 * (hint_convs - 1)}."),
              ("controlnet_mid_block.", "middle_block_out.0.")]

@@ -27,12 +27,13 @@ def default_model():
 
 
 def _app(tmp_path, model, settings: dict, name: str):
-    """An app on a fresh gallery; settings["models"] = {name: model, ...} serves several models."""
+    """An app on a fresh gallery; settings["models"] = {name: model, ...} serves several models, and
+    settings["controls"] = a ControlCatalog (or a function of the model catalog making one) its ControlNets."""
     settings.setdefault("gallery_dir", tmp_path / name)
-    models = settings.pop("models", None)
+    models, controls = settings.pop("models", None), settings.pop("controls", None)
     catalog = ModelCatalog([CatalogEntry(n, None, m) for n, m in models.items()]) if models else \
         ModelCatalog.of(model)
-    return create_app(ServerSettings(**settings), catalog)
+    return create_app(ServerSettings(**settings), catalog, controls(catalog) if callable(controls) else controls)
 
 
 @pytest.fixture
