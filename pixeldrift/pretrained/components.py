@@ -24,7 +24,7 @@ from pixeldrift.pretrained.families import Family
 TEXT_ENCODER_CLASSES = ("CLIPTextModel", "CLIPTextModelWithProjection")
 # Bounds on the sizes a diffusers or transformers config may give, checked before anything is built:
 # ten times and more past SDXL's, far below what would exhaust memory while building.
-CONFIG_BOUNDS = {"layers_per_block": (1, 16), "transformer_layers_per_block": (1, 64),
+CONFIG_BOUNDS = {"layers_per_block": (1, 16), "transformer_layers_per_block": (0, 64),
                  "block_out_channels": (1, 8192), "attention_head_dim": (1, 4096), "num_attention_heads": (1, 4096),
                  "cross_attention_dim": (1, 8192), "in_channels": (1, 64), "out_channels": (1, 64),
                  "latent_channels": (1, 64), "norm_num_groups": (1, 1024), "sample_size": (1, 4096),

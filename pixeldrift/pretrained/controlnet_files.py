@@ -131,8 +131,12 @@ def architecture(tensors: dict, unet: dict, path: Path) -> dict:
     from diffusers import ControlNetModel
 
     levels = _count(tensors, r"^down_blocks\.(\d+)\.resnets\.")
-    depth = [_count(tensors, rf"^down_blocks\.{b}\.attentions\.0\.transformer_blocks\.(\d+)\.") for b in
-             range(levels)]
+    attends = [any(k.startswith(f"down_blocks.{b}.attentions.") for k in tensors) for b in range(levels)]
+    middle = _count(tensors, r"^mid_block\.attentions\.0\.transformer_blocks\.(\d+)\.")
+    # transformer blocks per level (0: SDXL "mid" ControlNets keep a level's attention shell only); a level
+    # without attention takes the middle's depth, which diffusers reads from the last level
+    depth = [_count(tensors, rf"^down_blocks\.{b}\.attentions\.0\.transformer_blocks\.(\d+)\.") if attends[b]
+             else middle for b in range(levels)]
     hint = _hint_convs(tensors, path)
     accepted = inspect.signature(ControlNetModel.__init__).parameters
     config = {key: value for key, value in unet.items() if key in accepted}
@@ -141,13 +145,13 @@ def architecture(tensors: dict, unet: dict, path: Path) -> dict:
         block_out_channels=[_shape(tensors, f"down_blocks.{b}.resnets.0.conv1.weight", path, exact=True)[0]
                             for b in range(levels)],
         layers_per_block=_count(tensors, r"^down_blocks\.0\.resnets\.(\d+)\."),
-        down_block_types=["CrossAttnDownBlock2D" if d else "DownBlock2D" for d in depth],
-        transformer_layers_per_block=[max(d, 1) for d in depth],
+        down_block_types=["CrossAttnDownBlock2D" if a else "DownBlock2D" for a in attends],
+        transformer_layers_per_block=depth,
         mid_block_type="UNetMidBlock2DCrossAttn" if any(k.startswith("mid_block.attentions.") for k in tensors)
         else "UNetMidBlock2D",
         conditioning_channels=hint[0].shape[1],
         conditioning_embedding_out_channels=[w.shape[0] for w in hint[:-1]][0::2])
-    if any(depth):
+    if any(name.endswith(".attn2.to_k.weight") for name in tensors):
         config.update(cross_attention_dim=_shape(tensors, "attn2.to_k.weight", path)[1],
                       use_linear_projection=len(_shape(tensors, "proj_in.weight", path)) == 2)
     if "add_embedding.linear_1.weight" in tensors:

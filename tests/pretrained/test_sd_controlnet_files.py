@@ -151,3 +151,28 @@ def test_a_huge_config_is_refused_before_building(sd1_controlnet, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="conditioning_embedding_out_channels"):
         open_controlnet(folder)
+
+
+@pytest.mark.parametrize("family,lighter", [("sd1", {}), ("sd2", {}), ("sdxl", {}),
+                                            ("sdxl", {"transformer_layers_per_block": [0, 0, 1]})])
+def test_the_full_size_architectures_are_read_from_their_tensors(family, lighter, tmp_path):
+    """On the meta device, SD 1.5, SD 2.1 and SDXL ControlNets, and a lighter SDXL one (attention shells
+    without transformer blocks, as in the smaller SDXL ControlNets): the config read from the tensors' names
+    and shapes (diffusers' names, and for SD 1.x/2.x the original ones) builds a network of the same shapes."""
+    from diffusers import ControlNetModel
+
+    from pixeldrift.pretrained.controlnet_files import _unet_config, architecture
+    from pixeldrift.pretrained.presets import PRESETS
+
+    unet = {**PRESETS[family]["unet"], **lighter}
+    with torch.device("meta"):
+        net = ControlNetModel(**{k: v for k, v in unet.items() if k not in ("out_channels", "up_block_types",
+                                                                               "sample_size")})
+    tensors = net.state_dict()
+    layouts = [tensors] if family == "sdxl" else \
+        [tensors, from_original({original_controlnet_name(k, dict(net.config)): v for k, v in tensors.items()})]
+    for named in layouts:
+        config = architecture(named, _unet_config(named, None, tmp_path), tmp_path)
+        with torch.device("meta"):
+            rebuilt = ControlNetModel.from_config(config).state_dict()
+        assert {k: v.shape for k, v in rebuilt.items()} == {k: v.shape for k, v in tensors.items()}
