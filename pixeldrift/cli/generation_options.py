@@ -36,7 +36,11 @@ _OPTIONS = [
     click.option("--family", type=click.Choice(["sd1", "sd2", "sd2-v", "sdxl"]),
                  help="Stable Diffusion family, when the files do not say it right."),
     click.option("--lora", "loras", multiple=True, metavar="FILE[:SCALE]",
-                 help="Apply a LoRA to a Stable Diffusion model (repeatable); scale 1 by default."),
+                 help="Apply a LoRA file (repeatable): one from `pixeldrift train lora` to a pixeldrift model, or "
+                      "one for Stable Diffusion to such a model; scale 1 by default."),
+    click.option("--embedding", "embeddings", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+                 help="Add a textual-inversion embedding's word (`pixeldrift train textual-inversion`; "
+                      "repeatable)."),
     click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path),
                  help="For a single-file checkpoint: a diffusers folder of the same architecture."),
     click.option("--sampler", type=click.Choice(list(SAMPLERS)), help="Sampler (model default: dpmpp_2m)."),
@@ -109,8 +113,16 @@ def slug(text: str, limit: int = 40) -> str:
 
 def load_chosen_model(options: dict):
     """The model named by --model (any kind pixeldrift opens), or the embedded default."""
-    return open_model(options["model_path"], family=options["family"], device=options["device"],
-                      loras=[parse_lora(text) for text in options["loras"]], config=options["config_dir"])
+    loras = [parse_lora(text) for text in options["loras"]]
+    model = open_model(options["model_path"], family=options["family"], device=options["device"],
+                       config=options["config_dir"])
+    for path, scale in loras:  # a pixeldrift model's own LoRA files, or Stable Diffusion's
+        model.load_lora(path, scale)
+    for path in options.get("embeddings", ()):
+        if not hasattr(model, "load_embedding"):
+            raise ValueError(f"--embedding {path}: {model.name} does not take embeddings")
+        model.load_embedding(path)
+    return model
 
 
 _SCALE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")

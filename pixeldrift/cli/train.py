@@ -1,4 +1,5 @@
-"""`pixeldrift train vae|t2i|controlnet`: the training recipes, resumable, and the same under torchrun."""
+"""`pixeldrift train vae|t2i|controlnet|lora|dreambooth|textual-inversion`: the training recipes, resumable, and
+the same under torchrun (the personalisation commands live in cli/train_personal.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ import torch
 from pixeldrift.train.trainer import TrainerConfig, TrainingDiverged
 
 
-def _trainer_options(function):
+def _trainer_options(function=None, *, steps: int = 2000, batch_size: int = 32, lr: float = 1e-3,
+                     warmup: int = 100, ema: float = 0.999, checkpoint_every: int = 250):
+    """The options every `train` command shares; the personalisation commands give other defaults."""
+    if function is None:
+        return lambda f: _trainer_options(f, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, ema=ema,
+                                          checkpoint_every=checkpoint_every)
     options = [
-        click.option("--steps", type=click.IntRange(1), default=2000, show_default=True, help="Optimizer steps."),
-        click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True,
+        click.option("--steps", type=click.IntRange(1), default=steps, show_default=True, help="Optimizer steps."),
+        click.option("--batch-size", type=click.IntRange(1), default=batch_size, show_default=True,
                      help="Global batch (split over torchrun processes)."),
-        click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate."),
-        click.option("--warmup", type=click.IntRange(0), default=100, show_default=True, help="Warm-up steps."),
-        click.option("--ema", type=float, default=0.999, show_default=True, help="EMA decay."),
-        click.option("--checkpoint-every", type=click.IntRange(1), default=250, show_default=True),
+        click.option("--lr", type=float, default=lr, show_default=True, help="Peak learning rate."),
+        click.option("--warmup", type=click.IntRange(0), default=warmup, show_default=True, help="Warm-up steps."),
+        click.option("--ema", type=float, default=ema, show_default=True, help="EMA decay."),
+        click.option("--checkpoint-every", type=click.IntRange(1), default=checkpoint_every, show_default=True),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--device", default="cpu", show_default=True, help="cpu or cuda."),
         click.option("--bf16", is_flag=True, help="bf16 autocast (CUDA only)."),

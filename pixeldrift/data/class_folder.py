@@ -15,15 +15,11 @@ MAX_CLASS_NAME characters (a class name is also the prompt that asks for it).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from pixeldrift.data.image_folder import (IMAGE_ERRORS, MAX_ROWS, DatasetError, check_folder, check_image,
-                                          json_line, reason, refuse_problems)
+from pixeldrift.data.image_folder import (IMAGE_ERRORS, IMAGE_SUFFIXES, MAX_ROWS, DatasetError, check_folder,
+                                          check_image, folder_entries, json_line, reason, refuse_problems)
 from pixeldrift.nets.class_label_encoder import MAX_CLASSES, class_name_problem
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
-
 
 def check_labelled_folder(folder: Path) -> list[tuple[str, str]]:
     """The (file_name, class name) rows of a labelled folder, every image checked; DatasetError naming
@@ -66,7 +62,7 @@ def _class_folder_rows(folder: Path) -> list[tuple[str, str]]:
     if not folder.is_dir():
         raise DatasetError(f"{folder}: no such folder")
     problems, classes = [], []
-    for entry in _entries(folder):
+    for entry in folder_entries(folder):
         if entry.is_dir(follow_symlinks=False):
             classes.append(entry.name)
         elif entry.is_symlink() and entry.is_dir():
@@ -95,7 +91,7 @@ def _class_folder_rows(folder: Path) -> list[tuple[str, str]]:
 def _class_images(folder: Path, name: str, problems: list[str]) -> list[tuple[str, str]]:
     """The checked images directly inside one class folder; what is wrong is added to `problems`."""
     rows = []
-    for entry in _entries(folder / name):
+    for entry in folder_entries(folder / name):
         path = f"{name}/{entry.name}"
         if entry.is_dir():
             problems.append(f"{path}: a folder inside a class folder (only the images directly inside are read)")
@@ -109,15 +105,3 @@ def _class_images(folder: Path, name: str, problems: list[str]) -> list[tuple[st
                 why = reason(error)
                 problems.append(why if path in why else f"{path}: {why}")
     return rows
-
-
-def _entries(folder: Path):
-    """A folder's entries but hidden ones, sorted by name; at most MAX_ROWS of them."""
-    entries = []
-    with os.scandir(folder) as scan:
-        for entry in scan:
-            if len(entries) >= MAX_ROWS:
-                raise DatasetError(f"{folder}: over {MAX_ROWS} entries")
-            if not entry.name.startswith("."):
-                entries.append(entry)
-    return sorted(entries, key=lambda e: e.name)

@@ -1,4 +1,5 @@
-"""An image folder with captions in metadata.jsonl (the layout Hugging Face datasets read).
+"""An image folder with captions: in metadata.jsonl (the layout Hugging Face datasets read), or in a .txt
+file beside each image (the layout kohya's sd-scripts read: data/caption_files.py).
 
 The whole folder is checked when it is opened, before training step 1: every line
 of metadata.jsonl and every image it names, each problem reported with its line
@@ -11,7 +12,9 @@ pixel count, and nothing but regular files is opened (a FIFO would block forever
 from __future__ import annotations
 
 import json
+import os
 import random
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,7 @@ MAX_LINE_BYTES = 64 << 10       # a line holding a file name and a 2000-characte
 MAX_METADATA_BYTES = 512 << 20
 MAX_ROWS = 1_000_000
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 _LISTED = 20                    # bad lines named in one error before "and N more"
 IMAGE_ERRORS = (OSError, UnidentifiedImageError, Image.DecompressionBombError, SyntaxError, ValueError, EOFError)
 
@@ -51,8 +55,16 @@ class ImageFolder(ExampleSource):
             from pixeldrift.data.class_folder import check_labelled_folder, class_names
             self.rows = check_labelled_folder(self.folder)
             self.classes: tuple[str, ...] | None = class_names(self.rows)
-        else:
+        elif (self.folder / "metadata.jsonl").exists() or (self.folder / "metadata.jsonl").is_symlink():
             self.rows, self.classes = check_folder(self.folder), None
+        else:
+            from pixeldrift.data.caption_files import check_caption_folder
+            self.rows, self.classes = check_caption_folder(self.folder), None
+
+    def size_report(self) -> list[str]:
+        """What `--check` says about the images' sizes: each file whose size differs from the most common
+        one, or that is not square, by name (every image is resized to size x size to train)."""
+        return size_report(self.folder, [name for name, _ in self.rows], self.size)
 
     def _row(self, index: int) -> tuple[str, str]:
         epoch, position = divmod(index, len(self.rows))
@@ -151,6 +163,33 @@ def check_image(folder: Path, name: str, entry: str) -> None:
     """Open and decode the image `entry` (a metadata line) names, so a broken one is found before training."""
     with open_image(folder, name, entry) as image:
         image.load()
+
+
+def size_report(folder: Path, names: list[str], size: int) -> list[str]:
+    """One line per image whose (width, height) differs from the folder's most common size or is not square
+    (read from the headers); nothing when all share one square size."""
+    sizes = {}
+    for name in names:
+        with open_image(folder, name) as image:
+            sizes[name] = image.size
+    common = Counter(sizes.values()).most_common(1)[0][0] if sizes else None
+    lines = [f"{name}: {w}x{h}" + (" (not square: stretched)" if w != h else "") + f", resized to {size}x{size}"
+             for name, (w, h) in sizes.items() if (w, h) != common or w != h]
+    if lines and common is not None:
+        lines.insert(0, f"mixed sizes: most images are {common[0]}x{common[1]}; these are not:")
+    return lines
+
+
+def folder_entries(folder: Path) -> list[os.DirEntry]:
+    """A folder's entries but hidden ones, sorted by name; at most MAX_ROWS of them."""
+    entries = []
+    with os.scandir(folder) as scan:
+        for entry in scan:
+            if len(entries) >= MAX_ROWS:
+                raise DatasetError(f"{folder}: over {MAX_ROWS} entries")
+            if not entry.name.startswith("."):
+                entries.append(entry)
+    return sorted(entries, key=lambda e: e.name)
 
 
 def open_image(folder: Path, name: str, entry: str | None = None) -> Image.Image:

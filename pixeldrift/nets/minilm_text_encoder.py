@@ -29,6 +29,7 @@ from torch import nn
 
 from pixeldrift.nets.bert import load_bert
 from pixeldrift.nets.config import JsonConfig
+from pixeldrift.nets.new_tokens import ExtendedEmbedding, extend
 from pixeldrift.nets.text_encoder import TextEncoding
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class MiniLMTextEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg or MiniLMTextEncoderConfig()
         folder = Path(model_dir or bundled_model_dir())
+        self.folder = folder
         self.tokenizer = load_tokenizer(folder)
         self._pad_id, self._sep_id = (_special_id(self.tokenizer, token) for token in ("[PAD]", "[SEP]"))
         self.model = load_bert(folder).eval()
@@ -90,9 +92,15 @@ class MiniLMTextEncoder(nn.Module):
         """Stays in eval mode: the encoder is frozen, dropout would only add noise."""
         return super().train(False)
 
-    @torch.no_grad()
     def encode(self, texts: list[str] | str, pad_to: int | None = None) -> TextEncoding:
-        """Per-token hidden states, zero at padding; `pad_to` fixes L (default: the longest prompt)."""
+        """Per-token hidden states, zero at padding; `pad_to` fixes L (default: the longest prompt).
+
+        Without gradients unless some parameter is trained (a new token's embedding, a LoRA)."""
+        trained = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
+        with torch.set_grad_enabled(trained):
+            return self._encode(texts, pad_to)
+
+    def _encode(self, texts: list[str] | str, pad_to: int | None) -> TextEncoding:
         texts = [texts] if isinstance(texts, str) else list(texts)
         max_length = self.cfg.max_length
         if pad_to is not None and not 2 <= pad_to <= max_length:
@@ -123,6 +131,40 @@ class MiniLMTextEncoder(nn.Module):
             mask[row, :len(kept)] = True
         return input_ids, mask, tuple(len(ids) > length for ids in full)
 
+    def add_token(self, word: str, embedding: torch.Tensor) -> int:
+        """Make `word` one new token whose input embedding is `embedding` (384,); returns its id.
+
+        Textual inversion's pseudo-word (nets/new_tokens.py): the word must not be a token already,
+        and it is matched as a whole word, case-insensitively, as BERT's uncased vocabulary is."""
+        from tokenizers import AddedToken
+
+        word = check_new_word(word)
+        if self.tokenizer.token_to_id(word) is not None:
+            raise ValueError(f"{word!r} is already a token of {MODEL_NAME}; a new token needs a new word")
+        if embedding.shape != (HIDDEN_DIM,):
+            raise ValueError(f"the embedding of {word!r} must have shape ({HIDDEN_DIM},), got {tuple(embedding.shape)}")
+        embeddings = self.model.embeddings
+        embeddings.word = extend(embeddings.word, embedding[None])
+        self.tokenizer.add_tokens([AddedToken(word, single_word=True)])
+        token_id = self.tokenizer.token_to_id(word)
+        if token_id != embeddings.word.base_size + len(embeddings.word.new) - 1:
+            raise RuntimeError(f"the tokenizer gave {word!r} id {token_id}, not the new embedding row's")
+        return token_id
+
+    def remove_added_tokens(self) -> None:
+        """The vocabulary and embedding table as the package ships them (every added token gone)."""
+        word = self.model.embeddings.word
+        if isinstance(word, ExtendedEmbedding):
+            self.model.embeddings.word = word.table
+        self.tokenizer = load_tokenizer(self.folder)
+
+    def token_embedding(self, word: str) -> torch.Tensor:
+        """The input embedding (384,) of a one-token word (an added one included); ValueError otherwise."""
+        ids = self.tokenizer.encode(word, add_special_tokens=False).ids
+        if len(ids) != 1:
+            raise ValueError(f"{word!r} is {len(ids)} tokens of {MODEL_NAME}, not one; give a one-token word")
+        return self.model.embeddings.word(torch.tensor(ids)).detach()[0]
+
     def encode_empty(self, batch: int, pad_to: int | None = None) -> TextEncoding:
         """The unconditional input for classifier-free guidance: the empty prompt ([CLS] [SEP])."""
         return self.encode([""] * batch, pad_to=pad_to)
@@ -133,6 +175,14 @@ class MiniLMTextEncoder(nn.Module):
         for text, weight in pieces:
             weights += [weight] * len(self.tokenizer.encode(text, add_special_tokens=False).ids)
         return weights + [1.0]
+
+
+def check_new_word(word: str) -> str:
+    """A new token's word, lower-cased: 1 to 32 letters, digits, '_', '<', '>' or '*' (e.g. sks, <heart>)."""
+    if not isinstance(word, str) or not 1 <= len(word) <= 32 or \
+            not all(c.isascii() and (c.isalnum() or c in "_<>*") for c in word):
+        raise ValueError(f"a new token must be 1 to 32 ASCII letters, digits or _<>*, got {str(word)[:40]!r}")
+    return word.lower()
 
 
 def load_tokenizer(model_dir: Path) -> Tokenizer:

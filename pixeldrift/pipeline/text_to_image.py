@@ -77,6 +77,27 @@ class TextToImage(LatentDiffusionPipeline):
         self.text_encoder = make_text_encoder(config.text_encoder)
         self.denoiser = make_denoiser(config)
         self.vae = VAE(config.vae) if config.vae is not None else None
+        self.loras: list = []  # (path, scale) of the LoRAs merged, in order (adapter_files.py)
+        self._lora_originals: dict = {}  # layer path -> (layer, its weight before any LoRA)
+
+    # --- personalisation files (pipeline/adapter_files.py) ------------------------------------
+    def load_lora(self, path, scale: float = 1.0) -> None:
+        """Merge a LoRA file at `scale` on top of any already merged; all or nothing."""
+        from pixeldrift.pipeline.adapter_files import load_lora
+
+        load_lora(self, path, scale)
+
+    def unload_loras(self) -> None:
+        """Every weight back as it was before the first LoRA, exactly."""
+        from pixeldrift.pipeline.adapter_files import unload_loras
+
+        unload_loras(self)
+
+    def load_embedding(self, path) -> str:
+        """Add a textual-inversion embedding's word to the vocabulary; returns the word."""
+        from pixeldrift.pipeline.adapter_files import load_embedding
+
+        return load_embedding(self, path)
 
     @property
     def name(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import torch
+
 from pixeldrift.evaluate.compose import ComposeSettings, load_prompts, model_generator, overall, run_compose, score
 from pixeldrift.pipeline.contact_sheet import contact_sheet
 from pixeldrift.pipeline.text_to_image import GenerationRequest
@@ -42,4 +44,18 @@ def evaluation_hook(out_dir: Path, prompts_per_eval: int = 60, size: int = 64):
             if fresh:
                 writer.writerow(["step", "heldout_accuracy", "prompts"])
             writer.writerow([step, f"{accuracy:.4f}", len(held_out)])
+    return on_eval
+
+
+def prompt_samples_hook(out_dir: Path, prompt: str, count: int = 4):
+    """Returns on_eval(step, ema_training_module): writes samples-STEP.png, `count` seeds of one fixed prompt
+    (what a personalisation run shows as it learns its subject)."""
+    def on_eval(step: int, ema_module) -> None:
+        model = ema_module.model.eval()
+        size = model.config.image_size
+        with torch.no_grad():
+            images = model.sample([prompt] * count, list(range(count)), GenerationRequest(prompt="-", width=size,
+                                                                                          height=size))
+        record = GenerationRecord(prompt=prompt, steps=20, model=f"training step {step}", width=size, height=size)
+        save_labelled_png(contact_sheet(images), out_dir / f"samples-{step:06d}.png", record, watermark=False)
     return on_eval

@@ -106,3 +106,27 @@ class ControlNetTraining(nn.Module):
     def forward(self, images, captions, noise):
         pictures, self.unit.hint = images[:, :3], images[:, 3:]
         return self.base.loss(self.denoiser, pictures, captions, noise)
+
+
+class DreamBoothTraining(TextToImageTraining):
+    """DreamBooth (Ruiz et al. 2023): fine-tune on a few images of one subject, named by a rare identifier
+    ("a sks shape"), with the class-specific prior-preservation loss of their eq. 2:
+
+        E[w_t ||x_hat(a_t x + s_t eps, c) - x||^2] + lambda E[w_t' ||x_hat(a_t' x_pr + s_t' eps', c_pr) - x_pr||^2]
+
+    where x_pr are class images the frozen base model generated itself from c_pr ("a shape"), so the
+    class keeps meaning what it meant (no language drift). A batch mixes both: rows whose caption holds
+    the identifier are the subject's (weight 1), the others class images (weight `prior_weight`,
+    lambda). No caption is dropped: the paper trains on every prompt.
+    """
+
+    def __init__(self, model: TextToImage, identifier: str, prior_weight: float = 1.0):
+        super().__init__(model, caption_dropout=0.0)
+        if not 0 <= prior_weight <= 100:
+            raise ValueError(f"the prior-preservation weight must be from 0 to 100, got {prior_weight}")
+        self.identifier, self.prior_weight = identifier, prior_weight
+
+    def forward(self, images, captions, noise):
+        losses = self.loss(self.model.denoiser, images, captions, noise)
+        weights = [1.0 if self.identifier in caption.split() else self.prior_weight for caption in captions]
+        return losses * torch.tensor(weights, device=losses.device)

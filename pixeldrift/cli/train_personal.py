@@ -1,0 +1,202 @@
+"""`pixeldrift train lora|dreambooth|textual-inversion`: personalisation of a frozen pixeldrift model on a folder
+of one's own images (captions in metadata.jsonl, or a .txt beside each image). Resumable like every run;
+`--check` validates every image and caption (each bad file named) and trains nothing."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from pixeldrift.cli.train import _config, _run, _trainer_options, train
+from pixeldrift.nets.lora import MAX_RANK
+
+BASE = click.option("--base", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
+                    show_default=True, help="The model folder to personalise; its weights are never changed.")
+OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+                   help="Run folder: checkpoint, training log, samples (and DreamBooth's class images).")
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _token(help_text: str):
+    return click.option("--token", default="sks", show_default=True, help=help_text)
+
+PERSONAL_DEFAULTS = dict(steps=400, batch_size=8, warmup=20, ema=0.99, checkpoint_every=100)
+
+
+def _lora_shape(function):
+    options = [
+        click.option("--rank", type=click.IntRange(1, MAX_RANK), default=4, show_default=True,
+                     help="Rank r of each low-rank update."),
+        click.option("--alpha", type=click.FloatRange(0, min_open=True),
+                     help="The update is scaled by alpha / rank (default: alpha = rank, a scale of 1)."),
+        click.option("--convolutions", is_flag=True, help="Adapt every convolution of the denoiser too."),
+        click.option("--text-encoder", "adapt_text", is_flag=True,
+                     help="Adapt the text encoder's attention projections too."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), function)
+
+
+def _samples(function):
+    options = [
+        click.option("--sample-every", type=click.IntRange(0), default=0, show_default=True,
+                     help="Every N steps write OUT/samples-STEP.png: four seeds of --sample-prompt (0: never)."),
+        click.option("--sample-prompt", default="a red sks shape", show_default=True,
+                     help="The fixed prompt of those samples."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), function)
+
+
+def _lora_settings(rank, alpha, convolutions, adapt_text):
+    from pixeldrift.train.lora import LoRASettings
+
+    return LoRASettings(rank=rank, alpha=float(alpha if alpha is not None else rank), convolutions=convolutions,
+                        text_encoder=adapt_text)
+
+
+def _refuse_world_and_size(data) -> None:
+    if data == "world" or click.get_current_context().get_parameter_source("size") is not ParameterSource.DEFAULT:
+        raise click.UsageError("personalisation trains on --data FOLDER (your images and their captions) at the base "
+                               "model's size; give --data and leave out --size")
+
+
+def _train(job, out: Path, sample_every: int, sample_prompt: str, export: Path | None) -> None:
+    """job(on_eval, eval_every), with samples of the prompt every N steps (none for 0); then say what it wrote."""
+    from pixeldrift.train.evaluation import prompt_samples_hook
+
+    hook = prompt_samples_hook(out, sample_prompt) if sample_every else None
+    _run(lambda: job(hook, sample_every))
+    if export:
+        click.echo(f"wrote {export}")
+
+
+def _check(trainer, resume) -> None:
+    from pixeldrift.train.run import check_run
+
+    click.echo(check_run(trainer, resume))
+    for line in trainer.data.size_report():
+        click.echo(f"  {line}")
+
+
+def _command_line(name: str, options: dict, **named) -> str:
+    given = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in named.items() if value not in (None, False))
+    return (f"pixeldrift train {name} {given} --steps {options['steps']} --batch-size {options['batch_size']} "
+            f"--lr {options['lr']}")
+
+
+@train.command("lora")
+@_trainer_options(lr=2e-3, **PERSONAL_DEFAULTS)
+@BASE
+@_lora_shape
+@click.option("--caption-dropout", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of captions replaced by the empty prompt.")
+@_samples
+@OUT
+@click.option("--export", type=FILE, help="Write the LoRA file (.safetensors, kohya layout) here at the end.")
+def train_lora_command(out, base, rank, alpha, convolutions, adapt_text, caption_dropout, sample_every, sample_prompt,
+                       export, data, size, resume, check, **options):
+    """Train LoRA adapters on the denoiser's attention projections, the base frozen: Hu et al. 2021.
+
+    \b
+    Examples:
+      pixeldrift train lora --data my_subject --out runs/lora --export sks.safetensors
+      pixeldrift train lora --data my_subject --rank 8 --alpha 4 --convolutions --out runs/lora8 --resume
+      pixeldrift train lora --data my_subject --out runs/lora --check   # validate every file, train nothing
+      pixeldrift generate "a red sks shape" --lora sks.safetensors:0.8
+    """
+    from pixeldrift.train.lora import lora_trainer, train_lora
+
+    _refuse_world_and_size(data)
+    settings = _run_value(lambda: _lora_settings(rank, alpha, convolutions, adapt_text))
+    if check:
+        _run(lambda: _check(lora_trainer(out, _config(**options), base, data, settings, caption_dropout), resume))
+        return
+    command = _command_line("lora", options, base=base, data=data, rank=rank, alpha=alpha, out=out)
+    _train(lambda hook, every: train_lora(out, _config(**options), base, data, settings, export, resume,
+                                          caption_dropout, hook, every, command),
+           out, sample_every, sample_prompt, export)
+
+
+@train.command("dreambooth")
+@_trainer_options(lr=5e-4, **PERSONAL_DEFAULTS)
+@BASE
+@_token("The rare identifier word every caption uses for the subject ('a red sks shape').")
+@click.option("--no-prior", is_flag=True, help="Leave out prior preservation (the ablation: the class drifts).")
+@click.option("--prior-weight", type=click.FloatRange(0, 100), default=1.0, show_default=True,
+              help="lambda of the prior-preservation loss (Ruiz et al. eq. 2).")
+@click.option("--class-images", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Class images the base model draws from the captions without the token.")
+@click.option("--lora", "use_lora", is_flag=True,
+              help="Train LoRA adapters (exported as a .safetensors file) instead of the whole denoiser "
+                   "(exported as a model folder); try --lr 2e-3 with it.")
+@_lora_shape
+@_samples
+@OUT
+@click.option("--export", type=click.Path(path_type=Path),
+              help="Write the result here at the end: a model folder, or with --lora a .safetensors file.")
+def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_images, use_lora, rank, alpha,
+                             convolutions, adapt_text, sample_every, sample_prompt, export, data, size, resume, check,
+                             **options):
+    """Bind a subject to a rare word (DreamBooth), with prior preservation on class images the base model
+    draws itself: Ruiz et al. 2023.
+
+    \b
+    Examples:
+      pixeldrift train dreambooth --data my_subject --token sks --out runs/db --export models/db-sks
+      pixeldrift train dreambooth --data my_subject --no-prior --out runs/db-noprior --export models/db-noprior
+      pixeldrift train dreambooth --data my_subject --lora --lr 2e-3 --out runs/db-lora --export db.safetensors
+    """
+    from pixeldrift.train.dreambooth import dreambooth_trainer, train_dreambooth
+
+    _refuse_world_and_size(data)
+    lora = _run_value(lambda: _lora_settings(rank, alpha, convolutions, adapt_text)) if use_lora else None
+    if check:
+        _run(lambda: _check(dreambooth_trainer(out, _config(**options), base, data, token, not no_prior, prior_weight,
+                                               class_images, lora, make_class_images=False), resume))
+        return
+    command = _command_line("dreambooth", options, base=base, data=data, token=token, no_prior=no_prior or None,
+                            lora=use_lora or None, out=out)
+    _train(lambda hook, every: train_dreambooth(out, _config(**options), base, data, token, not no_prior,
+                                                prior_weight, class_images, lora, export, resume, hook, every,
+                                                command),
+           out, sample_every, sample_prompt, export)
+
+
+@train.command("textual-inversion")
+@_trainer_options(lr=5e-3, **PERSONAL_DEFAULTS)
+@BASE
+@_token("The new word to learn; every caption uses it ('a red sks shape').")
+@click.option("--init-word", default="shape", show_default=True,
+              help="A one-token word whose embedding the new one starts from (a coarse description).")
+@_samples
+@OUT
+@click.option("--export", type=FILE, help="Write the embedding (.safetensors, A1111's layout) here at the end.")
+def train_inversion_command(out, base, token, init_word, sample_every, sample_prompt, export, data, size, resume,
+                            check, **options):
+    """Learn one new word's embedding (textual inversion), every weight frozen: Gal et al. 2023.
+
+    \b
+    Examples:
+      pixeldrift train textual-inversion --data my_subject --token sks --out runs/ti --export sks.safetensors
+      pixeldrift generate "a red sks shape" --embedding sks.safetensors
+    """
+    from pixeldrift.train.textual_inversion import inversion_trainer, train_textual_inversion
+
+    _refuse_world_and_size(data)
+    if check:
+        _run(lambda: _check(inversion_trainer(out, _config(**options), base, data, token, init_word), resume))
+        return
+    command = _command_line("textual-inversion", options, base=base, data=data, token=token, out=out)
+    _train(lambda hook, every: train_textual_inversion(out, _config(**options), base, data, token, init_word, export,
+                                                       resume, hook, every, command),
+           out, sample_every, sample_prompt, export)
+
+
+def _run_value(make):
+    """make(), its ValueError a usage error (bad settings, before anything is loaded)."""
+    try:
+        return make()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None

@@ -1,0 +1,142 @@
+"""`pixeldrift train dreambooth`: DreamBooth (Ruiz et al. 2023) for a pixeldrift model.
+
+A few images of one subject, each captioned with a rare identifier word before the class noun
+("a red sks shape"), teach the model that the identifier means this subject. Fine-tuning on them
+alone makes the class noun itself drift towards the subject ("a red shape" draws it too: the
+paper's language drift). Prior preservation (their eq. 2, train/recipes.py DreamBoothTraining)
+counters it: the frozen base model first draws class images from the same captions without the
+identifier, and every batch trains on both, half and half.
+
+The whole denoiser is fine-tuned (exported as a model folder), or with `lora` only low-rank adapters
+(exported as a LoRA file). Class images are generated once into OUT/class-images (reused by a resume).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pixeldrift.atomic_write import write_bytes_atomically
+from pixeldrift.bounded_files import read_json_object
+from pixeldrift.data import ImageFolder
+from pixeldrift.data.examples import ExampleSource
+from pixeldrift.data.image_folder import refuse_problems
+from pixeldrift.nets.minilm_text_encoder import check_new_word
+from pixeldrift.pipeline.adapter_files import base_of, save_lora
+from pixeldrift.pipeline.model_folder import load_model, save_model
+from pixeldrift.pipeline.request import GenerationRequest
+from pixeldrift.train.lora import LoRASettings, add_adapters, caption_folder
+from pixeldrift.train.recipes import DreamBoothTraining
+from pixeldrift.train.run import init_distributed
+from pixeldrift.train.run_record import keep_run_record
+from pixeldrift.train.trainer import Trainer, TrainerConfig
+
+MAX_CLASS_IMAGES = 10_000
+CLASS_BATCH = 16
+
+
+def check_identifier(data: ImageFolder, identifier: str) -> None:
+    """DatasetError naming every image whose caption lacks the identifier as a word of its own."""
+    problems = [f"{name}: the caption {text[:60]!r} does not name {identifier!r}"
+                for name, text in data.rows if identifier not in text.split()]
+    refuse_problems(data.folder, problems, f"captions without the identifier {identifier!r}")
+
+
+def class_caption(caption: str, identifier: str) -> str:
+    """The caption of the class image: the subject's caption with its identifier taken out."""
+    return " ".join(word for word in caption.split() if word != identifier)
+
+
+@torch.no_grad()
+def generate_class_images(model, prompts: list[str], count: int, folder: Path, seed: int = 0) -> Path:
+    """`count` images from the base `model` (prompt i % len(prompts), seed seed + i) as a captioned folder;
+    a folder already holding the same set (same prompts, count, seed and base) is reused."""
+    if not 1 <= count <= MAX_CLASS_IMAGES:
+        raise ValueError(f"class images: give 1 to {MAX_CLASS_IMAGES}, got {count}")
+    record = {"prompts": prompts, "count": count, "seed": seed, "base": base_of(model)["denoiser_sha256"]}
+    if (folder / "class_images.json").is_file() and read_json_object(folder / "class_images.json") == record:
+        return folder
+    jobs = [(prompts[i % len(prompts)], seed + i) for i in range(count)]
+    settings = GenerationRequest(prompt="-", width=model.config.image_size, height=model.config.image_size)
+    lines = []
+    for start in range(0, count, CLASS_BATCH):
+        batch = jobs[start:start + CLASS_BATCH]
+        images = model.sample([p for p, _ in batch], [s for _, s in batch], settings)
+        for (prompt, image_seed), image in zip(batch, images):
+            name = f"class-{image_seed:05d}.png"
+            folder.mkdir(parents=True, exist_ok=True)
+            image.save(folder / name)  # training data for this run, not a published image: no label
+            lines.append(json.dumps({"file_name": name, "text": prompt}))
+    write_bytes_atomically(folder / "metadata.jsonl", ("\n".join(lines) + "\n").encode())
+    write_bytes_atomically(folder / "class_images.json", json.dumps(record).encode())
+    return folder
+
+
+class SubjectAndClass(ExampleSource):
+    """Even indices: the subject's images in turn; odd ones: the class images in turn (half and half)."""
+
+    def __init__(self, subject: ImageFolder, prior: ImageFolder):
+        self.subject, self.prior = subject, prior
+
+    def example(self, index: int) -> tuple[np.ndarray, str]:
+        return (self.subject if index % 2 == 0 else self.prior).example(index // 2)
+
+
+def dreambooth_trainer(out: Path, config: TrainerConfig, base: Path, data: str | Path, identifier: str,
+                       prior: bool = True, prior_weight: float = 1.0, class_images: int = 50,
+                       lora: LoRASettings | None = None, make_class_images: bool = True) -> Trainer:
+    """The run's trainer; with `prior` (and `make_class_images`) the class images are generated first.
+    `make_class_images` False (a --check) trains on the subject alone and writes nothing."""
+    identifier = check_new_word(identifier)
+    model = load_model(base)
+    base_record = {**base_of(model), "folder": str(base)}
+    subject = caption_folder(data, model, config.seed)
+    check_identifier(subject, identifier)
+    source = subject
+    if prior and make_class_images:
+        prompts = list(dict.fromkeys(class_caption(text, identifier) for _, text in subject.rows))
+        folder = generate_class_images(model, prompts, class_images, out / "class-images", config.seed)
+        source = SubjectAndClass(subject, ImageFolder(folder, size=model.config.image_size, seed=config.seed))
+    if lora is not None:
+        add_adapters(model, lora, config.seed)
+    else:
+        model.requires_grad_(False)
+        model.denoiser.requires_grad_(True)
+    training = DreamBoothTraining(model, identifier, prior_weight if prior else 0.0)
+    training.base_record = base_record
+    return Trainer(training, source, config, out)
+
+
+def train_dreambooth(out: Path, config: TrainerConfig, base: Path, data: str | Path, identifier: str,
+                     prior: bool = True, prior_weight: float = 1.0, class_images: int = 50,
+                     lora: LoRASettings | None = None, export: Path | None = None, resume: bool = False,
+                     on_eval=None, eval_every: int = 0, command: str = "") -> Trainer:
+    """Train (or resume); with `export` write a model folder (full fine-tune) or a LoRA file (`lora`)."""
+    init_distributed(config.device)
+    if export is not None and lora is not None and export.suffix != ".safetensors":
+        raise ValueError(f"--export {export}: a DreamBooth LoRA is written as a .safetensors file")
+    if export is not None and lora is None and export.suffix:
+        raise ValueError(f"--export {export}: a fully fine-tuned model is written as a model folder, not a file")
+    trainer = dreambooth_trainer(out, config, base, data, identifier, prior, prior_weight, class_images, lora)
+    trainer.on_eval, trainer.eval_every = on_eval, eval_every
+    recipe = {"method": "dreambooth", "base": trainer.model.base_record, "data": str(data), "identifier": identifier,
+              "prior_preservation": prior, "prior_weight": prior_weight if prior else 0.0,
+              "class_images": class_images if prior else 0, "lora": asdict(lora) if lora else None}
+    keep_run_record(out / "dreambooth_run.json", recipe, resume, trainer.rank == 0)
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    if export is not None and trainer.rank == 0:
+        about = {**recipe, "steps_done": trainer.step, "trainer": asdict(config), "command": command}
+        model = trainer.ema.model.model
+        if lora is not None:
+            save_lora(model, export, trainer.model.base_record, about)
+        else:
+            model.config = replace(model.config, name=f"{model.name}-dreambooth")
+            save_model(model, export, training=about)
+    return trainer
+
