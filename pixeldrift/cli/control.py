@@ -61,8 +61,9 @@ def control(kind, image, prompt, seed, size, output):
 
 
 _OPTIONS = [
-    click.option("--control", "control_folders", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-                 help="A ControlNet folder (from `pixeldrift train controlnet`) for the model; repeat for several "
+    click.option("--control", "control_folders", multiple=True, type=click.Path(exists=True, path_type=Path),
+                 help="A ControlNet for the model: a folder from `pixeldrift train controlnet`, or for a Stable "
+                      "Diffusion model a ControlNet's diffusers folder or .safetensors file; repeat for several "
                       "controls at once (their residuals add up)."),
     click.option("--control-image", "control_images", multiple=True, type=FILE,
                  help="The control map for each --control, in the same order (make one with `pixeldrift control`)."),
@@ -85,7 +86,7 @@ def control_options(command):
 def controls_from(options: dict, device: str) -> tuple:
     """The Control entries the options describe, every folder and image opened and checked here."""
     from pixeldrift.pipeline.control import Control
-    from pixeldrift.pipeline.controlnet_folder import load_controlnet
+    from pixeldrift.pretrained import open_controlnet
 
     folders, images, strengths = (options.pop(k) for k in ("control_folders", "control_images", "control_strengths"))
     start, end, resize = (options.pop(k) for k in ("control_start", "control_end", "control_resize"))
@@ -96,5 +97,5 @@ def controls_from(options: dict, device: str) -> tuple:
         raise click.BadParameter(f"give one --control-strength for all, or one per --control ({len(folders)})",
                                  param_hint="--control-strength")
     weights = list(strengths) * len(folders) if len(strengths) == 1 else list(strengths) or [1.0] * len(folders)
-    return tuple(Control(load_controlnet(folder, device), open_image(image), weight, start, end, resize)
+    return tuple(Control(open_controlnet(folder, device=device), open_image(image), weight, start, end, resize)
                  for folder, image, weight in zip(folders, images, weights))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from pixeldrift.bounded_files import BadFileError, inside
+from pixeldrift.bounded_files import BadFileError, inside, read_json_object
 from pixeldrift.nets import UNet, WeightsError, load_weights, save_weights
 from pixeldrift.nets.controlnet import ControlNet, ControlNetConfig
 from pixeldrift.nets.io import describe_mismatch, header_state
@@ -107,6 +107,12 @@ def _card(kind: str, base: dict, training: dict) -> str:
             + (f"Trained with:\n\n    {command}\n" if command else "")
             + "\nGenerate with it:\n\n    pixeldrift generate PROMPT --model BASE --control THIS_FOLDER "
               "--control-image MAP.png\n")
+
+
+def is_controlnet_folder(path: str | Path) -> bool:
+    """Whether `path` is a pixeldrift ControlNet folder (its config.json of this format), not another kind."""
+    config = Path(path) / "config.json"
+    return config.is_file() and read_json_object(config).get("format") == FORMAT
 
 
 def load_controlnet(folder: str | Path, device: str | torch.device = "cpu") -> ControlModel:

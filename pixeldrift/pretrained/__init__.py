@@ -71,8 +71,16 @@ def _open_stable_diffusion(path: Path, family: str | None, config: Path | None):
 
 
 def open_controlnet(path: str | Path, base=None, device: str | None = None, dtype=None):
-    """A Stable Diffusion ControlNet (a diffusers folder or one .safetensors file) for Control(model=...);
-    `base`: the model it will steer, checked now (a single file also takes its attention heads from it)."""
+    """Any ControlNet pixeldrift can run, for Control(model=...): a pixeldrift ControlNet folder (pixeldrift
+    train controlnet), or a Stable Diffusion ControlNet (a diffusers folder or one .safetensors file).
+    `base`: the model it will steer, checked now (an SD single file also takes its attention heads from it)."""
+    from pixeldrift.pipeline.controlnet_folder import is_controlnet_folder, load_controlnet
+
+    if is_controlnet_folder(path):
+        control = load_controlnet(path, device or "cpu")
+        if base is not None:
+            control.check_base(base)
+        return control
     from pixeldrift.pretrained.controlnet_files import open_controlnet as open_files
 
     return open_files(path, base, device, dtype)

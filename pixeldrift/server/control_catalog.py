@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pixeldrift.bounded_files import BadFileError, read_json_object
-from pixeldrift.pipeline.controlnet_folder import FORMAT, load_controlnet
+from pixeldrift.bounded_files import BadFileError
+from pixeldrift.pipeline.controlnet_folder import is_controlnet_folder
 from pixeldrift.server.model_catalog import ModelCatalog
 
 _HASH_SUFFIX = re.compile(r"\s*\[[0-9a-fA-F]{6,64}\]$")  # the webui's model names end with " [d14c016b]"
@@ -66,10 +66,10 @@ class ControlCatalog:
 
 def open_control(path: Path, models: ModelCatalog, device: str):
     """A ControlNet from `path`: ours by its config's format, else Stable Diffusion's, for a served model."""
-    if _is_pixeldrift_controlnet(path):
-        return load_controlnet(path, device)
     from pixeldrift.pretrained import open_controlnet
 
+    if is_controlnet_folder(path):
+        return open_controlnet(path, device=device)
     bases = [entry for entry in models.entries.values() if getattr(entry.model, "unet", None) is not None]
     if not bases:
         return open_controlnet(path, device=device)
@@ -81,7 +81,3 @@ def open_control(path: Path, models: ModelCatalog, device: str):
             reasons.append(f"{entry.name}: {error}")
     raise BadFileError(f"the ControlNet {path} fits none of the served models; " + "; ".join(reasons))
 
-
-def _is_pixeldrift_controlnet(path: Path) -> bool:
-    config = path / "config.json"
-    return path.is_dir() and config.is_file() and read_json_object(config).get("format") == FORMAT

@@ -176,3 +176,19 @@ def test_the_full_size_architectures_are_read_from_their_tensors(family, lighter
         with torch.device("meta"):
             rebuilt = ControlNetModel.from_config(config).state_dict()
         assert {k: v.shape for k, v in rebuilt.items()} == {k: v.shape for k, v in tensors.items()}
+
+
+def test_generate_takes_an_sd_controlnet(sd1_folder, sd1_controlnet, tmp_path):
+    """`pixeldrift generate --model SD --control CONTROLNET --control-image MAP`; the PNG names the ControlNet."""
+    from click.testing import CliRunner
+
+    from pixeldrift.cli.main import cli
+    from pixeldrift.provenance.label import read_labels
+
+    MAP.save(tmp_path / "map.png")
+    out = tmp_path / "out.png"
+    result = CliRunner().invoke(cli, ["generate", "a cat", "--model", str(sd1_folder), "--steps", "2", "--size", "32",
+                                      "--control", str(sd1_controlnet), "--control-image", str(tmp_path / "map.png"),
+                                      "--control-strength", "0.6", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Model: tiny-controlnet-sd1, Weight: 0.6" in read_labels(out.read_bytes()).parameters
