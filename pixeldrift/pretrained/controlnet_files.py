@@ -130,38 +130,41 @@ def architecture(tensors: dict, unet: dict, path: Path) -> dict:
     """A ControlNetModel config from its tensors' names and shapes, and `unet` for what holds no weights."""
     from diffusers import ControlNetModel
 
-    levels = _count(tensors, r"^down_blocks\.(\d+)\.resnets\.")
-    attends = [any(k.startswith(f"down_blocks.{b}.attentions.") for k in tensors) for b in range(levels)]
-    middle = _count(tensors, r"^mid_block\.attentions\.0\.transformer_blocks\.(\d+)\.")
-    # transformer blocks per level (0: SDXL "mid" ControlNets keep a level's attention shell only); a level
-    # without attention takes the middle's depth, which diffusers reads from the last level
-    depth = [_count(tensors, rf"^down_blocks\.{b}\.attentions\.0\.transformer_blocks\.(\d+)\.") if attends[b]
-             else middle for b in range(levels)]
-    hint = _hint_convs(tensors, path)
     accepted = inspect.signature(ControlNetModel.__init__).parameters
     config = {key: value for key, value in unet.items() if key in accepted}
-    config.update(
-        in_channels=_shape(tensors, "conv_in.weight", path, exact=True)[1],
-        block_out_channels=[_shape(tensors, f"down_blocks.{b}.resnets.0.conv1.weight", path, exact=True)[0]
-                            for b in range(levels)],
-        layers_per_block=_count(tensors, r"^down_blocks\.0\.resnets\.(\d+)\."),
-        down_block_types=["CrossAttnDownBlock2D" if a else "DownBlock2D" for a in attends],
-        transformer_layers_per_block=depth,
-        mid_block_type="UNetMidBlock2DCrossAttn" if any(k.startswith("mid_block.attentions.") for k in tensors)
-        else "UNetMidBlock2D",
-        conditioning_channels=hint[0].shape[1],
-        conditioning_embedding_out_channels=[w.shape[0] for w in hint[:-1]][0::2])
+    config.update(_encoder(tensors, path))
+    hint = _hint_convs(tensors, path)
+    config.update(conditioning_channels=hint[0].shape[1],
+                  conditioning_embedding_out_channels=[w.shape[0] for w in hint[:-1]][0::2])
     if any(name.endswith(".attn2.to_k.weight") for name in tensors):
         config.update(cross_attention_dim=_shape(tensors, "attn2.to_k.weight", path)[1],
                       use_linear_projection=len(_shape(tensors, "proj_in.weight", path)) == 2)
-    if "add_embedding.linear_1.weight" in tensors:
-        config.update(addition_embed_type="text_time",
-                      projection_class_embeddings_input_dim=tensors["add_embedding.linear_1.weight"].shape[1])
-    else:
-        config.update(addition_embed_type=None, projection_class_embeddings_input_dim=None)
-    if isinstance(config.get("attention_head_dim"), list) and len(config["attention_head_dim"]) != levels:
-        config["attention_head_dim"] = config["attention_head_dim"][:levels]  # another family: refused by the check
+    added = tensors.get("add_embedding.linear_1.weight")   # SDXL's pooled text and size conditioning
+    config.update(addition_embed_type=None if added is None else "text_time",
+                  projection_class_embeddings_input_dim=None if added is None else added.shape[1])
+    levels, heads = len(config["block_out_channels"]), config.get("attention_head_dim")
+    if isinstance(heads, list) and len(heads) != levels:
+        config["attention_head_dim"] = heads[:levels]  # another family than `unet`'s: the base check refuses it
     return check_config(config, path)
+
+
+def _encoder(tensors: dict, path: Path) -> dict:
+    """Widths, ResNets and attention of the copied encoder: levels, transformer depth, the middle's kind."""
+    levels = _count(tensors, r"^down_blocks\.(\d+)\.resnets\.")
+    attends = [any(k.startswith(f"down_blocks.{b}.attentions.") for k in tensors) for b in range(levels)]
+    middle = _count(tensors, r"^mid_block\.attentions\.0\.transformer_blocks\.(\d+)\.")
+    # transformer blocks per level (0: the lighter SDXL ControlNets keep a level's attention shell only); a
+    # level without attention takes the middle's depth, which diffusers reads from the last level
+    depth = [_count(tensors, rf"^down_blocks\.{b}\.attentions\.0\.transformer_blocks\.(\d+)\.") if attends[b]
+             else middle for b in range(levels)]
+    has_middle_attention = any(k.startswith("mid_block.attentions.") for k in tensors)
+    return {"in_channels": _shape(tensors, "conv_in.weight", path, exact=True)[1],
+            "block_out_channels": [_shape(tensors, f"down_blocks.{b}.resnets.0.conv1.weight", path, exact=True)[0]
+                                   for b in range(levels)],
+            "layers_per_block": _count(tensors, r"^down_blocks\.0\.resnets\.(\d+)\."),
+            "down_block_types": ["CrossAttnDownBlock2D" if a else "DownBlock2D" for a in attends],
+            "transformer_layers_per_block": depth,
+            "mid_block_type": "UNetMidBlock2DCrossAttn" if has_middle_attention else "UNetMidBlock2D"}
 
 
 def _count(tensors: dict, pattern: str) -> int:

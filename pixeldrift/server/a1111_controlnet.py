@@ -114,7 +114,7 @@ def with_controls(job: Job, scripts, studio: Studio, init_image: Image.Image | N
         raise ApiError(400, f"{len(controls)} ControlNet units are enabled; at most {MAX_CONTROLS} act at once",
                        ARGS)
     if controls:
-        check_controls(controls, *size)
+        _checked(lambda: check_controls(controls, *size), ARGS)
         job.request = replace(job.request, controls=tuple(controls))
     job.warnings.extend(notes)
     return job
