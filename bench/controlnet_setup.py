@@ -28,13 +28,18 @@ def controlnet_bench_parser(description: str, control: str | None, strengths: st
     return parser
 
 
-def controlnet_bench_setup(args: argparse.Namespace):
+def controlnet_bench_setup(args: argparse.Namespace, several: bool = False):
     """(model, controlnet, prompts, settings) as the parsed options name them; the ControlNet checked against
-    its base model before any work."""
+    its base model before any work. `several`: --control may list folders, comma-separated, and the second
+    item is the list of ControlNets."""
     torch.set_num_threads(args.threads)
-    model, controlnet = load_model(args.model), load_controlnet(args.control)
-    controlnet.check_base(model)
+    model, folders = load_model(args.model), args.control.split(",")
+    if len(folders) > 1 and not several:
+        raise SystemExit(f"--control: this benchmark measures one ControlNet, got {len(folders)}")
+    controlnets = [load_controlnet(folder) for folder in folders]
+    for controlnet in controlnets:
+        controlnet.check_base(model)
     prompts = load_prompts(args.prompts)[:args.limit or None]
     settings = ComposeSettings(model=args.model, prompts=args.prompts, size=args.size, steps=args.steps,
                                guidance=args.guidance, seeds=tuple(int(s) for s in args.seeds.split(",")))
-    return model, controlnet, prompts, settings
+    return model, controlnets if several else controlnets[0], prompts, settings

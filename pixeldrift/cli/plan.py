@@ -13,7 +13,8 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 _OPTIONS = [
     click.option("--plan", is_flag=True,
                  help="Plan, then draw: read the prompt as a world scene, lay it out with each image's seed and "
-                      "draw that layout with a ControlNet (--control; models/cn-layout by default). Saves "
+                      "draw that layout with a ControlNet (--control, repeat it to draw the plan as several maps "
+                      "at once, e.g. its layout and its edges; models/cn-layout by default). Saves "
                       "NAME.plan.json (the objects' boxes) and NAME.plan.png (the map) beside each image."),
     click.option("--layout", type=FILE,
                  help="Draw your own layout instead of the prompt's plan: a JSON file such as "
@@ -32,8 +33,8 @@ def plan_options(command):
 class PlanSettings:
     """How to plan and draw, as the options asked, checked before any model is loaded."""
 
-    folder: Path | None     # the ControlNet; None: the one beside the default model
-    strength: float
+    folders: tuple[Path, ...]   # the ControlNets, each drawing the plan as its kind of map; () = the default
+    strengths: tuple[float, ...]  # one per folder
     start: float
     end: float
     layout: bytes | None    # a user's layout document, or None to plan from the prompt
@@ -54,11 +55,12 @@ def plan_settings(options: dict) -> PlanSettings | None:
     if images:
         raise click.BadParameter("a plan draws its own control map; leave out --control-image",
                                  param_hint="--control-image")
-    if len(folders) > 1 or len(strengths) > 1:
-        raise click.BadParameter("a plan is drawn with one --control folder and one --control-strength",
-                                 param_hint="--control")
-    return PlanSettings(folders[0] if folders else None, strengths[0] if strengths else 1.0, start, end,
-                        None if layout is None else _read_layout(layout))
+    if len(strengths) not in (0, 1, max(len(folders), 1)):
+        raise click.BadParameter(f"give one --control-strength for all, or one per --control ({len(folders)})",
+                                 param_hint="--control-strength")
+    count = max(len(folders), 1)
+    strengths = tuple(strengths) * count if len(strengths) == 1 else tuple(strengths) or (1.0,) * count
+    return PlanSettings(tuple(folders), strengths, start, end, None if layout is None else _read_layout(layout))
 
 
 def _read_layout(path: Path) -> bytes:
@@ -78,14 +80,15 @@ def planned(model, request, settings: PlanSettings, device: str):
     if filled.width != filled.height:
         raise ValueError(f"plan-then-draw makes square images; got {filled.width}x{filled.height}")
     size = check_plan_size(filled.width)
-    controlnet = _plan_controlnet(model, settings.folder, device)
+    controlnets = [_plan_controlnet(model, folder, device) for folder in settings.folders or (None,)]
     seeds = [request.seed + i for i in range(request.batch_size)]
     if settings.layout is None:
-        plans = [plan_from_prompt(request.prompt, seed, size, controlnet.kind) for seed in seeds]
+        plans = [plan_from_prompt(request.prompt, seed, size, controlnets[0].kind) for seed in seeds]
     else:
         plans = [plan_from_layout_json(settings.layout, size)] * len(seeds)
-    control = plan_control(plans, controlnet, settings.strength, settings.start, settings.end)
-    return replace(request, controls=(control,)), plans
+    controls = tuple(plan_control(plans, controlnet, strength, settings.start, settings.end)
+                     for controlnet, strength in zip(controlnets, settings.strengths))
+    return replace(request, controls=controls), plans
 
 
 def _plan_controlnet(model, folder: Path | None, device: str):

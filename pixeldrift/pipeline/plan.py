@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.bounded_files import check_number
 from pixeldrift.pipeline.control import Control
-from pixeldrift.pipeline.control_maps import check_kind, world_control
+from pixeldrift.pipeline.control_maps import IMAGE_MAPS, check_kind, image_control, world_control
 from pixeldrift.world import COLOURS, IMAGE_SIZES, SHAPES, PromptError, Scene, parse_prompt, spec_to_dict
 from pixeldrift.world.control_maps import boxes_layout_map
 from pixeldrift.world.palette import OBJECT_RGB
@@ -67,11 +67,17 @@ class Plan:
     scene: Scene | None = None             # the prompt's parsed scene; None for a user's layout
     seed: int | None = None                # the seed that placed the scene's objects
 
-    def control_map(self) -> np.ndarray:
-        """(size, size, 3) uint8: the map a ControlNet of `kind` draws the plan from."""
+    def control_map(self, kind: str | None = None) -> np.ndarray:
+        """(size, size, 3) uint8: the map a ControlNet of `kind` (the plan's own kind by default) draws the
+        plan from; a user's layout has boxes only, so it is drawn as a layout map or that map's edges/scribble."""
+        kind = check_kind(kind or self.kind)
         if self.scene is not None:  # exactly where render(scene, size, seed) puts everything
-            return world_control(self.kind, self.scene, self.size, self.seed)
-        return boxes_layout_map([(o.colour, o.shape, o.box) for o in self.objects], self.size)
+            return world_control(kind, self.scene, self.size, self.seed)
+        if kind != "layout" and kind not in IMAGE_MAPS:
+            raise ValueError(f"a layout of boxes cannot be drawn as a {kind} map (it has no {kind}); draw it "
+                             f"with a layout, {' or '.join(IMAGE_MAPS)} ControlNet")
+        layout = boxes_layout_map([(o.colour, o.shape, o.box) for o in self.objects], self.size)
+        return layout if kind == "layout" else image_control(kind, layout)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "source": "prompt" if self.scene is not None else "layout", "size": self.size,
@@ -191,13 +197,9 @@ def _box(box, where: str, size: int) -> tuple[float, float, float, float]:
 
 def plan_control(plans: list[Plan], controlnet, strength: float = 1.0, start: float = 0.0,
                  end: float = 1.0) -> Control:
-    """One Control that draws image i from plans[i] with a ControlNet of the plans' kind."""
-    kinds = {plan.kind for plan in plans}
-    if kinds != {controlnet.kind}:
-        raise ValueError(f"the plan is drawn as a {'/'.join(sorted(kinds))} map but the ControlNet "
-                         f"{controlnet.folder} reads {controlnet.kind} maps; give a {'/'.join(sorted(kinds))} "
-                         "ControlNet")
-    maps = tuple(Image.fromarray(plan.control_map()) for plan in plans)
+    """One Control that draws image i from plans[i] as the map the ControlNet reads (its kind); several such
+    controls draw one plan at once, e.g. its layout and its edges, their residuals summed."""
+    maps = tuple(Image.fromarray(plan.control_map(controlnet.kind)) for plan in plans)
     return Control(controlnet, maps, strength, start, end)
 
 

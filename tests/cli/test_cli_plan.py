@@ -94,3 +94,24 @@ def test_plans_that_cannot_be_made_or_drawn_are_refused_with_the_reason(random_m
     bad = run(*with_control, "--layout", tmp_path / "bad.json")
     assert bad.exit_code != 0 and "objects[0].label: 'red blob': unknown word(s) 'blob'" in bad.output, bad.output
     assert not (tmp_path / "out").exists()  # nothing was written
+
+
+def test_several_controlnets_draw_one_plan_each_as_its_own_map(random_model_dir, acting_controlnet_dir, tmp_path):
+    from pixeldrift.pipeline.controlnet_folder import save_controlnet
+
+    edges_dir = save_controlnet(load_controlnet(acting_controlnet_dir).net, tmp_path / "cn-edges", "edges",
+                                load_controlnet(acting_controlnet_dir).base)
+    made = run("generate", PROMPT, "--plan", "--model", random_model_dir, "--control", acting_controlnet_dir,
+               "--control", edges_dir, "--control-strength", 2, "--control-strength", 0.5, "--steps", 2,
+               "--seed", 3, "--no-watermark", "-o", tmp_path / "both.png")
+    assert made.exit_code == 0, made.output
+    plan, model = plan_from_prompt(PROMPT, 3, 32), load_model(random_model_dir)
+    controls = (plan_control([plan], load_controlnet(acting_controlnet_dir), 2.0),
+                plan_control([plan], load_controlnet(edges_dir), 0.5))
+    assert np.array_equal(np.asarray(controls[1].images[0]), plan.control_map("edges"))
+    drawn = model.generate(GenerationRequest(PROMPT, steps=2, seed=3, controls=controls))[0].image
+    assert np.array_equal(pixels(tmp_path / "both.png"), np.asarray(drawn))
+    three = run("generate", PROMPT, "--plan", "--model", random_model_dir, "--control", acting_controlnet_dir,
+                "--control", edges_dir, "--control-strength", 1, "--control-strength", 1, "--control-strength", 1,
+                "-o", tmp_path / "x.png")
+    assert three.exit_code != 0 and "one per --control (2)" in three.output, three.output

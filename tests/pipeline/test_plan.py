@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixeldrift.pipeline.control_maps import world_control
+from pixeldrift.pipeline.control_maps import edges as edges_of, world_control
 from pixeldrift.pipeline.plan import (MAX_LAYOUT_BYTES, Plan, draw_plan, plan_control, plan_from_layout,
                                       plan_from_layout_json, plan_from_prompt, save_plan)
 from pixeldrift.world import parse_prompt, render
@@ -144,8 +144,13 @@ def test_a_control_takes_one_map_per_plan_of_the_controlnets_kind():
     control = plan_control(plans, SimpleNamespace(kind="layout", folder="cn"), strength=2.0)
     assert control.strength == 2.0 and len(control.images) == 2
     assert np.array_equal(np.asarray(control.images[1]), plans[1].control_map())
-    with pytest.raises(ValueError, match="plan is drawn as a layout map but the ControlNet cn reads edges maps"):
-        plan_control(plans, SimpleNamespace(kind="edges", folder="cn"))
+    edges = plan_control(plans, SimpleNamespace(kind="edges", folder="cn"))  # one plan, drawn as another map
+    assert np.array_equal(np.asarray(edges.images[0]), world_control("edges", parse_prompt(SCENES[0]), 32, 0))
+    boxes = plan_from_layout({"objects": [{"label": "red circle", "box": [4, 4, 20, 20]}]}, 32)
+    layout = boxes.control_map("layout")
+    assert np.array_equal(boxes.control_map("edges"), edges_of(layout)) and edges_of(layout).any()
+    with pytest.raises(ValueError, match="a layout of boxes cannot be drawn as a glyph map"):
+        plan_control([boxes], SimpleNamespace(kind="glyph", folder="cn"))
 
 
 def test_a_plan_is_saved_beside_its_image_and_drawn_over_it(tmp_path):
