@@ -23,17 +23,16 @@ than Balanced, pixel_perfect, masks) is listed in info["warnings"].
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import replace
 
-import numpy as np
 from fastapi import APIRouter, Body, Depends
 from PIL import Image, ImageOps
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pixeldrift.pipeline.control import MAX_CONTROLS, Control, check_controls
-from pixeldrift.pipeline.control_maps import CANNY_HIGH, CANNY_LOW, IMAGE_MAPS
+from pixeldrift.pipeline.control_maps import CANNY_HIGH, CANNY_LOW
+from pixeldrift.server.control_images import (MODULES, check_span, checked, control_map, fitted, module_of,
+                                               png_base64, served_controlnet)
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import Job
 from pixeldrift.server.job_request import Name, check_extra_count
@@ -77,27 +76,6 @@ class ControlNetUnit(BaseModel):
     threshold_b: float = -1
 
 
-def _canny(image: np.ndarray, unit: ControlNetUnit) -> np.ndarray:
-    """Canny with the unit's thresholds (threshold_a low, threshold_b high, 1 to 255), else the defaults."""
-    low = unit.threshold_a if 1 <= unit.threshold_a <= 255 else CANNY_LOW
-    high = unit.threshold_b if 1 <= unit.threshold_b <= 255 else CANNY_HIGH
-    return IMAGE_MAPS["edges"](image, low, high)
-
-
-MODULES = {"none": lambda image, unit: image, "canny": _canny, "invert": lambda image, unit: 255 - image,
-           **{kind: (lambda image, unit, make=make: make(image)) for kind, make in IMAGE_MAPS.items()}}
-
-
-def module_of(name: str, field: str):
-    """The preprocessor a module name stands for; ApiError listing the known ones otherwise."""
-    key = name.strip().lower()
-    if key not in MODULES:
-        raise ApiError(400, f"unknown module {name!r}; pixeldrift's modules are: {', '.join(MODULES)} (layout, "
-                            "glyph and clock maps are drawn from world scenes: make one with `pixeldrift control "
-                            "KIND --prompt TEXT` and send it with module none)", field)
-    return key, MODULES[key]
-
-
 # ----- units -> the request's controls ------------------------------------------------------
 
 def with_controls(job: Job, scripts, studio: Studio, init_image: Image.Image | None) -> Job:
@@ -114,7 +92,7 @@ def with_controls(job: Job, scripts, studio: Studio, init_image: Image.Image | N
         raise ApiError(400, f"{len(controls)} ControlNet units are enabled; at most {MAX_CONTROLS} act at once",
                        ARGS)
     if controls:
-        _checked(lambda: check_controls(controls, *size), ARGS)
+        checked(lambda: check_controls(controls, *size), ARGS)
         job.request = replace(job.request, controls=tuple(controls))
     job.warnings.extend(notes)
     return job
@@ -148,16 +126,13 @@ def _control(index: int, raw, studio: Studio, model, size, init_image, notes: li
     if not unit.enabled:
         return None
     name, preprocess = module_of(unit.module, f"{where}.module")
-    entry = _checked(lambda: studio.controls.resolve(unit.model), f"{where}.model")
-    _checked(lambda: entry.control.check_base(model), f"{where}.model")
+    controlnet = served_controlnet(studio, unit.model, model, f"{where}.model")
     start, end = unit.guidance_start, unit.guidance_end if unit.guidance is None else unit.guidance
-    if start >= end:
-        raise ApiError(400, f"{where}: guidance_start ({start}) must come before guidance_end ({end})",
-                       f"{where}.guidance_start")
+    check_span(start, end, where, "guidance_start", "guidance_end")
     image = _fitted(_unit_image(unit, where, studio, init_image), size, unit.resize_mode, where)
-    control_map = Image.fromarray(np.ascontiguousarray(preprocess(np.asarray(image.convert("RGB")), unit)))
     notes.extend(_notes(unit, where))
-    return Control(entry.control, control_map, unit.weight, start, end, module=name)
+    return Control(controlnet, control_map(image, preprocess, unit.threshold_a, unit.threshold_b), unit.weight,
+                   start, end, module=name)
 
 
 def _unit(raw, where: str) -> ControlNetUnit:
@@ -169,13 +144,6 @@ def _unit(raw, where: str) -> ControlNetUnit:
         problem = error.errors()[0]
         field = ".".join([where, *(str(p) for p in problem.get("loc", ()))])
         raise ApiError(400, f"{field}: {problem.get('msg', 'invalid')}", field) from None
-
-
-def _checked(action, field: str):
-    try:
-        return action()
-    except ValueError as error:
-        raise ApiError(400, str(error), field) from None
 
 
 def _unit_image(unit: ControlNetUnit, where: str, studio: Studio, init_image) -> Image.Image:
@@ -193,22 +161,12 @@ def _unit_image(unit: ControlNetUnit, where: str, studio: Studio, init_image) ->
 
 def _fitted(image: Image.Image, size: tuple[int, int], mode, where: str) -> Image.Image:
     """The image at the size to generate, as resize_mode says; refused when another size comes without one."""
-    if image.size == size:
-        return image
-    if mode is None:
-        raise ApiError(400, f"{where}.image is {image.width}x{image.height} but the image to generate is "
-                            f"{size[0]}x{size[1]}; send a map of that size, or say how to fit it with resize_mode "
-                            '("Just Resize", "Crop and Resize" or "Resize and Fill")', f"{where}.image")
-    how = RESIZE_MODES.get(str(mode).strip().lower())
-    if how is None:
+    how = None if mode is None or image.size == size else RESIZE_MODES.get(str(mode).strip().lower())
+    if mode is not None and how is None and image.size != size:
         raise ApiError(400, f"{where}.resize_mode {str(mode)[:60]!r} is unknown; accepted: \"Just Resize\" (0), "
                             "\"Crop and Resize\" (1), \"Resize and Fill\" (2)", f"{where}.resize_mode")
-    image = image.convert("RGB")
-    if how == "crop":
-        return ImageOps.fit(image, size, Image.Resampling.LANCZOS)
-    if how == "fill":
-        return ImageOps.pad(image, size, Image.Resampling.LANCZOS, color=(0, 0, 0))
-    return image.resize(size, Image.Resampling.LANCZOS)
+    return fitted(image, size, how, f"{where}.image", 'say how to fit it with resize_mode ("Just Resize", '
+                                                      '"Crop and Resize" or "Resize and Fill")')
 
 
 def _notes(unit: ControlNetUnit, where: str) -> list[str]:
@@ -268,17 +226,10 @@ def detect(controlnet_module: Name = Body("none"), controlnet_input_images: list
     if not controlnet_input_images or len(controlnet_input_images) > MAX_DETECT_IMAGES:
         raise ApiError(400, f"controlnet_input_images: send 1 to {MAX_DETECT_IMAGES} base64 images",
                        "controlnet_input_images")
-    unit = ControlNetUnit(module=name, threshold_a=controlnet_threshold_a, threshold_b=controlnet_threshold_b)
     s, maps = studio.settings, []
     for i, text in enumerate(controlnet_input_images):
         image = decode_base64_image(text, f"controlnet_input_images[{i}]", s.max_upload_bytes, s.max_upload_pixels)
         image = ImageOps.contain(image.convert("RGB"), (s.max_side, s.max_side)) \
             if max(image.size) > s.max_side else image.convert("RGB")
-        maps.append(_png_base64(preprocess(np.asarray(image), unit)))
+        maps.append(png_base64(control_map(image, preprocess, controlnet_threshold_a, controlnet_threshold_b)))
     return {"images": maps, "info": "Success"}
-
-
-def _png_base64(pixels: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from pixeldrift import __version__
-from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api
+from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api, own_controls
 from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError, install_error_handlers
 from pixeldrift.server.gallery import Gallery
@@ -60,6 +60,7 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     app.state.studio = studio
     install_error_handlers(app)
     app.include_router(own_api.router)
+    app.include_router(own_controls.router)
     app.include_router(a1111_api.router)
     app.include_router(a1111_settings.router)
     app.include_router(a1111_controlnet.router)

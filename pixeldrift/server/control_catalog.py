@@ -33,6 +33,7 @@ class ControlCatalog:
 
     def __init__(self, entries: list[ControlEntry] = ()):
         self.entries = {}
+        self._steers: dict[str, list[str]] | None = None
         for entry in entries:
             if entry.name.lower() in {name.lower() for name in self.entries}:
                 raise ValueError(f"two ControlNets are called {entry.name!r}; give each a unique file or folder name")
@@ -54,6 +55,13 @@ class ControlCatalog:
     def names(self) -> list[str]:
         return list(self.entries)
 
+    def steers(self, models: ModelCatalog) -> dict[str, list[str]]:
+        """Each ControlNet's name -> the served models it steers; worked out once (a check hashes weights)."""
+        if self._steers is None:
+            self._steers = {name: [m.name for m in models.entries.values() if _fits(entry.control, m.model)]
+                            for name, entry in self.entries.items()}
+        return self._steers
+
     def resolve(self, name: str) -> ControlEntry:
         """The entry for `name`, in any case, with or without the webui's " [hash]"; ValueError listing them."""
         wanted = _HASH_SUFFIX.sub("", name.strip()).lower()
@@ -62,6 +70,14 @@ class ControlCatalog:
                 return entry
         available = ", ".join(self.entries) or "none (start the server with --control PATH)"
         raise ValueError(f"unknown ControlNet model {name!r}; this server has: {available}")
+
+
+def _fits(control, model) -> bool:
+    try:
+        control.check_base(model)
+    except ValueError:
+        return False
+    return True
 
 
 def open_control(path: Path, models: ModelCatalog, device: str):

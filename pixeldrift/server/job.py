@@ -37,6 +37,7 @@ class Job:
     warnings: list[str] = field(default_factory=list)
     source: str = "api"                  # which API submitted it: api, a1111, openai, ui
     output_size: tuple[int, int] | None = None   # resize every image to this (an OpenAI size the model lacks)
+    plans: tuple = ()                    # plan-then-draw: each image's Plan (pipeline/plan.py), by seed
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: float = field(default_factory=time.time)
     status: str = QUEUED
@@ -105,4 +106,5 @@ class Job:
                 "unit": "cells" if self.kind == "grid" else "steps",
                 "created": self.created, "started": self.started, "finished": self.finished,
                 "error": self.error, "warnings": list(self.warnings), "images": list(self.image_ids),
-                "has_preview": self.preview_png is not None, "version": self.version}
+                "has_preview": self.preview_png is not None, "version": self.version,
+                "plans": [plan.to_dict() for plan in self.plans]}

@@ -17,6 +17,7 @@ from pixeldrift.provenance.label import labelled_png_bytes
 from pixeldrift.safety.moderation import PromptRefused
 from pixeldrift.server.gallery import Gallery
 from pixeldrift.server.job import CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobCancelled, JobSkipped
+from pixeldrift.server.job_plan import plan_of
 from pixeldrift.server.job_request import parse_axes, request_settings, steps_per_run
 from pixeldrift.server.model_catalog import ModelCatalog
 from pixeldrift.server.settings import ServerSettings
@@ -94,9 +95,13 @@ class JobRunner:
     def _save(self, job: Job, image, record) -> None:
         if job.output_size is not None and image.size != job.output_size:
             image, record = resized(image, record, job.output_size)
+        settings, plan = request_settings(job), plan_of(job, record.seed)
+        if plan is not None:  # plan-then-draw: the image's own plan, in its row and its PNG parameters
+            settings["plan"] = plan.to_dict()
+            record = replace(record, extra={**record.extra, "Plan": plan.describe()})
         image_id = uuid.uuid4().hex
         png = labelled_png_bytes(image, record, watermark=self.settings.watermark)
-        self.gallery.add(image_id, png, record, job_id=job.id, kind=job.kind, settings=request_settings(job))
+        self.gallery.add(image_id, png, record, job_id=job.id, kind=job.kind, settings=settings)
         job.update(image_ids=job.image_ids + [image_id])
 
 

@@ -1,6 +1,8 @@
 """pixeldrift's own JSON API under /api: jobs (submit, poll, stream, cancel) and the gallery.
 
     POST   /api/jobs                    submit txt2img | img2img | inpaint | grid  -> 202 + the job
+                                        (controls: ControlNets, own_controls.py; plan: true, job_plan.py)
+    POST   /api/control/map             the control map a module makes of an image (own_controls.py)
     GET    /api/jobs/{id}               status, step i of n, image ids, error, warnings
     GET    /api/jobs/{id}/events        the same as Server-Sent Events, one per change
     GET    /api/jobs/{id}/preview.png   the live preview of the current denoised estimate (then the first image)
@@ -21,12 +23,15 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pixeldrift import __version__
+from pixeldrift.pipeline.control import MAX_CONTROLS
 from pixeldrift.sampling.samplers import SAMPLERS
 from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
 from pixeldrift.server.a1111_names import display_name
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import KINDS
+from pixeldrift.server.job_plan import with_plan
 from pixeldrift.server.job_request import MAX_AXIS_CHARS, Name, Prompt, build_job, check_grid
+from pixeldrift.server.own_controls import ControlBody, control_listing, with_own_controls
 from pixeldrift.server.studio import Studio, get_studio
 from pixeldrift.server.uploads import decode_base64_image
 
@@ -61,6 +66,9 @@ class JobBody(BaseModel):
     x_axis: str | None = Field(None, max_length=MAX_AXIS_CHARS, description='grid axis, e.g. "steps=5,10,20"')
     y_axis: str | None = Field(None, max_length=MAX_AXIS_CHARS)
     z_axis: str | None = Field(None, max_length=MAX_AXIS_CHARS)
+    controls: list[ControlBody] = Field([], max_length=MAX_CONTROLS, description="ControlNets (own_controls.py)")
+    plan: bool = Field(False, description="plan, then draw: lay the prompt's scene out and draw it with the "
+                                          "served layout ControlNet(s) for the model (job_plan.py)")
 
 
 @router.get("/info")
@@ -77,7 +85,8 @@ def info(studio: Studio = Depends(get_studio)) -> dict:
             "schedules": list(SIGMA_SCHEDULES),
             "limits": {"max_side": s.max_side, "max_steps": s.max_steps, "max_images": s.max_images,
                        "max_upload_bytes": s.max_upload_bytes, "max_upload_pixels": s.max_upload_pixels},
-            "queue": studio.queue.counts(), "token_required": bool(s.token), "watermark": s.watermark}
+            "queue": studio.queue.counts(), "token_required": bool(s.token), "watermark": s.watermark,
+            **control_listing(studio)}
 
 
 @router.post("/jobs", status_code=202)
@@ -85,7 +94,7 @@ def submit_job(body: JobBody, response: Response, studio: Studio = Depends(get_s
     s = studio.settings
     studio.check_room()
     fields = body.model_dump(exclude={"kind", "model", "sampler", "schedule", "seed", "x_axis", "y_axis",
-                                      "z_axis", "init_image", "mask"})
+                                      "z_axis", "init_image", "mask", "controls", "plan"})
     for name in ("init_image", "mask"):
         text = getattr(body, name)
         fields[name] = None if text is None else decode_base64_image(text, name, s.max_upload_bytes,
@@ -95,6 +104,9 @@ def submit_job(body: JobBody, response: Response, studio: Studio = Depends(get_s
         raise ApiError(400, 'grid axes are only for a grid job (kind: "grid")', "x_axis")
     job = build_job(s, studio.catalog, kind=body.kind, model=body.model, sampler=body.sampler,
                     schedule=body.schedule, seed=body.seed, grid_axes=axes, source="api", **fields)
+    with_own_controls(job, body.controls, studio, fields["init_image"])
+    if body.plan:
+        with_plan(job, studio)
     if body.kind == "grid":
         check_grid(s, studio.catalog, job)
     studio.submit(job)
