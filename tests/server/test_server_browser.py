@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+import json
 import os
 import re
+import urllib.parse
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from PIL import Image
 from pixeldrift.pipeline.request import GenerationRequest
 from pixeldrift.provenance.label import read_labels
 from pixeldrift.provenance.watermark import embed_watermark
+from pixeldrift.server.control_catalog import ControlCatalog
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -42,7 +45,7 @@ def page(request, tmp_path):
         pytest.skip(missing)
     from playwright.sync_api import expect, sync_playwright
 
-    server = request.getfixturevalue("live_server")()
+    server = request.getfixturevalue("live_server")(**getattr(request, "param", {}))  # indirect: server settings
     artifacts = Path(os.environ.get("PIXELDRIFT_ARTIFACTS") or tmp_path)
     artifacts.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
@@ -199,3 +202,125 @@ def test_on_a_phone_the_page_scrolls_to_the_result(page):
     _generate(page)
     page.expect(page.locator("#results .card img").first).to_be_in_viewport(ratio=0.9)
     page.shot("studio-phone-result")
+
+
+# ----- control images and plan-then-draw: checked by what the page sent and shows, not by what the model draws
+
+SHIPPED = Path(__file__).parents[2] / "models"
+WITH_CONTROLS = {"controls": lambda models: ControlCatalog.load([str(SHIPPED / "cn-edges"), str(SHIPPED / "cn-layout")],
+                                                                models, "cpu")}
+
+
+def _watch_posts(page, path: str) -> list:
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith(path) and r.method == "POST"
+            else None)
+    return sent
+
+
+def _ready(page, prompt: str) -> None:
+    page.wait_for_selector("#control-model option[value='cn-layout']", state="attached")
+    page.fill("#prompt", prompt)
+    page.fill("#steps", "3")
+
+
+@pytest.mark.parametrize("page", [WITH_CONTROLS], indirect=True)
+def test_scribble_a_control_image_and_see_its_map_beside_the_result(page):
+    _ready(page, "a red circle")
+    page.check("#control-on")
+    page.select_option("#control-model", "cn-edges")
+    page.select_option("#control-module", "none")
+    page.fill("#control-weight", "1.5")
+    page.fill("#control-end", "0.8")
+    canvas = page.locator("#control-canvas")
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 0.15 * box["width"], box["y"] + 0.1 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.9 * box["height"], steps=10)
+    page.mouse.up()
+    page.shot("studio-control-scribbled")
+    jobs, maps = _watch_posts(page, "/api/jobs"), _watch_posts(page, "/api/control/map")
+    page.click("#generate")
+    wait_done(page)
+    page.locator("#results .card img").first.wait_for()
+    page.expect(page.locator("#control-map")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    page.shot("studio-control-result")
+
+    # What the page sent: one control with the chosen settings, its image the scribble (white on the left only).
+    assert len(jobs) == 1 and len(maps) == 1
+    control = jobs[0]["controls"][0]
+    assert {k: control[k] for k in ("model", "module", "weight", "start", "end", "resize")} == {
+        "model": "cn-edges", "module": "none", "weight": 1.5, "start": 0, "end": 0.8, "resize": False}
+    drawn = np.asarray(_decode_data_url(control["image"]).convert("L"))
+    assert drawn.shape == (64, 64) and (drawn[:, :24] > 128).sum() > 30 and not (drawn[:, 40:] > 128).any()
+    assert maps[0] == {"image": control["image"], "module": "none", "width": 64, "height": 64, "resize": False}
+
+    # What it shows: the map (module none: the scribble itself) beside the result, which the control made.
+    shown = page.locator("#control-map")
+    assert shown.evaluate("(img) => img.complete && img.naturalWidth") == 64
+    src = shown.get_attribute("src")
+    assert np.array_equal(np.asarray(_decode_data_url(src).convert("L")), drawn)
+    result, map_box = page.locator("#results .card img").first.bounding_box(), shown.bounding_box()
+    assert map_box["x"] >= result["x"] + result["width"] and abs(map_box["y"] - result["y"]) < 20
+    assert "none map for cn-edges, strength 1.5" in page.locator("#control-caption").inner_text()
+    rows, _ = page.server.app.state.studio.gallery.search("red circle")
+    assert rows[0]["settings"]["controls"] == [{"model": "cn-edges", "module": "none", "weight": 1.5,
+                                                "guidance_start": 0.0, "guidance_end": 0.8}]
+
+
+@pytest.mark.parametrize("page", [WITH_CONTROLS], indirect=True)
+def test_an_uploaded_map_of_another_size_is_refused_until_resize_is_ticked(page, tmp_path):
+    upload = tmp_path / "photo.png"
+    pixels = np.zeros((48, 48, 3), np.uint8)
+    pixels[10:30, 12:36] = (200, 60, 60)
+    Image.fromarray(pixels).save(upload)
+    _ready(page, "a red square")
+    page.check("#control-on")
+    page.select_option("#control-module", "edges")
+    page.set_input_files("#control-file", str(upload))
+    page.wait_for_function("document.getElementById('control-canvas').width === 48")
+    page.click("#generate")
+    page.expect(page.locator("#error")).to_contain_text("is 48x48 but the image to generate is 64x64")
+    jobs = _watch_posts(page, "/api/jobs")
+    page.check("#control-resize")
+    page.click("#generate")
+    wait_done(page)
+    page.expect(page.locator("#control-map")).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    assert jobs[0]["controls"][0]["resize"] is True and jobs[0]["controls"][0]["module"] == "edges"
+    edges = np.asarray(_decode_data_url(page.locator("#control-map").get_attribute("src")).convert("L"))
+    assert edges.shape == (64, 64) and set(np.unique(edges)) == {0, 255}   # the resized photo's edges
+    page.shot("studio-control-uploaded")
+
+
+@pytest.mark.parametrize("page", [WITH_CONTROLS], indirect=True)
+def test_plan_then_draw_shows_the_plans_boxes_over_the_image(page):
+    _ready(page, "two red circles left of a blue square")
+    page.check("#plan")
+    jobs = _watch_posts(page, "/api/jobs")
+    page.click("#generate")
+    wait_done(page)
+    boxes = page.locator("#results .card .plan-boxes g")
+    page.expect(boxes).to_have_count(3)
+    page.shot("studio-plan-boxes")
+    assert jobs[0]["plan"] is True and "controls" not in jobs[0]
+
+    # The boxes drawn are the returned plan's, over the image where the plan put them.
+    rows, _ = page.server.app.state.studio.gallery.search("blue square")
+    plan = rows[0]["settings"]["plan"]
+    image = page.locator("#results .card img").first.bounding_box()
+    scale = image["width"] / plan["size"]
+    drawn = []
+    for i in range(3):
+        group = boxes.nth(i)
+        rect = group.locator("rect").bounding_box()
+        drawn.append((group.get_attribute("data-label"), [rect["x"] - image["x"], rect["y"] - image["y"],
+                                                          rect["x"] + rect["width"] - image["x"],
+                                                          rect["y"] + rect["height"] - image["y"]]))
+        assert group.locator("text").text_content() == group.get_attribute("data-label")
+    for (label, box), planned in zip(drawn, plan["objects"]):
+        assert label == planned["label"]
+        np.testing.assert_allclose(box, [v * scale for v in planned["box"]], atol=3)  # 2 px stroke, rounding
+    link = page.locator("#results .card a[data-action=plan]")
+    href = link.get_attribute("href")
+    assert href.startswith("data:application/json,")
+    assert json.loads(urllib.parse.unquote(href.split(",", 1)[1])) == plan

@@ -2,7 +2,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { info: null, job: null, events: null, lastSeed: null, galleryOffset: 0, searchTimer: null };
+const state = { info: null, job: null, events: null, lastSeed: null, galleryOffset: 0, searchTimer: null,
+  controlDrawn: false };
 
 // --- talking to the server ------------------------------------------------------------------
 async function api(path, options = {}) {
@@ -59,6 +60,9 @@ async function loadInfo() {
   $("height").value = model.height;
   $("steps").max = info.limits.max_steps;
   $("batch").max = info.limits.max_images;
+  fillSelect($("control-module"), info.control_modules.map((m) => [m, m]), false);
+  showControlChoices();
+  clearControl();
   showQueue(info.queue);
 }
 
@@ -88,6 +92,8 @@ function requestBody() {
     delete body.batch_size;
     for (const axis of ["x", "y", "z"]) body[`${axis}_axis`] = $(`${axis}-axis`).value.trim() || null;
   }
+  if ($("control-on").checked && !$("control-on").disabled) body.controls = [controlBody()];
+  if ($("plan").checked && !$("plan").disabled) body.plan = true;
   return body;
 }
 
@@ -97,7 +103,9 @@ async function generate(event) {
   if (state.job) return;
   showError(null);
   try {
-    const job = await api("/api/jobs", { json: requestBody() });
+    const body = requestBody();
+    const job = await api("/api/jobs", { json: body });
+    showControlMap(body);
     follow(job);
   } catch (error) {
     showError(error);
@@ -173,6 +181,7 @@ async function cancel() {
 function card(row) {
   const node = $("card-template").content.firstElementChild.cloneNode(true);
   node.dataset.id = row.id;
+  if (row.settings?.plan) showPlan(node, row);
   node.querySelector("img").src = row.url;
   node.querySelector("img").alt = row.prompt;
   const settings = row.kind === "grid" ? "X/Y/Z grid, first cell:" : `${row.width}x${row.height},`;
@@ -230,22 +239,74 @@ async function refreshGallery(more = false) {
   }
 }
 
-// --- the start image and the mask painter ----------------------------------------------------------
-function loadInitImage(url) {
+// --- drawing on a canvas: the mask painter and the control scribble share it ---------------------------
+function loadImageOnto(url, canvases) {
+  // the image at its own size on canvases[0]; every canvas takes that size (which also clears it)
   return new Promise((resolve, reject) => {
     const image = new Image();
     image.onload = () => {
-      for (const id of ["init-canvas", "mask-canvas"]) {
-        $(id).width = image.naturalWidth;
-        $(id).height = image.naturalHeight;
+      for (const canvas of canvases) {
+        canvas.width = image.naturalWidth;
+        canvas.height = image.naturalHeight;
       }
-      $("init-canvas").getContext("2d").drawImage(image, 0, 0);
-      clearMask();
+      canvases[0].getContext("2d").drawImage(image, 0, 0);
       resolve();
     };
     image.onerror = () => reject(new Error("that file is not an image the browser can read"));
     image.src = url;
   });
+}
+
+function onFileChosen(input, load) {
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    if (!file) return;
+    const url = URL.createObjectURL(file);
+    load(url).catch(showError).finally(() => URL.revokeObjectURL(url));
+  });
+}
+
+function pointOn(canvas, event) {
+  const box = canvas.getBoundingClientRect();
+  return [((event.clientX - box.left) / box.width) * canvas.width,
+    ((event.clientY - box.top) / box.height) * canvas.height];
+}
+
+// Strokes follow the pointer: a dot where it goes down, then round-capped lines from point to point.
+// pen() -> [width in the canvas's pixels, colour]; drawn() is told after each stroke starts.
+function setUpDrawing(canvas, pen, drawn = () => {}) {
+  let last = null;
+  const draw = (event) => {
+    const point = pointOn(canvas, event);
+    const [width, colour] = pen();
+    const context = canvas.getContext("2d");
+    context.strokeStyle = context.fillStyle = colour;
+    context.lineWidth = Math.max(width, 1);
+    context.lineCap = context.lineJoin = "round";
+    context.beginPath();
+    if (last) {
+      context.moveTo(...last);
+      context.lineTo(...point);
+      context.stroke();
+    } else {
+      context.arc(...point, Math.max(width / 2, 0.5), 0, 2 * Math.PI);
+      context.fill();
+    }
+    last = point;
+  };
+  canvas.addEventListener("pointerdown", (e) => {
+    canvas.setPointerCapture(e.pointerId);
+    last = null;
+    draw(e);
+    drawn();
+  });
+  canvas.addEventListener("pointermove", (e) => { if (last) draw(e); });
+  for (const name of ["pointerup", "pointercancel"]) canvas.addEventListener(name, () => { last = null; });
+}
+
+// --- the start image and the mask painter ----------------------------------------------------------
+function loadInitImage(url) {
+  return loadImageOnto(url, [$("init-canvas"), $("mask-canvas")]).then(clearMask);
 }
 
 function clearMask() {
@@ -262,19 +323,6 @@ function invertMask() {
     pixels.data.set(painted ? [0, 0, 0, 0] : [255, 64, 64, 255], i);
   }
   context.putImageData(pixels, 0, 0);
-}
-
-function paintAt(event) {
-  const canvas = $("mask-canvas");
-  const box = canvas.getBoundingClientRect();
-  const x = ((event.clientX - box.left) / box.width) * canvas.width;
-  const y = ((event.clientY - box.top) / box.height) * canvas.height;
-  const radius = (Number($("brush").value) / 2) * (canvas.width / 64);
-  const context = canvas.getContext("2d");
-  context.fillStyle = "rgb(255, 64, 64)";
-  context.beginPath();
-  context.arc(x, y, Math.max(radius, 0.5), 0, 2 * Math.PI);
-  context.fill();
 }
 
 function maskDataUrl() {
@@ -295,22 +343,115 @@ function maskDataUrl() {
 
 function setUpPainter() {
   const canvas = $("mask-canvas");
-  let drawing = false;
-  canvas.addEventListener("pointerdown", (e) => { drawing = true; canvas.setPointerCapture(e.pointerId); paintAt(e); });
-  canvas.addEventListener("pointermove", (e) => { if (drawing) paintAt(e); });
-  canvas.addEventListener("pointerup", () => { drawing = false; });
-  canvas.addEventListener("pointercancel", () => { drawing = false; });
+  setUpDrawing(canvas, () => [Number($("brush").value) * (canvas.width / 64), "rgb(255, 64, 64)"]);
   $("mask-clear").addEventListener("click", clearMask);
   $("mask-invert").addEventListener("click", invertMask);
-  $("init-file").addEventListener("change", () => {
-    const file = $("init-file").files[0];
-    if (!file) return;
-    const url = URL.createObjectURL(file);
-    loadInitImage(url).then(() => {
-      $("width").value = $("init-canvas").width;
-      $("height").value = $("init-canvas").height;
-    }).catch(showError).finally(() => URL.revokeObjectURL(url));
+  onFileChosen($("init-file"), (url) => loadInitImage(url).then(() => {
+    $("width").value = $("init-canvas").width;
+    $("height").value = $("init-canvas").height;
+  }));
+}
+
+// --- the control image: uploaded or scribbled, its ControlNet and module, the map it made -----------------
+function controlsFor(modelName) {
+  return (state.info?.controls || []).filter((control) => control.models.includes(modelName));
+}
+
+function showControlChoices() {
+  // only the served ControlNets that steer the chosen model; plan-then-draw needs a layout one
+  const served = controlsFor($("model").value);
+  fillSelect($("control-model"), served.map((c) => [c.name, `${c.name} (${c.kind || "any map"})`]), false);
+  $("control-on").disabled = served.length === 0;
+  if (served.length === 0) $("control-on").checked = false;
+  $("control-none").hidden = served.length > 0;
+  $("control-tools").hidden = !$("control-on").checked;
+  $("plan").disabled = !served.some((c) => c.kind === "layout");
+  if ($("plan").disabled) $("plan").checked = false;
+}
+
+function clearControl() {
+  // a black canvas of the size to generate: white or coloured strokes on black, as control maps are
+  const canvas = $("control-canvas");
+  canvas.width = numberOrNull("width") || 64;
+  canvas.height = numberOrNull("height") || 64;
+  const context = canvas.getContext("2d");
+  context.fillStyle = "#000";
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  state.controlDrawn = false;
+}
+
+function controlBody() {
+  return {
+    model: $("control-model").value, image: $("control-canvas").toDataURL("image/png"),
+    module: $("control-module").value, weight: Number($("control-weight").value),
+    start: Number($("control-start").value), end: Number($("control-end").value), resize: $("control-resize").checked,
+  };
+}
+
+async function showControlMap(body) {
+  // the map the job's ControlNet reads, made by the server from the same image, module and size
+  const control = body.controls?.[0];
+  $("control-shown").hidden = !control;
+  $("control-map").removeAttribute("src");
+  if (!control) return;
+  $("control-caption").textContent = `${control.module} map for ${control.model}, strength ${control.weight}`;
+  const canvas = $("control-canvas");
+  const made = await api("/api/control/map", { json: {
+    image: control.image, module: control.module, width: body.width ?? canvas.width,
+    height: body.height ?? canvas.height, resize: control.resize } }).catch(() => null);
+  if (made) $("control-map").src = made.map;
+}
+
+function setUpControl() {
+  const canvas = $("control-canvas");
+  setUpDrawing(canvas, () => [Number($("control-pen").value) * (canvas.width / 64), $("control-colour").value],
+    () => { state.controlDrawn = true; });
+  $("control-clear").addEventListener("click", clearControl);
+  onFileChosen($("control-file"), (url) => loadImageOnto(url, [canvas]).then(() => { state.controlDrawn = true; }));
+  $("control-on").addEventListener("change", showControlChoices);
+  $("model").addEventListener("change", showControlChoices);
+  $("control-weight").addEventListener("input", () => {
+    $("control-weight-value").value = $("control-weight").value;
   });
+  for (const id of ["width", "height"]) {  // a blank canvas follows the size; a drawing or upload stays
+    $(id).addEventListener("change", () => { if (!state.controlDrawn) clearControl(); });
+  }
+}
+
+// --- plan-then-draw: the plan's layout boxes over the image ---------------------------------------------
+const SVG = "http://www.w3.org/2000/svg";
+
+function svgNode(name, attributes) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  return node;
+}
+
+function planOverlay(plan) {
+  // the viewBox is the image's pixels, fitted as the image is (contain), so boxes land where the plan put them
+  const svg = svgNode("svg", { class: "plan-boxes", viewBox: `0 0 ${plan.size} ${plan.size}`, role: "img",
+    "aria-label": "the plan's layout boxes" });
+  const textSize = plan.size / 14;
+  for (const { label, box: [x0, y0, x1, y1] } of plan.objects) {
+    const group = svgNode("g", { "data-label": label });
+    group.append(svgNode("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, stroke: label.split(" ")[0] }));
+    const caption = svgNode("text", { x: x0, y: Math.max(y0 - textSize / 4, textSize), "font-size": textSize });
+    caption.textContent = label;
+    group.append(caption);
+    svg.append(group);
+  }
+  return svg;
+}
+
+function showPlan(node, row) {
+  node.querySelector(".picture").append(planOverlay(row.settings.plan));
+  const link = document.createElement("a");
+  link.dataset.action = "plan";
+  link.textContent = "Plan";
+  link.title = "Download the plan (the layout's labelled boxes) as JSON";
+  link.href = `data:application/json,${encodeURIComponent(JSON.stringify(row.settings.plan, null, 2))}`;
+  link.download = `pixeldrift-${row.id.slice(0, 12)}.plan.json`;
+  node.querySelector(".card-actions").append(link);
 }
 
 // --- wiring ------------------------------------------------------------------------------------------
@@ -339,6 +480,7 @@ function setUp() {
     start();
   });
   setUpPainter();
+  setUpControl();
   setMode(mode());
   setInterval(() => api("/api/info").then((info) => showQueue(info.queue)).catch(() => {}), 5000);
   start();
