@@ -167,3 +167,13 @@ def test_a1111_and_openai_bad_input(client):
     assert text.status_code == 400 and "not an image" in text.json()["error"]["message"]
     assert client.post("/v1/images/edits", json={"prompt": "x"}).status_code == 400
     assert client.get("/api/info").status_code == 200
+
+
+def test_routes_that_take_control_images_have_the_upload_limit_not_the_text_one(make_client):
+    client = make_client(max_body_bytes=3_000_000, max_text_body_bytes=10_000)
+    big = "A" * 20_000  # over the text limit, under the upload one: refused for what it is, not for its size
+    for path in ("/sdapi/v1/txt2img", "/controlnet/detect"):
+        response = client.post(path, json={"prompt": "x", "controlnet_module": "none", "controlnet_input_images": [big],
+                                           "padding": big})
+        assert response.status_code != 413, (path, response.text)
+    assert client.post("/sdapi/v1/options", json={"padding": big}).status_code == 413
