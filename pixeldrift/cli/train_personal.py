@@ -88,7 +88,9 @@ def _command_line(name: str, options: dict, **named) -> str:
 
 @train.command("lora")
 @_trainer_options(lr=2e-3, **PERSONAL_DEFAULTS)
-@BASE
+@click.option("--base", type=click.Path(path_type=Path), default=Path("models/default"), show_default=True,
+              help="The model to adapt, never changed: a pixeldrift model folder, or a Stable Diffusion "
+                   "checkpoint (a diffusers folder or one .safetensors file: SD 1.x, 2.x, SDXL).")
 @_lora_shape
 @click.option("--caption-dropout", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of captions replaced by the empty prompt.")
@@ -105,11 +107,16 @@ def train_lora_command(out, base, rank, alpha, convolutions, adapt_text, caption
       pixeldrift train lora --data my_subject --rank 8 --alpha 4 --convolutions --out runs/lora8 --resume
       pixeldrift train lora --data my_subject --out runs/lora --check   # validate every file, train nothing
       pixeldrift generate "a red sks shape" --lora sks.safetensors:0.8
+      pixeldrift train lora --base sd15.safetensors --data my_style --rank 16 --lr 1e-4 --out runs/sd-lora
     """
     from pixeldrift.train.lora import lora_trainer, train_lora
 
     _refuse_world_and_size(data)
     settings = _run_value(lambda: _lora_settings(rank, alpha, convolutions, adapt_text))
+    if not (base / "config.json").is_file() or (base / "model_index.json").is_file():
+        _train_stable_diffusion_lora(out, base, settings, caption_dropout or sample_every, export, data, resume,
+                                     check, options)
+        return
     if check:
         _run(lambda: _check(lora_trainer(out, _config(**options), base, data, settings, caption_dropout), resume))
         return
@@ -117,6 +124,21 @@ def train_lora_command(out, base, rank, alpha, convolutions, adapt_text, caption
     _train(lambda hook, every: train_lora(out, _config(**options), base, data, settings, export, resume,
                                           caption_dropout, hook, every, command),
            out, sample_every, sample_prompt, export)
+
+
+def _train_stable_diffusion_lora(out, base, settings, unsupported, export, data, resume, check, options) -> None:
+    """`train lora --base` a Stable Diffusion checkpoint: adapters on its UNet's attention (train/sd_lora.py)."""
+    from pixeldrift.train.sd_lora import sd_lora_trainer, train_sd_lora
+
+    if settings.convolutions or settings.text_encoder or unsupported:
+        raise click.UsageError("for a Stable Diffusion checkpoint LoRA adapts the UNet's attention projections; "
+                               "leave out --convolutions, --text-encoder, --caption-dropout and --sample-every")
+    if check:
+        _run(lambda: _check(sd_lora_trainer(out, _config(**options), base, data, settings.rank, settings.alpha),
+                            resume))
+        return
+    _train(lambda hook, every: train_sd_lora(out, _config(**options), base, data, settings.rank, settings.alpha,
+                                             export=export, resume=resume), out, 0, "", export)
 
 
 @train.command("dreambooth")
