@@ -14,6 +14,8 @@ from pixeldrift.sampling.samplers import SAMPLERS
 from pixeldrift.sampling.sigma_schedules import MAX_STEPS, SIGMA_SCHEDULES
 from pixeldrift.toy.course import COURSE_SAMPLES, COURSE_TARGET, course_runs, course_training
 from pixeldrift.toy.datasets import DATASETS
+from pixeldrift.toy.few_step import (METHODS, FewStepConfig, draw_figures, format_family_table, format_steps_table,
+                                     run_few_step)
 from pixeldrift.toy.lab import SampleRun, ToyLabConfig, run_lab
 from pixeldrift.toy.model import OBJECTIVES, ToyTrainingConfig
 
@@ -41,6 +43,19 @@ def _float_list(ctx, param, value: str | None) -> tuple[float, ...] | None:
         return tuple(float(v) for v in value.split(","))
     except ValueError:
         raise click.BadParameter(f"expected comma-separated numbers, got {value!r}") from None
+
+
+def _methods(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(v.strip() for v in value.split(","))
+    if names == ("all",):
+        return METHODS
+    unknown = [n for n in names if n not in METHODS]
+    if unknown or not names:
+        raise click.BadParameter(f"unknown method {', '.join(unknown) or repr(value)}; accepted: "
+                                 f"{', '.join(METHODS)}, or all")
+    return tuple(dict.fromkeys(names))
 
 
 def _runs(ctx, param, value: str | None) -> tuple[tuple[str, int | None, str | None], ...] | None:
@@ -100,8 +115,19 @@ def _runs(ctx, param, value: str | None) -> tuple[tuple[str, int | None, str | N
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs/toy"),
               show_default=True, help="Folder for the figures.")
 @click.option("--no-figures", is_flag=True, help="Only train, sample and measure.")
+@click.option("--method", "methods", callback=_methods, default=None,
+              help=f"Instead of one diffusion model, train and compare few-step and other generative models "
+                   f"on the same data and CPU budget: comma-separated from {', '.join(METHODS)}, or all. "
+                   "Prints sliced Wasserstein at 1, 2, 4, 8 steps, path straightness, modes reached and "
+                   "sampling time; writes couplings.png and few_steps.png.")
+@click.option("--reflows", type=click.IntRange(1, 5), default=3, show_default=True,
+              help="With --method reflow: rectified flows up to this k (1-RF is flow matching itself).")
+@click.option("--budget", type=click.FloatRange(0.5, 3600), default=8.0, show_default=True,
+              help="With --method: CPU seconds of training per model (--train-steps fixes steps instead).")
+@click.option("--pairs", type=click.IntRange(64, 1_000_000), default=8192, show_default=True,
+              help="With --method reflow or distill: (noise, sample) pairs drawn from each flow's ODE.")
 def toy(setup, data, points_file, objective, schedule, sigmas, runs, sample_steps, guidance, train_steps,
-        batch_size, lr, num_samples, save, seed, out, no_figures):
+        batch_size, lr, num_samples, save, seed, out, no_figures, methods, reflows, budget, pairs):
     """Watch diffusion work on 2-D points: train any objective, sample with any sampler, measure.
 
     Trains a small time-modulated MLP through pixeldrift's own denoiser adapters and
@@ -123,7 +149,20 @@ def toy(setup, data, points_file, objective, schedule, sigmas, runs, sample_step
       pixeldrift toy --objective eps --samplers ddpm:1000,ddim:50 --save samples.npy
       pixeldrift toy --data gaussians --guidance 0,1,3,7   # class-conditional, CFG
       pixeldrift toy --points my_shape.csv --train-steps 4000
+      pixeldrift toy --data checkerboard --method all      # reflow, consistency, GAN, VAE, ...
+      pixeldrift toy --data moons --method flow,reflow --reflows 3 --budget 5
     """
+    if methods is not None:
+        lab_only = {"--setup course": setup == "course", "--objective": objective, "--schedule": schedule,
+                    "--sigmas": sigmas, "--samplers": runs, "--steps": sample_steps, "--guidance": guidance,
+                    "--lr": lr, "--save": save}
+        given = [name for name, value in lab_only.items() if value]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} belong to the diffusion lab; --method trains each model "
+                                   "with its own recipe")
+        _few_step(data, points_file, methods, reflows, budget, pairs, train_steps, batch_size, num_samples, seed,
+                  out, no_figures)
+        return
     if setup == "course":
         if data or points_file:
             raise click.UsageError("--setup course trains on the course's swiss roll; drop --data/--points "
@@ -172,4 +211,33 @@ def toy(setup, data, points_file, objective, schedule, sigmas, runs, sample_step
         run_lab(config, out, log=click.echo)
     except ValueError as error:  # a bad points file or option combination: one line, exit status 1
         raise click.ClickException(str(error)) from None
+    click.echo(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def _few_step(data, points_file, methods, reflows, budget, pairs, train_steps, batch_size, num_samples, seed,
+              out, no_figures) -> None:
+    """`toy --method`: the few-step and family comparison of pixeldrift.toy.few_step on one dataset."""
+    if data and points_file:
+        raise click.UsageError("give --data or --points, not both")
+    config = FewStepConfig(data=None if points_file else (data or "swissroll"), points_file=points_file,
+                           methods=methods, reflow_rounds=reflows, budget_seconds=budget, pairs=pairs,
+                           train_steps=train_steps, batch_size=batch_size or 256, num_samples=num_samples or 10_000,
+                           seed=seed)
+    started = time.perf_counter()
+    torch.manual_seed(seed)
+    try:
+        result = run_few_step(config, log=click.echo)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"\nsliced Wasserstein to {config.num_samples:,} fresh data points (lower is better), by sampling "
+               "steps; straightness of the ODE paths (1 and 0 for straight lines):")
+    click.echo(format_steps_table(result, config.step_counts))
+    click.echo("\neach model at its usual setting (diffusion and flow: 32 Euler steps; the others: 1 step):")
+    click.echo(format_family_table(result))
+    if not no_figures:
+        try:
+            for path in draw_figures(result, out):
+                click.echo(f"wrote {path}")
+        except ImportError as error:
+            click.echo(f"figures skipped: {error}")
     click.echo(f"done in {time.perf_counter() - started:.1f} s")

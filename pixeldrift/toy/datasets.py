@@ -132,6 +132,7 @@ class PointCloud:
         if name is not None and name not in DATASETS:
             raise ValueError(f"unknown toy dataset {name!r}; accepted: {', '.join(DATASETS)} (or --points FILE)")
         self.name = name or Path(points_file).stem
+        self.from_file = points_file is not None
         self._fixed: Labelled | None = None
         if points_file is not None:
             raw, labels = load_points(points_file)

@@ -178,3 +178,86 @@ def flow_gif(paths: torch.Tensor, data: torch.Tensor, path: Path, steps: list[in
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:] + hold, duration=frame_ms, loop=0)
     return write_bytes_atomically(path, buffer.getvalue())
+
+
+# ----- few-step models and the family ------------------------------------------------------
+
+def _angle_colours(noise: torch.Tensor) -> np.ndarray:
+    """A hue per noise point from its angle: which noise went where stays readable across panels."""
+    angle = torch.atan2(noise[:, 1], noise[:, 0]).numpy()
+    return pyplot().cm.hsv((angle + np.pi) / (2 * np.pi))
+
+
+def couplings(pairs: list[tuple[torch.Tensor, torch.Tensor]], paths: list[torch.Tensor], titles: list[str],
+              data: torch.Tensor, path: Path, shown: int = 150) -> Path:
+    """The lectures' Z^1 / Z^2 / Z^3 panels: for each k-rectified flow, top, the pairs it trained on (a
+    segment from each noise point to its data point: for 1-RF drawn independently, so they cross; for
+    k-RF the (k-1)-RF's own ODE map); bottom, its ODE paths from the same noise. Where the paths
+    bend, the flow needs many steps; trained on a map whose segments do not cross, they straighten."""
+    k = len(pairs)
+    fig, axes = _panels(2 * k, "Rectified flows: the pairs each trained on (top), its ODE paths (bottom), "
+                        "noise -> data", rows=2)
+    for i, ((noise, samples), trail, title) in enumerate(zip(pairs, paths, titles)):
+        top, bottom = axes[i], axes[k + i]
+        for ax in (top, bottom):
+            _scatter(ax, data, DATA_COLOUR, alpha=0.15)
+        z0, z1 = noise[:shown].numpy(), samples[:shown].numpy()  # (n, 2) each, row n a pair
+        colours = _angle_colours(noise[:shown])
+        for n in range(min(len(z0), len(z1))):
+            top.plot([z0[n, 0], z1[n, 0]], [z0[n, 1], z1[n, 1]], color=colours[n], linewidth=0.5, alpha=0.6)
+        top.set_title(f"{title}: trained on", fontsize=9)
+        p = trail[:, :shown].numpy()  # (steps + 1, n, 2)
+        colours = _angle_colours(trail[0, :shown])
+        for n in range(p.shape[1]):
+            bottom.plot(p[:, n, 0], p[:, n, 1], color=colours[n], linewidth=0.6, alpha=0.7)
+        bottom.set_title(f"{title}: ODE paths", fontsize=9)
+    _limits(axes[0], 1.1 * float(torch.cat([pairs[0][0][:shown], data]).abs().quantile(0.995)))
+    return save(fig, path)
+
+
+def step_grid(samples: dict[str, dict[int, torch.Tensor]], data: torch.Tensor, title: str, path: Path) -> Path:
+    """Rows: models; columns: sampling steps; each panel the samples over the data, shared axes."""
+    steps = sorted({n for by_steps in samples.values() for n in by_steps})
+    plt = pyplot()
+    fig, axes = plt.subplots(len(samples), len(steps), figsize=(2.4 * len(steps), 2.4 * len(samples) + 0.5),
+                             sharex=True, sharey=True, squeeze=False, constrained_layout=True)
+    fig.suptitle(title)
+    for r, (name, by_steps) in enumerate(samples.items()):
+        for c, n in enumerate(steps):
+            ax = axes[r, c]
+            ax.set_aspect("equal")
+            ax.tick_params(labelsize=6)
+            if n not in by_steps:
+                ax.set_axis_off()
+                continue
+            _scatter(ax, data, DATA_COLOUR, alpha=0.2, size=1.0)
+            _scatter(ax, by_steps[n], SAMPLE_COLOUR, size=1.0, alpha=0.4)
+            ax.set_title(f"{name}, {n} step{'s' if n > 1 else ''}", fontsize=7)
+    _limits(axes[0, 0], 1.25 * float(data.abs().max()))
+    return save(fig, path)
+
+
+def quality_diversity_speed(panels: dict[str, list[dict]], floors: dict[str, float], path: Path) -> Path:
+    """One panel per dataset: sampling time (x, log) against sliced Wasserstein (y, log; lower is better),
+    colour the share of modes reached. `panels[name]`: dicts with name, ms, sliced, coverage."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False,
+                             constrained_layout=True)
+    fig.suptitle("Quality, diversity, speed: sliced W (lower is better) against CPU ms per 1,000 samples; "
+                 "colour = modes reached")
+    norm = plt.Normalize(0.5, 1.0)
+    for ax, (dataset, points) in zip(axes[0], panels.items()):
+        ms = [p["ms"] for p in points]
+        sliced = [p["sliced"] for p in points]
+        dots = ax.scatter(ms, sliced, c=[p["coverage"] for p in points], cmap="viridis", norm=norm, s=60,
+                          edgecolors="black", linewidths=0.5, zorder=3)
+        for p in points:
+            ax.annotate(p["name"], (p["ms"], p["sliced"]), textcoords="offset points", xytext=(5, 3), fontsize=7)
+        ax.axhline(floors[dataset], color="grey", linestyle="--", linewidth=0.8)
+        ax.annotate("data vs data", (min(ms), floors[dataset]), textcoords="offset points", xytext=(0, -10),
+                    fontsize=7, color="grey")
+        ax.set(xscale="log", yscale="log", title=dataset, xlabel="CPU ms per 1,000 samples",
+               ylabel="sliced Wasserstein to fresh data")
+        ax.grid(alpha=0.3, which="both")
+    fig.colorbar(dots, ax=list(axes[0]), shrink=0.8, label="share of modes reached")
+    return save(fig, path)

@@ -79,6 +79,13 @@ class TimeMLP(nn.Module):
         return self.out(h)  # (N, 2)
 
 
+def check_optimisation(steps: int, batch_size: int, learning_rate: float) -> None:
+    """The settings every toy trainer shares, refused before any work when they cannot train."""
+    if steps < 1 or batch_size < 2 or not learning_rate > 0:
+        raise ValueError(f"need steps >= 1, batch size >= 2 and a positive learning rate, got "
+                         f"{steps}, {batch_size} and {learning_rate}")
+
+
 @dataclass
 class ToyTrainingConfig:
     """How the lab trains. The defaults are the lab's own quick EDM setup; see course.py for the course's."""
@@ -110,9 +117,7 @@ class ToyTrainingConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; accepted: {', '.join(BETA_SCHEDULES)}")
         if self.flow_times not in ("uniform", "logit_normal"):
             raise ValueError(f"unknown flow time sampler {self.flow_times!r}; accepted: uniform, logit_normal")
-        if self.steps < 1 or self.batch_size < 2 or not self.learning_rate > 0:
-            raise ValueError(f"need steps >= 1, batch size >= 2 and a positive learning rate, got "
-                             f"{self.steps}, {self.batch_size} and {self.learning_rate}")
+        check_optimisation(self.steps, self.batch_size, self.learning_rate)
         if not 0 <= self.ema < 1:
             raise ValueError(f"the EMA decay must be in [0, 1), got {self.ema}")
         if not 0 <= self.label_dropout < 1:
@@ -153,21 +158,37 @@ def train_denoiser(sample_labelled, config: ToyTrainingConfig, num_classes: int 
     torch.manual_seed(config.seed)  # the initial weights: same seed, same model
     denoiser = build_denoiser(config, num_classes)
     generator = torch.Generator().manual_seed(config.seed)
-    torch.set_flush_denormal(True)  # denormal floats in Adam's moments are ~100x slower on CPUs
-    optimizer = torch.optim.Adam(denoiser.parameters(), lr=config.learning_rate, fused=True)  # one kernel, not 18
-    decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps) if config.lr_decay else None
     draw_sigma = training_sigmas(config)
     null = torch.tensor(num_classes)
-    weights = list(denoiser.parameters())
-    averages = [w.detach().clone() for w in weights] if config.ema else None
-    for step in range(config.steps):
+
+    def batch_loss(step: int) -> torch.Tensor:
         x0, labels = sample_labelled(config.batch_size, generator)
         cond = {}
         if num_classes:
             dropped = torch.rand(config.batch_size, generator=generator) < config.label_dropout
             cond = {"class_label": torch.where(dropped, null, labels)}
         noise = torch.randn(x0.shape, generator=generator)
-        loss = denoising_loss(denoiser, x0, draw_sigma(config.batch_size, generator), noise, **cond).mean()
+        return denoising_loss(denoiser, x0, draw_sigma(config.batch_size, generator), noise, **cond).mean()
+
+    optimise(denoiser, batch_loss, config.steps, config.learning_rate, config.lr_decay, config.ema, on_step)
+    return denoiser.eval()
+
+
+def optimise(module: nn.Module, batch_loss, steps: int, learning_rate: float, lr_decay: bool = True,
+             ema: float = 0.0, on_step=None, betas: tuple[float, float] = (0.9, 0.999)) -> nn.Module:
+    """Adam on every parameter of `module` for `steps` steps of `batch_loss(step) -> scalar loss`.
+
+    The learning rate decays along a cosine to 0 when `lr_decay`; with `ema` > 0 the
+    module ends with the exponential moving average of its weights. `on_step(step, loss)`
+    sees every loss. Every toy trainer (diffusion, reflow, consistency, VAE) runs this loop.
+    """
+    torch.set_flush_denormal(True)  # denormal floats in Adam's moments are ~100x slower on CPUs
+    weights = list(module.parameters())
+    optimizer = torch.optim.Adam(weights, lr=learning_rate, betas=betas, fused=True)  # one kernel, not 18
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if lr_decay else None
+    averages = [w.detach().clone() for w in weights] if ema else None
+    for step in range(steps):
+        loss = batch_loss(step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -176,11 +197,11 @@ def train_denoiser(sample_labelled, config: ToyTrainingConfig, num_classes: int 
         if averages is not None:
             with torch.no_grad():
                 for average, weight in zip(averages, weights):
-                    average.lerp_(weight, 1 - config.ema)
+                    average.lerp_(weight, 1 - ema)
         if on_step is not None:
             on_step(step, loss.item())
     if averages is not None:
         with torch.no_grad():
             for average, weight in zip(averages, weights):
                 weight.copy_(average)
-    return denoiser.eval()
+    return module
