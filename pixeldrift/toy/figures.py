@@ -237,27 +237,33 @@ def step_grid(samples: dict[str, dict[int, torch.Tensor]], data: torch.Tensor, t
     return save(fig, path)
 
 
+MARKERS = "osD^vPX*hp<>"
+
+
 def quality_diversity_speed(panels: dict[str, list[dict]], floors: dict[str, float], path: Path) -> Path:
     """One panel per dataset: sampling time (x, log) against sliced Wasserstein (y, log; lower is better),
-    colour the share of modes reached. `panels[name]`: dicts with name, ms, sliced, coverage."""
+    colour the share of modes reached, one marker per model. `panels[name]`: dicts with name, ms, sliced,
+    coverage."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False,
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels) + 2.2, 4.4), squeeze=False,
                              constrained_layout=True)
     fig.suptitle("Quality, diversity, speed: sliced W (lower is better) against CPU ms per 1,000 samples; "
                  "colour = modes reached")
     norm = plt.Normalize(0.5, 1.0)
+    names = list(dict.fromkeys(p["name"] for points in panels.values() for p in points))
+    marker = {name: MARKERS[i % len(MARKERS)] for i, name in enumerate(names)}
     for ax, (dataset, points) in zip(axes[0], panels.items()):
-        ms = [p["ms"] for p in points]
-        sliced = [p["sliced"] for p in points]
-        dots = ax.scatter(ms, sliced, c=[p["coverage"] for p in points], cmap="viridis", norm=norm, s=60,
-                          edgecolors="black", linewidths=0.5, zorder=3)
         for p in points:
-            ax.annotate(p["name"], (p["ms"], p["sliced"]), textcoords="offset points", xytext=(5, 3), fontsize=7)
+            dots = ax.scatter([p["ms"]], [p["sliced"]], c=[p["coverage"]], cmap="viridis", norm=norm, s=70,
+                              marker=marker[p["name"]], edgecolors="black", linewidths=0.6, zorder=3)
         ax.axhline(floors[dataset], color="grey", linestyle="--", linewidth=0.8)
-        ax.annotate("data vs data", (min(ms), floors[dataset]), textcoords="offset points", xytext=(0, -10),
-                    fontsize=7, color="grey")
         ax.set(xscale="log", yscale="log", title=dataset, xlabel="CPU ms per 1,000 samples",
                ylabel="sliced Wasserstein to fresh data")
         ax.grid(alpha=0.3, which="both")
-    fig.colorbar(dots, ax=list(axes[0]), shrink=0.8, label="share of modes reached")
+    from matplotlib.lines import Line2D  # the legend names the markers; colours belong to the panels
+    handles = [Line2D([], [], marker=marker[n], linestyle="", markerfacecolor="white", markeredgecolor="black",
+                      label=n) for n in names]
+    handles.append(Line2D([], [], color="grey", linestyle="--", label="data vs data"))
+    fig.legend(handles=handles, loc="outside right center", fontsize=8)
+    fig.colorbar(dots, ax=list(axes[0]), shrink=0.8, label="share of modes reached", location="left", extend="min")
     return save(fig, path)
