@@ -14,7 +14,8 @@ _OPTIONS = [
     click.option("--plan", is_flag=True,
                  help="Plan, then draw: read the prompt as a world scene, lay it out with each image's seed and "
                       "draw that layout with a ControlNet (--control, repeat it to draw the plan as several maps "
-                      "at once, e.g. its layout and its edges; models/cn-layout by default). Saves "
+                      "at once, e.g. its layout and its edges; models/cn-layout by default, at strength 2 unless "
+                      "--control-strength says otherwise). Saves "
                       "NAME.plan.json (the objects' boxes) and NAME.plan.png (the map) beside each image."),
     click.option("--layout", type=FILE,
                  help="Draw your own layout instead of the prompt's plan: a JSON file such as "
@@ -43,6 +44,8 @@ class PlanSettings:
 def plan_settings(options: dict) -> PlanSettings | None:
     """None without --plan or --layout (the --control options are then left for controls_from); else the
     plan's settings, taking --control, --control-strength, --control-start and --control-end for the plan."""
+    from pixeldrift.pipeline.plan import PLAN_STRENGTH
+
     plan, layout = options.pop("plan"), options.pop("layout")
     if not plan and layout is None:
         return None
@@ -59,7 +62,7 @@ def plan_settings(options: dict) -> PlanSettings | None:
         raise click.BadParameter(f"give one --control-strength for all, or one per --control ({len(folders)})",
                                  param_hint="--control-strength")
     count = max(len(folders), 1)
-    strengths = tuple(strengths) * count if len(strengths) == 1 else tuple(strengths) or (1.0,) * count
+    strengths = tuple(strengths) * count if len(strengths) == 1 else tuple(strengths) or (PLAN_STRENGTH,) * count
     return PlanSettings(tuple(folders), strengths, start, end, None if layout is None else _read_layout(layout))
 
 

@@ -43,6 +43,9 @@ def test_generate_command_runs_a_diffusers_folder(sd1_folder, tmp_path):
     assert record.model == "tiny-sd1" and record.width == 32 and record.sampler
 
 
-def test_family_and_lora_options_are_refused_for_our_own_models(tmp_path):
-    result = CliRunner().invoke(cli, ["generate", "a cat", "--lora", "x.safetensors", "--out", str(tmp_path)])
-    assert result.exit_code == 1 and "apply to Stable Diffusion checkpoints" in result.output
+def test_the_family_option_is_refused_for_our_own_models_and_a_missing_lora_is_named(tmp_path):
+    family = CliRunner().invoke(cli, ["generate", "a cat", "--family", "sd1", "--out", str(tmp_path)])
+    assert family.exit_code == 1 and "apply to Stable Diffusion checkpoints" in family.output, family.output
+    lora = CliRunner().invoke(cli, ["generate", "a cat", "--lora", "x.safetensors", "--out", str(tmp_path)])
+    assert lora.exit_code == 1 and "x.safetensors: no such safetensors file" in lora.output, lora.output
+    assert not list(tmp_path.iterdir())
