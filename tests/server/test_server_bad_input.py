@@ -177,3 +177,5 @@ def test_routes_that_take_control_images_have_the_upload_limit_not_the_text_one(
                                            "padding": big})
         assert response.status_code != 413, (path, response.text)
     assert client.post("/sdapi/v1/options", json={"padding": big}).status_code == 413
+    over = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "padding": "A" * 3_100_000})
+    assert over.status_code == 413 and "larger than 3000000 bytes" in over.json()["detail"]
