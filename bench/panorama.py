@@ -6,7 +6,7 @@ pixeldrift.evaluate.panorama_coherence: background and object colour spread acro
 tiles, the colour step across tile borders vs elsewhere, and the share of tiles the world
 verifier reads as the prompt. "whole canvas" runs the model once on the full width (its
 attention sees it all; it was trained at 64 px only). Writes one figure (the first seed of the
-first prompts, a row per method) and prints one markdown table.
+first two prompts, a row per method) and prints one markdown table.
 
     nice -n 19 python bench/panorama.py --seeds 0,1 --figure docs/panorama.png
     python bench/panorama.py --prompts "two red circles" --seeds 0 --methods independent,multidiffusion  # a look
@@ -30,7 +30,8 @@ from pixeldrift.provenance.label import save_labelled_png
 from pixeldrift.provenance.record import GenerationRecord
 
 PROMPTS = ("two red circles", "three blue squares", "two green triangles on a cream background",
-           "two purple diamonds", "an orange star on a light blue background", "two black crosses on a white background")
+           "two purple diamonds", "an orange star on a light blue background",
+           "two black crosses on a white background")
 WHOLE = "whole canvas"
 
 
@@ -79,7 +80,7 @@ def main() -> None:
     parser.add_argument("--sampler", default=None)
     parser.add_argument("--sync-strength", type=float, default=PanoramaSettings.sync_strength)
     parser.add_argument("--sync-sigma-stop", type=float, default=PanoramaSettings.sync_sigma_stop)
-    parser.add_argument("--figure", type=Path, help="write the first seed's panoramas of up to 3 prompts here")
+    parser.add_argument("--figure", type=Path, help="write the first seed's panoramas of the first 2 prompts here")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -95,7 +96,7 @@ def main() -> None:
             for method in methods:
                 image, seconds = make(model, method, prompt, seed, args)
                 rows[method].append({**measure(image, spec, tile), "seconds": seconds})
-                if seed == seeds[0] and len(shown) < 3 * len(methods):
+                if seed == seeds[0] and len(shown) < 2 * len(methods):
                     shown.append(((method, prompt), image))
             print(f"  {prompt!r} seed {seed}: " + ", ".join(f"{m} {rows[m][-1]['tiles']:.0%}" for m in methods),
                   flush=True)
@@ -106,7 +107,8 @@ def main() -> None:
                                 title=" / ".join(shown_prompts), gap=4)
         defaults = model.sampling_defaults
         record = GenerationRecord(prompt=" / ".join(shown_prompts), steps=args.steps,
-                                  sampler=args.sampler or defaults.sampler, cfg_scale=args.guidance or defaults.guidance,
+                                  sampler=args.sampler or defaults.sampler,
+                                  cfg_scale=args.guidance or defaults.guidance,
                                   seed=seeds[0], width=figure.width, height=figure.height, model=model.name,
                                   extra={"Figure": "bench/panorama.py: per prompt, a row per method"})
         save_labelled_png(figure, args.figure, record)

@@ -23,14 +23,14 @@ so it is not a further method here.
 Independent windows are the baseline: the same wrapper with stride = window, so no two
 windows overlap and each is denoised as if alone; the tiles are stitched side by side.
 
-SyncDiffusion (Lee et al. 2023, Algorithm 1, eq. 6-7) adds what averaging cannot: windows far
+SyncDiffusion (Lee et al. 2023) adds what averaging cannot: windows far
 apart never share a pixel, so nothing makes them agree on colour or style. Before each step
 it moves every window down the gradient of a perceptual distance between its predicted x0
 (decoded to pixels) and an anchor window's, x_t^i <- x_t^i - w grad_{x_t^i} L(x0_hat^i, x0_hat^anchor),
 the anchor's estimate held fixed. Two changes make it a denoiser wrapper that works at any
 sampler and noise level (`SyncDenoiser`):
 - the move is taken on the score, as classifier guidance takes a likelihood term (Dhariwal &
-  Nichol 2021, eq. 10; with exp(-lambda L) as the likelihood): D_sync = D_MD - lambda sigma^2 grad_J L.
+  Nichol 2021, in its score form; with exp(-lambda L) as the likelihood): D_sync = D_MD - lambda sigma^2 grad_J L.
   Since grad_J D = Cov[x0 | J] / sigma^2 (Tweedie's second order), sigma^2 grad_J L is a step on
   x0 preconditioned by the posterior's uncertainty: large when much is undecided, zero at the end;
 - L compares each window's per-channel mean and standard deviation of colour with the anchor's
@@ -142,7 +142,7 @@ def colour_statistics(pixels: torch.Tensor) -> torch.Tensor:
 
 
 def sync_loss(pixels: torch.Tensor, windows: int, anchor: int = 0) -> torch.Tensor:
-    """SyncDiffusion's eq. 6 with colour statistics for LPIPS: sum over windows of the squared distance to
+    """SyncDiffusion's loss with colour statistics for LPIPS: sum over windows of the squared distance to
     the anchor window's statistics, the anchor held fixed. `pixels` is window-major (K N, 3, h, w)."""
     stats = colour_statistics(pixels).unflatten(0, (windows, -1))  # (K, N, 6)
     return (stats - stats[anchor].detach()).pow(2).sum()

@@ -30,7 +30,8 @@ def pointwise_denoiser(x, sigma):
 def flat_windows(colours=((1.0, -1.0, 0.0), (-1.0, 1.0, 0.0)), side: int = 4) -> GaussianMixture:
     """Windows that are flat pictures of one of two colours (3 channels, side x side), equally likely."""
     means = torch.tensor(colours, dtype=torch.float64)[:, :, None].expand(-1, -1, side * side).reshape(2, -1)
-    return GaussianMixture(means, torch.full((2,), 0.05, dtype=torch.float64), torch.full((2,), 0.5, dtype=torch.float64))
+    return GaussianMixture(means, torch.full((2,), 0.05, dtype=torch.float64),
+                           torch.full((2,), 0.5, dtype=torch.float64))
 
 
 def window_denoiser(mixture: GaussianMixture):

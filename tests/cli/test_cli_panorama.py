@@ -1,4 +1,4 @@
-"""`pixeldrift panorama`: a labelled wide PNG; sizes, strides, methods and paths that cannot work refused with the reason."""
+"""`pixeldrift panorama`: a labelled wide PNG; sizes, strides, methods and paths that cannot work refused by reason."""
 
 import pytest
 from click.testing import CliRunner
@@ -38,8 +38,10 @@ def test_without_a_file_name_it_goes_to_the_out_folder(random_model_dir, tmp_pat
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--width", "100"], "panorama width 100 must be the window (32) plus a multiple of the stride (16), e.g. 96 or 112"),
-    (["--width", "512", "--stride", "12"], "the window stride must be a multiple of 8 pixels from 8 to 32 (one window)"),
+    (["--width", "100"], "panorama width 100 must be the window (32) plus a multiple of the stride (16), "
+                         "e.g. 96 or 112"),
+    (["--width", "512", "--stride", "12"], "the window stride must be a multiple of 8 pixels from 8 to 32 "
+                                           "(one window)"),
     (["--width", "16"], "panorama width must be from 32 (one window) to 512 pixels, got 16"),
     (["--width", "1024"], "panorama width must be from 32 (one window) to 512 pixels, got 1024"),
 ])
