@@ -63,6 +63,16 @@ def page(request, tmp_path):
             browser.close()
 
 
+def wait_until(page, expression: str, timeout_s: float = 30.0) -> None:
+    """Poll a JavaScript expression from here until it is true: page.wait_for_function polls inside the page
+    with eval(), which the page's Content-Security-Policy forbids (it only passes when true at once)."""
+    for _ in range(int(timeout_s / 0.05)):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"still false after {timeout_s:g} s: {expression}")
+
+
 def wait_done(page) -> None:
     # expect() polls without eval(), which the page's Content-Security-Policy forbids
     page.expect(page.locator("#status")).to_have_text(re.compile(r"^Done"), timeout=60_000)
@@ -100,8 +110,7 @@ def test_paint_a_mask_and_inpaint(page):
     canvas.wait_for(state="visible")
     # The start image loads asynchronously and clears the mask when it lands: paint only after that
     # (under load the stroke was otherwise wiped, and the inpaint changed nothing).
-    page.wait_for_function("document.getElementById('init-canvas').getContext('2d')"
-                           ".getImageData(0, 0, 1, 1).data[3] > 0")
+    wait_until(page, "document.getElementById('init-canvas').getContext('2d').getImageData(0, 0, 1, 1).data[3] > 0")
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + 10, box["y"] + 10)
     page.mouse.down()
@@ -278,7 +287,7 @@ def test_an_uploaded_map_of_another_size_is_refused_until_resize_is_ticked(page,
     page.check("#control-on")
     page.select_option("#control-module", "edges")
     page.set_input_files("#control-file", str(upload))
-    page.wait_for_function("document.getElementById('control-canvas').width === 48")
+    wait_until(page, "document.getElementById('control-canvas').width === 48")
     page.click("#generate")
     page.expect(page.locator("#error")).to_contain_text("is 48x48 but the image to generate is 64x64")
     jobs = _watch_posts(page, "/api/jobs")
