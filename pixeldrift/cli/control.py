@@ -93,9 +93,15 @@ def controls_from(options: dict, device: str) -> tuple:
     if len(images) != len(folders):
         raise click.BadParameter(f"{len(folders)} --control folder(s) need as many --control-image maps, got "
                                  f"{len(images)}", param_hint="--control-image")
-    if len(strengths) not in (0, 1, len(folders)):
-        raise click.BadParameter(f"give one --control-strength for all, or one per --control ({len(folders)})",
-                                 param_hint="--control-strength")
-    weights = list(strengths) * len(folders) if len(strengths) == 1 else list(strengths) or [1.0] * len(folders)
+    weights = per_control_strengths(strengths, len(folders), default=1.0)
     return tuple(Control(open_controlnet(folder, device=device), open_image(image), weight, start, end, resize)
                  for folder, image, weight in zip(folders, images, weights))
+
+
+def per_control_strengths(strengths: tuple, count: int, default: float) -> tuple[float, ...]:
+    """One strength per control from the repeated --control-strength: none (each gets `default`), one for
+    all, or one per control; BadParameter otherwise."""
+    if len(strengths) not in (0, 1, count):
+        raise click.BadParameter(f"give one --control-strength for all, or one per --control ({count})",
+                                 param_hint="--control-strength")
+    return tuple(strengths) * count if len(strengths) == 1 else tuple(strengths) or (default,) * count

@@ -44,6 +44,7 @@ class PlanSettings:
 def plan_settings(options: dict) -> PlanSettings | None:
     """None without --plan or --layout (the --control options are then left for controls_from); else the
     plan's settings, taking --control, --control-strength, --control-start and --control-end for the plan."""
+    from pixeldrift.cli.control import per_control_strengths
     from pixeldrift.pipeline.plan import PLAN_STRENGTH
 
     plan, layout = options.pop("plan"), options.pop("layout")
@@ -58,11 +59,7 @@ def plan_settings(options: dict) -> PlanSettings | None:
     if images:
         raise click.BadParameter("a plan draws its own control map; leave out --control-image",
                                  param_hint="--control-image")
-    if len(strengths) not in (0, 1, max(len(folders), 1)):
-        raise click.BadParameter(f"give one --control-strength for all, or one per --control ({len(folders)})",
-                                 param_hint="--control-strength")
-    count = max(len(folders), 1)
-    strengths = tuple(strengths) * count if len(strengths) == 1 else tuple(strengths) or (PLAN_STRENGTH,) * count
+    strengths = per_control_strengths(strengths, max(len(folders), 1), default=PLAN_STRENGTH)
     return PlanSettings(tuple(folders), strengths, start, end, None if layout is None else _read_layout(layout))
 
 
