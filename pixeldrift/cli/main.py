@@ -27,6 +27,8 @@ from pixeldrift.cli.nets import nets
 from pixeldrift.cli.provenance import TRUST_COMMANDS
 from pixeldrift.cli.world import world
 from pixeldrift.cli.bench import bench
+from pixeldrift.cli.arena import arena
+from pixeldrift.cli.challenge import challenge
 from pixeldrift.cli.serve import serve
 from pixeldrift.train.trainer import TrainingDiverged
 
@@ -65,6 +67,8 @@ cli.add_command(train)
 cli.add_command(nets)
 cli.add_command(world)
 cli.add_command(bench)
+cli.add_command(arena)
+cli.add_command(challenge)
 cli.add_command(serve)
 for _command in TRUST_COMMANDS:  # info, detect, verify, moderate
     cli.add_command(_command)
