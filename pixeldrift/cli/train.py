@@ -222,6 +222,60 @@ def train_controlnet_command(out, base, kind, export, scene_mix, caption_dropout
         click.echo(f"wrote the ControlNet folder {export}")
 
 
+@train.command("reflow")
+@_trainer_options(steps=1500, batch_size=128, lr=2e-4, warmup=50, ema=0.995)
+@click.option("--teacher", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
+              show_default=True, help="The model whose ODE draws the couplings; the student starts from its weights.")
+@click.option("--pairs", "pair_count", type=click.IntRange(1, 1_000_000), default=20_000, show_default=True,
+              help="(noise, latent) couplings the teacher draws, in shards of 512 under OUT/pairs.")
+@click.option("--pairs-from", type=click.Path(file_okay=False, path_type=Path),
+              help="Train on the pairs of another run's folder (e.g. runs/reflow/pairs) instead of OUT/pairs.")
+@click.option("--pair-steps", type=click.IntRange(1, 1000), help="Teacher steps per pair [teacher's default].")
+@click.option("--pair-guidance", type=click.FloatRange(0, 50), help="Teacher guidance [teacher's default].")
+@click.option("--pair-sampler", help="Teacher sampler, deterministic [teacher's default].")
+@click.option("--sigma-max-share", type=click.FloatRange(0, 1), default=0.25, show_default=True,
+              help="Share of each batch trained at sigma_max, where few-step sampling starts; 1 distils to one step.")
+@click.option("--sample-steps", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="The exported folder's default number of steps.")
+@click.option("--pairs-only", is_flag=True,
+              help="Draw the pairs and stop (e.g. with more processes than the training will use).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--export", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the few-step model folder here at the end.")
+def train_reflow_command(out, teacher, pair_count, pairs_from, pair_steps, pair_guidance, pair_sampler,
+                         sigma_max_share, sample_steps, pairs_only, export, data, size, resume, check, **options):
+    """Reflow (rectified flow, Liu et al. 2023): straighten a model's paths for 1-4 step sampling.
+
+    The teacher draws (noise, latent) couplings with its guided ODE sampler; the student, from the teacher's
+    weights, learns to map each noise straight to its latent; guidance is distilled into it (sampled at guidance
+    1). Resumable: drawn pair shards are kept and --resume continues the training. Under torchrun each process
+    draws its own shards.
+
+    \b
+    Examples:
+      pixeldrift train reflow --teacher models/default --pairs 20000 --out runs/reflow --export models/fast
+      pixeldrift train reflow --teacher models/fast --pairs-from runs/reflow/pairs --sigma-max-share 1 \\
+          --sample-steps 1 --out runs/one-step --export models/one-step   # distil to one step
+    """
+    from pixeldrift.train.reflow import PairSettings, check_reflow, train_reflow
+    if data != "world" or click.get_current_context().get_parameter_source("size") is not ParameterSource.DEFAULT:
+        raise click.UsageError("reflow trains on the couplings its teacher draws, at the teacher's size; leave out "
+                               "--data and --size")
+    try:
+        pairs = PairSettings(count=pair_count, steps=pair_steps, guidance=pair_guidance, sampler=pair_sampler,
+                             seed=options["seed"])
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if check:
+        _run(lambda: click.echo(check_reflow(teacher, pairs, pairs_from or out / "pairs")))
+        return
+    _run(lambda: train_reflow(out, _config(**options), teacher, pairs, export=export, resume=resume,
+                              sigma_max_share=sigma_max_share, sample_steps=sample_steps, pairs_folder=pairs_from,
+                              pairs_only=pairs_only, report=click.echo))
+    if export and not pairs_only and int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"wrote the few-step model folder {export}")
+
+
 def _refuse_with_init(*names: str) -> None:
     """--init takes the architecture from its model folder: an architecture option beside it would be ignored."""
     context = click.get_current_context()

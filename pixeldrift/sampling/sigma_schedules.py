@@ -14,7 +14,7 @@ from pixeldrift.diffusion.schedules import DiscreteSchedule, flow_sigma_from_t, 
 
 MAX_STEPS = 1000
 SPACINGS = ("leading", "linspace", "trailing")
-SIGMA_SCHEDULES = ("karras", "exponential") + SPACINGS + ("flow",)
+SIGMA_SCHEDULES = ("karras", "exponential") + SPACINGS + ("flow", "flow_even")
 
 
 def check_steps(n: int) -> None:
@@ -93,6 +93,22 @@ def flow_sigmas(n: int, shift: float = 1.0, t_max: float = 0.999, t_min: float =
     return _append_zero(flow_sigma_from_t(t)).float()
 
 
+def even_flow_sigmas(n: int, sigma_max: float) -> torch.Tensor:
+    """Rectified-flow time in n equal steps, t_max (1 - i / n) for i = 0 .. n, in sigma space, ending at 0.
+
+    Liu et al. 2023 sample a (re)flowed model by Euler in equal steps of flow time down to
+    t = 0; starting at t_max = sigma_max / (1 + sigma_max) rather than 1 keeps sigma finite.
+    Unlike `flow_sigmas`, every step does work: at n = 2 the second evaluation is at t_max / 2
+    (sigma 0.98 for sigma_max 80), not at sigma_min, which is what a 1-4 step model needs.
+    """
+    check_steps(n)
+    if not sigma_max > 0:
+        raise ValueError(f"need sigma_max > 0, got {sigma_max}")
+    t_max = sigma_max / (1.0 + sigma_max)
+    t = t_max * (1.0 - torch.arange(n, dtype=torch.float64) / n)
+    return _append_zero(flow_sigma_from_t(t)).float()
+
+
 def make_sigmas(name: str, n: int, sigma_min: float | None = None, sigma_max: float | None = None,
                 schedule: DiscreteSchedule | None = None, **options) -> torch.Tensor:
     """Pick a sigma schedule by name (see SIGMA_SCHEDULES), with a clear error for the wrong name.
@@ -106,6 +122,11 @@ def make_sigmas(name: str, n: int, sigma_min: float | None = None, sigma_max: fl
         return discrete_sigmas(schedule, n, name, **options)
     if name == "flow":
         return flow_sigmas(n, **options)
+    if name == "flow_even":
+        sigma_max = schedule.sigma_max if sigma_max is None and schedule is not None else sigma_max
+        if sigma_max is None:
+            raise ValueError("sigma schedule 'flow_even' needs sigma_max")
+        return even_flow_sigmas(n, sigma_max)
     if name in ("karras", "exponential"):
         if schedule is not None:
             sigma_min = schedule.sigma_min if sigma_min is None else sigma_min
