@@ -23,6 +23,7 @@ from pixeldrift.cli.watch import forward, timeline
 from pixeldrift.cli.toy import toy
 from pixeldrift.cli.train import train
 from pixeldrift.cli import train_personal  # noqa: F401  adds lora, dreambooth, textual-inversion to train
+from pixeldrift.cli import train_classifier  # noqa: F401  adds classifier to train
 from pixeldrift.cli.nets import nets
 from pixeldrift.cli.provenance import TRUST_COMMANDS
 from pixeldrift.cli.world import world

@@ -1,0 +1,73 @@
+"""Classifier guidance over a trained model: a noise-aware classifier's gradient steers its sampling.
+
+Dhariwal & Nichol 2021 (section 4.1, eq. 10-12): D_guided = D + s sigma^2 grad_x log p(y | x_sigma, sigma),
+the wrapper in sampling/classifier_guidance.py. Here the classifier is a folder
+(nets/noisy_classifier.py, trained by train/noisy_classifier.py) that reads one model's latents,
+and the labels are class names of its heads, e.g. {"colour": "red", "shape": "circle"}. It steers
+the unconditional model (the empty prompt, which caption dropout trained) or sits on top of
+classifier-free guidance of a prompt, through the pipeline's `steer` hook, at every sampler.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from pixeldrift.nets.noisy_classifier import NoisyClassifier, load_classifier, weights_sha256
+from pixeldrift.sampling.classifier_guidance import ClassifierGuidedDenoiser, classifier_log_likelihood
+
+
+def open_classifier(folder: str | Path, model) -> NoisyClassifier:
+    """The classifier of a folder, refused with both names unless it reads this model's latent space."""
+    net, data = load_classifier(folder)
+    base = data.get("base") if isinstance(data.get("base"), dict) else {}
+    vae = getattr(model, "vae", None)
+    mine = weights_sha256(vae) if vae is not None else None
+    if base.get("vae_sha256") != mine:
+        raise ValueError(f"the classifier {folder} reads the latents of the model {base.get('name')!r} "
+                         f"(VAE {str(base.get('vae_sha256'))[:12]}), not those of {model.name!r} "
+                         f"(VAE {str(mine)[:12]}); train one for this model")
+    return net.to(model.device)
+
+
+def label_indices(classifier: NoisyClassifier, wanted: dict[str, str], n: int) -> dict[str, torch.Tensor]:
+    """Class names per head -> (n,) class indices; unknown heads or classes are named with the accepted ones."""
+    heads = classifier.cfg.heads
+    if not wanted:
+        raise ValueError(f"name at least one class to guide towards; heads: {', '.join(heads)}")
+    labels = {}
+    for head, name in wanted.items():
+        if head not in heads:
+            raise ValueError(f"the classifier has no head {head!r}; accepted: {', '.join(heads)}")
+        if name not in heads[head]:
+            raise ValueError(f"{head} {name!r} is not a class of the classifier; accepted: {', '.join(heads[head])}")
+        labels[head] = torch.full((n,), heads[head].index(name), dtype=torch.long)
+    return labels
+
+
+def steering(classifier: NoisyClassifier, wanted: dict[str, str], scale: float, n: int,
+             sigma_max: float | None = None):
+    """The `steer` hook of LatentDiffusionPipeline.sample: classifier guidance on top of the (CFG) denoiser."""
+    log_likelihood = classifier_log_likelihood(classifier, label_indices(classifier, wanted, n))
+
+    def steer(guided, cond):
+        return ClassifierGuidedDenoiser(guided, log_likelihood, scale, sigma_max)
+    return steer
+
+
+def wanted_from_prompt(classifier: NoisyClassifier, prompt: str) -> dict[str, str]:
+    """The classes a prompt names, for the heads the classifier has: 'a red circle' -> colour red, shape circle.
+
+    Only prompts of one object group are read (the classifier knows lone objects); others get a ValueError.
+    """
+    from pixeldrift import world
+
+    spec = world.parse_prompt(prompt)
+    if not isinstance(spec, world.ObjectsScene) or len(spec.groups) != 1:
+        raise ValueError(f"{prompt!r} is not a prompt of one object; name the classes instead")
+    group = spec.groups[0]
+    found = {head: getattr(group, head) for head in classifier.cfg.heads if getattr(group, head, None) is not None}
+    if not found:
+        raise ValueError(f"{prompt!r} names none of the classifier's attributes ({', '.join(classifier.cfg.heads)})")
+    return found
