@@ -36,19 +36,22 @@ VESSEL_HEIGHT, VESSEL_LINE, GLASS_TAPER = 0.45, 0.03, 0.8
 
 
 def render(spec: Scene, size: int = 64, seed: int = 0,
-           background_rgb: tuple[int, int, int] | None = None) -> np.ndarray:
+           background_rgb: tuple[int, int, int] | None = None, *,
+           placements: list[Placement] | None = None, letters_shown: int | None = None) -> np.ndarray:
     """Draw ``spec`` as a (size, size, 3) uint8 array; the same (spec, size, seed) gives the same pixels.
 
     ``background_rgb`` replaces the background colour and nothing else: every object lands where it
-    would have (the layout control map of world/control_maps.py)."""
+    would have (the layout control map of world/control_maps.py). The clips of world/motion.py move
+    objects to given ``placements`` (one per object) and show a sign's first ``letters_shown`` letters
+    on the whole word's board; everything else stays as the seed drew it."""
     rng, spec, background = begin_scene(spec, size, seed)
     background = background_rgb or background
     if isinstance(spec, TextScene):
-        return _render_sign(rng, spec, size, background)
+        return _render_sign(rng, spec, size, background, letters_shown)
     image = Image.new("RGB", (CANVAS, CANVAS), background)
     draw = ImageDraw.Draw(image)
     if isinstance(spec, ObjectsScene):
-        _draw_objects(rng, draw, spec)
+        _draw_objects(rng, draw, spec, placements)
     elif isinstance(spec, ClockScene):
         _draw_clock(rng, draw, spec)
     elif isinstance(spec, QuantityScene):
@@ -95,8 +98,14 @@ def placed_objects(spec: Scene, size: int = 64, seed: int = 0) -> list[tuple[Obj
     return object_placements(rng, spec) if isinstance(spec, ObjectsScene) else []
 
 
-def _draw_objects(rng: random.Random, draw: ImageDraw.ImageDraw, spec: ObjectsScene) -> None:
-    for group, spot in object_placements(rng, spec):
+def _draw_objects(rng: random.Random, draw: ImageDraw.ImageDraw, spec: ObjectsScene,
+                  placements: list[Placement] | None = None) -> None:
+    placed = object_placements(rng, spec)
+    if placements is not None:
+        if len(placements) != len(placed):
+            raise SpecError(f"placements: {len(placements)} given for {len(placed)} objects; accepted: one each")
+        placed = [(group, spot) for (group, _), spot in zip(placed, placements)]
+    for group, spot in placed:
         draw_shape(draw, group.shape, spot.cx * CANVAS, spot.cy * CANVAS, spot.half * CANVAS,
                    palette.OBJECT_RGB[group.colour])
 
@@ -190,11 +199,17 @@ def sign_letter_scale(letters: int, size: int) -> int:
     return max(1, min(int(0.84 * size / (LETTER_PITCH * letters - 1)), int(0.45 * size / GLYPH_HEIGHT)))
 
 
-def _render_sign(rng: random.Random, spec: TextScene, size: int, background) -> np.ndarray:
+def _render_sign(rng: random.Random, spec: TextScene, size: int, background,
+                 letters_shown: int | None = None) -> np.ndarray:
     image = np.empty((size, size, 3), dtype=np.uint8)
     image[:] = background
     scale = sign_letter_scale(len(spec.word), size)
-    text = np.repeat(np.repeat(word_bitmap(spec.word), scale, axis=0), scale, axis=1)
+    bitmap = word_bitmap(spec.word).copy()
+    if letters_shown is not None:
+        if not 0 <= letters_shown <= len(spec.word):
+            raise SpecError(f"letters_shown: {letters_shown!r} is not accepted; accepted: 0 to {len(spec.word)}")
+        bitmap[:, letters_shown * LETTER_PITCH:] = False
+    text = np.repeat(np.repeat(bitmap, scale, axis=0), scale, axis=1)
     pad = min(max(2, int(1.5 * scale)), (size - text.shape[1]) // 2)
     if pad < 1:
         raise SpecError(f"word: {spec.word!r} does not fit a {size}-pixel sign; accepted: up to "
