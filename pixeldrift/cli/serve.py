@@ -22,6 +22,10 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 @click.option("--control", "control_paths", multiple=True, type=click.Path(exists=True),
               help="A ControlNet the AUTOMATIC1111 API's ControlNet units may name: a pixeldrift ControlNet folder, "
                    "or a Stable Diffusion ControlNet (diffusers folder or .safetensors file). Repeat for several.")
+@click.option("--loras", "lora_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of LoRA .safetensors files; a prompt applies one with <lora:FILE-NAME:WEIGHT>.")
+@click.option("--embeddings", "embedding_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of textual-inversion embeddings; a prompt that uses an embedding's word applies it.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda: one worker runs jobs there.")
 @click.option("--queue-size", type=click.IntRange(1, 10_000), default=16, show_default=True,
               help="Jobs that may wait; one more is answered 429 with Retry-After.")
@@ -33,8 +37,8 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 @click.option("--no-watermark", is_flag=True, help="Skip the invisible watermark (recorded in each label).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
-def serve(host, port, token, gallery_dir, model_paths, control_paths, device, queue_size, max_side, max_steps,
-          max_images, no_watermark, log_level):
+def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, embedding_dir, device, queue_size,
+          max_side, max_steps, max_images, no_watermark, log_level):
     """Start the studio: a web page for people, HTTP APIs for programs.
 
     Open http://127.0.0.1:7860/ in a browser. Programs can use pixeldrift's own API
@@ -47,6 +51,7 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, device, qu
       pixeldrift serve
       pixeldrift serve --model models/my-model --model sd15.safetensors --gallery ~/pixeldrift-gallery
       pixeldrift serve --control models/cn-layout
+      pixeldrift serve --loras my-loras --embeddings my-embeddings   # prompts: "a red sks shape <lora:style:0.8>"
       pixeldrift serve --model sd15.safetensors --control control_v11p_sd15_canny.safetensors
       PIXELDRIFT_TOKEN=$(openssl rand -hex 16) pixeldrift serve --host 0.0.0.0
     """
@@ -57,6 +62,7 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, device, qu
     try:
         settings = ServerSettings(host=host, port=port, token=token or None, gallery_dir=gallery_dir,
                                   model_paths=tuple(model_paths) or (None,), control_paths=tuple(control_paths),
+                                  lora_dir=lora_dir, embedding_dir=embedding_dir,
                                   device=device, queue_size=queue_size,
                                   max_side=max_side, max_steps=max_steps, max_images=max_images,
                                   watermark=not no_watermark)

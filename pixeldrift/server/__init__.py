@@ -17,6 +17,7 @@
     a1111_settings.py /sdapi/v1/...  AUTOMATIC1111-compatible listings and options (the model switch)
     a1111_names.py    A1111 sampler and scheduler display names <-> ours
     openai_api.py     /v1/images/... OpenAI Images-compatible endpoints, and /v1/models
+    adapters.py       the LoRAs and embeddings of --loras/--embeddings, and the <lora:NAME:WEIGHT> tag
     openai_size.py    the size an OpenAI client asks for -> the size the model draws (then resized)
     static/           the web page (plain HTML, CSS and JavaScript)
 

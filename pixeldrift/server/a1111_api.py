@@ -148,6 +148,7 @@ def _job(body: A1111Body, studio: Studio, img2img: bool) -> Job:
     job = build_job(s, studio.catalog, kind=kind, model=model, sampler=body.sampler_name or body.sampler_index,
                     schedule=body.scheduler, seed=body.seed, iterations=body.n_iter,
                     warnings=_warnings(body, img2img), source="a1111", **fields)
+    studio.adapters.for_job(job, studio.catalog)
     return with_controls(job, (body.model_extra or {}).get("alwayson_scripts"), studio, fields.get("init_image"))
 
 
@@ -170,7 +171,8 @@ def _info(job: Job, studio: Studio) -> dict:
     rows = [row for row in rows if row is not None]
     seeds = [row["seed"] for row in rows] or [r.seed]
     extra = rows[0]["settings"]["record"]["extra"] if rows else {}
-    return {"prompt": r.prompt, "all_prompts": [r.prompt] * len(seeds), "negative_prompt": r.negative_prompt,
+    prompt = r.prompt if job.adapters is None else job.adapters.prompt   # the webui's: <lora:...> tags kept
+    return {"prompt": prompt, "all_prompts": [prompt] * len(seeds), "negative_prompt": r.negative_prompt,
             "all_negative_prompts": [r.negative_prompt] * len(seeds), "seed": seeds[0], "all_seeds": seeds,
             "subseed": r.variation_seed if r.variation_seed is not None else -1,
             "all_subseeds": [r.variation_seed + i if r.variation_seed is not None else -1 for i in range(len(seeds))],

@@ -2,9 +2,9 @@
 
 A1111 clients read these before they generate (webuiapi asks for /scripts whenever it is
 made), so each answers in the webui's shape, listing what pixeldrift really has: the
-ControlNet extension's script when ControlNets are served, and no LoRAs or embeddings
-(the studio loads none), so those lists are empty rather than missing. POST /options
-switches the default model, as the webui's sd_model_checkpoint does.
+ControlNet extension's script when ControlNets are served, and the LoRAs and embeddings of
+`pixeldrift serve --loras DIR --embeddings DIR` (adapters.py; empty lists without them).
+POST /options switches the default model, as the webui's sd_model_checkpoint does.
 """
 
 from __future__ import annotations
@@ -93,13 +93,33 @@ def upscalers() -> list[dict]:
 
 
 @router.get("/loras")
-def loras() -> list[dict]:
-    return []
+def loras(studio: Studio = Depends(get_studio)) -> list[dict]:
+    """The LoRAs of `pixeldrift serve --loras DIR`, which a prompt applies with <lora:NAME:WEIGHT> (adapters.py)."""
+    return [lora.listing() for lora in studio.adapters.loras.values()]
+
+
+@router.post("/refresh-loras")
+def refresh_loras(studio: Studio = Depends(get_studio)) -> None:
+    _refresh(studio)
 
 
 @router.get("/embeddings")
-def embeddings() -> dict:
-    return {"loaded": {}, "skipped": {}}
+def embeddings(studio: Studio = Depends(get_studio)) -> dict:
+    """The embeddings of `--embeddings DIR`: loaded where the default model takes them, else skipped."""
+    return studio.adapters.embedding_listing(studio.catalog.resolve(None).model)
+
+
+@router.post("/refresh-embeddings")
+def refresh_embeddings(studio: Studio = Depends(get_studio)) -> None:
+    _refresh(studio)
+
+
+def _refresh(studio: Studio) -> None:
+    """Read both folders again; jobs already queued keep the files they named."""
+    try:
+        studio.adapters = studio.adapters.refreshed()
+    except ValueError as error:
+        raise ApiError(409, str(error)) from None
 
 
 @router.get("/memory")

@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from pixeldrift import __version__
 from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api, own_controls
 from pixeldrift.server import arena_api
+from pixeldrift.server.adapters import AdapterCatalog
 from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError, install_error_handlers
 from pixeldrift.server.gallery import Gallery
@@ -41,7 +42,8 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     if controls is None:
         controls = ControlCatalog.load(settings.control_paths, catalog, settings.device)
     gallery = Gallery(settings.gallery_dir)
-    studio = Studio(settings, catalog, gallery, queue=None, controls=controls)
+    studio = Studio(settings, catalog, gallery, queue=None, controls=controls,
+                    adapters=AdapterCatalog.load(settings.lora_dir, settings.embedding_dir))
     studio.queue = JobQueue(JobRunner(catalog, gallery, settings), settings.queue_size, settings.device,
                             on_change=studio.save_job)
 

@@ -38,6 +38,7 @@ class Job:
     source: str = "api"                  # which API submitted it: api, a1111, openai, ui
     output_size: tuple[int, int] | None = None   # resize every image to this (an OpenAI size the model lacks)
     plans: tuple = ()                    # plan-then-draw: each image's Plan (pipeline/plan.py), by seed
+    adapters: object = None              # the prompt's LoRAs and embeddings, for this job only (adapters.py)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: float = field(default_factory=time.time)
     status: str = QUEUED

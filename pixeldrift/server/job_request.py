@@ -103,6 +103,8 @@ def request_settings(job: Job) -> dict:
     r = job.request
     plain = {k: v for k, v in asdict(replace(r, init_image=None, mask=None, controls=())).items()
              if k not in ("init_image", "mask", "controls")}
+    if job.adapters is not None:
+        plain["prompt"] = job.adapters.prompt  # as written: the <lora:...> tags the model did not read kept
     controls = [{"model": c.model.name, "module": c.module or c.model.kind or "none", "weight": c.strength,
                  "guidance_start": c.start, "guidance_end": c.end} for c in r.controls]
     return {"kind": job.kind, "model": job.model_name, "iterations": job.iterations, **plain, "controls": controls,

@@ -15,6 +15,7 @@ from PIL import Image
 
 from pixeldrift.provenance.label import labelled_png_bytes
 from pixeldrift.safety.moderation import PromptRefused
+from pixeldrift.server.adapters import adapters_applied
 from pixeldrift.server.gallery import Gallery
 from pixeldrift.server.job import CANCELLED, FAILED, RUNNING, SUCCEEDED, Job, JobCancelled, JobSkipped
 from pixeldrift.server.job_plan import plan_of
@@ -34,10 +35,11 @@ class JobRunner:
         job.update(status=RUNNING, started=time.time(), step=0)
         self.gallery.save_job(job)
         try:
-            if job.kind == "grid":
-                self._run_grid(job)
-            else:
-                self._run_batches(job)
+            with adapters_applied(self.catalog.resolve(job.model_name).model, job.adapters):
+                if job.kind == "grid":
+                    self._run_grid(job)
+                else:
+                    self._run_batches(job)
             outcome = {"status": SUCCEEDED}
         except JobCancelled:
             outcome = {"status": CANCELLED, "error": job.cancel_requested}
@@ -95,6 +97,8 @@ class JobRunner:
     def _save(self, job: Job, image, record) -> None:
         if job.output_size is not None and image.size != job.output_size:
             image, record = resized(image, record, job.output_size)
+        if job.adapters is not None:  # the prompt as written, its <lora:...> tags kept, and the files' hashes
+            record = job.adapters.recorded(record)
         settings, plan = request_settings(job), plan_of(job, record.seed)
         if plan is not None:  # plan-then-draw: the image's own plan, in its row and its PNG parameters
             settings["plan"] = plan.to_dict()

@@ -82,6 +82,7 @@ def _build(studio: Studio, plan: SizePlan, **fields) -> Job:
     try:
         job = build_job(studio.settings, studio.catalog, source="openai", width=plan.width, height=plan.height,
                         **fields)
+        studio.adapters.for_job(job, studio.catalog)
     except ApiError as error:
         error.param = CLIENT_PARAMS.get(error.param, error.param)
         raise

@@ -27,6 +27,7 @@ from pixeldrift.pipeline.control import MAX_CONTROLS
 from pixeldrift.sampling.samplers import SAMPLERS
 from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
 from pixeldrift.server.a1111_names import display_name
+from pixeldrift.server.adapters import adapter_listing
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import KINDS
 from pixeldrift.server.job_plan import with_plan
@@ -86,7 +87,7 @@ def info(studio: Studio = Depends(get_studio)) -> dict:
             "limits": {"max_side": s.max_side, "max_steps": s.max_steps, "max_images": s.max_images,
                        "max_upload_bytes": s.max_upload_bytes, "max_upload_pixels": s.max_upload_pixels},
             "queue": studio.queue.counts(), "token_required": bool(s.token), "watermark": s.watermark,
-            **control_listing(studio)}
+            **control_listing(studio), **adapter_listing(studio)}
 
 
 @router.post("/jobs", status_code=202)
@@ -104,6 +105,7 @@ def submit_job(body: JobBody, response: Response, studio: Studio = Depends(get_s
         raise ApiError(400, 'grid axes are only for a grid job (kind: "grid")', "x_axis")
     job = build_job(s, studio.catalog, kind=body.kind, model=body.model, sampler=body.sampler,
                     schedule=body.schedule, seed=body.seed, grid_axes=axes, source="api", **fields)
+    studio.adapters.for_job(job, studio.catalog)
     with_own_controls(job, body.controls, studio, fields["init_image"])
     if body.plan:
         with_plan(job, studio)

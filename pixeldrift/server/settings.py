@@ -20,6 +20,8 @@ class ServerSettings:
     gallery_dir: Path = Path("outputs/gallery")
     model_paths: tuple[str | None, ...] = (None,)   # model folders; None is the embedded default
     control_paths: tuple[str, ...] = ()     # ControlNets: pixeldrift ControlNet folders, SD ControlNet files/folders
+    lora_dir: Path | None = None            # LoRA files a prompt's <lora:NAME:WEIGHT> may name (adapters.py)
+    embedding_dir: Path | None = None       # textual-inversion embeddings, applied where a prompt uses their word
     device: str = "cpu"
     queue_size: int = 16                    # jobs waiting per device; one more gets 429
     max_side: int = 512                     # pixels, also capped by each model's own limit

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from pixeldrift.server.adapters import AdapterCatalog
 from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.gallery import ID_PATTERN, Gallery
@@ -27,6 +28,7 @@ class Studio:
     gallery: Gallery
     queue: JobQueue
     controls: ControlCatalog = field(default_factory=ControlCatalog)  # ControlNets, for the A1111 API's units
+    adapters: AdapterCatalog = field(default_factory=AdapterCatalog)  # LoRAs and embeddings prompts may use
 
     def check_room(self) -> None:
         """ApiError 429 at once when the queue is full: called before uploads are decoded and prompts checked."""

@@ -11,11 +11,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from pixeldrift.bounded_files import BadFileError
-from pixeldrift.nets.lora import add_lora, attention_projections
 from pixeldrift.nets.lora_files import LoRAFileError
 from pixeldrift.pipeline import GenerationRequest, load_model
-from pixeldrift.pipeline.adapter_files import (base_of, layer_names, lora_about, read_embedding, save_embedding,
-                                               save_lora)
+from pixeldrift.pipeline.adapter_files import base_of, layer_names, lora_about, read_embedding, save_embedding
+from personal_files import lora_file
 
 REQUEST = GenerationRequest("a red circle", steps=3, seed=2, width=32, height=32, sampler="euler")
 
@@ -23,18 +22,6 @@ REQUEST = GenerationRequest("a red circle", steps=3, seed=2, width=32, height=32
 @pytest.fixture(autouse=True)
 def _single_thread(one_thread):
     """One thread (tests/conftest.py says why)."""
-
-
-def lora_file(folder, tmp_path, scale_up=0.3):
-    """A LoRA of random factors on the denoiser's attention projections of the model in `folder`."""
-    model = load_model(folder)
-    base = base_of(model)
-    layers = add_lora(model.denoiser.net, attention_projections(model.denoiser.net), rank=2, alpha=1.0)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for layer in layers.values():
-            layer.up.weight.copy_(torch.randn(layer.up.weight.shape, generator=generator) * scale_up)
-    return save_lora(model, tmp_path / "style.safetensors", base, {"method": "test"}), model, layers
 
 
 def test_the_file_is_kohya_layout_with_alpha_and_a_record_of_the_base(random_model_dir, tmp_path):

@@ -1,0 +1,352 @@
+"""The LoRA files and textual-inversion embeddings a server offers, and the prompt syntax that applies them.
+
+    pixeldrift serve --loras DIR --embeddings DIR
+
+Each folder's .safetensors files (not its subfolders) are listed at start, and again on
+POST /sdapi/v1/refresh-loras or /refresh-embeddings: a LoRA (Hu et al. 2021) by its file's
+name (its alias is kohya's ss_output_name), an embedding (Gal et al. 2023) by its word.
+A prompt applies them as AUTOMATIC1111's extra networks do:
+
+    "a red sks shape <lora:crescent:0.8>"    the LoRA crescent merged at weight 0.8 (1 when left out)
+    "a red sks shape"                        any embedding whose word the prompt or negative prompt uses
+
+for that job only: the worker merges them before the job and takes them out after it
+(adapters_applied), so the next job sees the model as served. The tags are stripped from
+the text the model reads and kept in the prompt the image records, which also gets A1111's
+"Lora hashes" / "TI hashes" parameters (name: the first 12 hex digits of the file's
+SHA-256; for a LoRA, of the bytes after the safetensors header, kohya's and A1111's
+"addnet" hash). An unknown name, a weight that is not a number from -10 to 10, a LoRA
+that does not fit the job's model, more than MAX_TAGS tags or another kind of tag is a 400
+naming it, before anything is queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pixeldrift.bounded_files import BadFileError, regular_file
+from pixeldrift.nets.io import read_header
+from pixeldrift.nets.lora_files import FACTOR_SUFFIXES, MAX_SCALE, check_scale
+from pixeldrift.server.errors import ApiError
+
+LOG = logging.getLogger("pixeldrift.server")
+MAX_ADAPTER_FILES = 256          # .safetensors files one folder may hold
+MAX_LORA_BYTES = 2 << 30         # SD LoRAs run to a few hundred MB; a file over this is not a LoRA
+MAX_TAGS = 8                     # <lora:...> tags one prompt may carry
+MAX_NAME_CHARS = 100
+TAG = re.compile(r"<(\w+):([^<>]*)>")      # A1111's extra-network syntax: <kind:name[:weight]>
+NAME = re.compile(r"[^<>:,\x00-\x1f\x7f]{1,%d}" % MAX_NAME_CHARS)   # a name a tag can carry back
+_HASH_CHARS = 12
+
+
+def _sha256(path: Path, skip: int = 0) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        file.seek(skip)
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class LoraFile:
+    name: str
+    path: Path
+    alias: str
+    metadata: dict
+    _hash: str | None = field(default=None, repr=False)
+    _fits: dict = field(default_factory=dict, repr=False)   # model name -> None or why it does not fit
+
+    @property
+    def shorthash(self) -> str:
+        """kohya's sshs_model_hash when the file has one, else the SHA-256 of the tensor bytes (computed once)."""
+        if self._hash is None:
+            given = self.metadata.get("sshs_model_hash", "")
+            if re.fullmatch(r"[0-9a-fA-F]{12,64}", given):
+                self._hash = given.lower()
+            else:
+                header = int.from_bytes(self.path.open("rb").read(8), "little")
+                self._hash = _sha256(self.path, 8 + header)
+        return self._hash[:_HASH_CHARS]
+
+    def listing(self) -> dict:
+        """A1111's /sdapi/v1/loras entry."""
+        return {"name": self.name, "alias": self.alias, "path": str(self.path), "metadata": self.metadata}
+
+    def check_fits(self, model, model_name: str) -> None:
+        """ApiError 400 unless the file's layers fit `model` (checked once per model: it computes the deltas)."""
+        if model_name not in self._fits:
+            self._fits[model_name] = _fit_error(model, self.path)
+        if self._fits[model_name] is not None:
+            raise ApiError(400, f"LoRA {self.name!r} does not fit model {model_name!r}: {self._fits[model_name]}",
+                           "prompt")
+
+
+def _fit_error(model, path: Path) -> str | None:
+    """Why the LoRA file cannot be merged into `model`, or None; nothing in the model changes."""
+    from pixeldrift.pipeline.text_to_image import TextToImage
+
+    try:
+        if isinstance(model, TextToImage):
+            from pixeldrift.nets.lora_files import deltas_for, read_lora_file
+            from pixeldrift.pipeline.adapter_files import layer_names
+
+            groups, _ = read_lora_file(path, model)
+            deltas_for(layer_names(model), groups, path, "pixeldrift")
+        elif hasattr(model, "load_lora"):
+            from pixeldrift.pretrained.lora import lora_deltas
+
+            lora_deltas(model, path)
+        else:
+            return f"{model.name} takes no LoRAs"
+    except (ValueError, OSError) as error:   # LoRAFileError and CheckpointError are ValueErrors
+        return str(error).removeprefix(f"{path}: ")
+    return None
+
+
+@dataclass(frozen=True)
+class EmbeddingFile:
+    name: str          # its word
+    path: Path
+    width: int
+    about: dict        # the "pixeldrift" metadata: base model, steps
+    shorthash: str
+
+    def fit_error(self, model) -> str | None:
+        """Why `model` cannot take this embedding (A1111 lists such ones as skipped), or None."""
+        from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoder
+
+        encoder = getattr(model, "text_encoder", None)
+        if not isinstance(encoder, MiniLMTextEncoder):
+            return f"{model.name} has no MiniLM text encoder"
+        if encoder.output_dim != self.width:
+            return f"{self.width}-wide, {model.name}'s tokens are {encoder.output_dim} wide"
+        token = encoder.tokenizer.token_to_id(self.name)   # ids past the vocabulary: words a job added
+        if token is not None and token < encoder.tokenizer.get_vocab_size(with_added_tokens=False):
+            return f"{self.name!r} is already a word of the text encoder"
+        return None
+
+    def listing(self) -> dict:
+        """A1111's /sdapi/v1/embeddings entry."""
+        base = self.about.get("base") if isinstance(self.about.get("base"), dict) else {}
+        checkpoint = base.get("denoiser_sha256")
+        return {"step": self.about.get("steps_done"), "sd_checkpoint": checkpoint[:10] if checkpoint else None,
+                "sd_checkpoint_name": base.get("name"), "shape": self.width, "vectors": 1}
+
+    def used_in(self, *texts: str) -> bool:
+        pattern = re.compile(rf"(?<![\w<>*]){re.escape(self.name)}(?![\w<>*])", re.IGNORECASE)
+        return any(pattern.search(text) for text in texts)
+
+
+@dataclass(frozen=True)
+class JobAdapters:
+    """What one job applies: the prompt as written (tags kept), each LoRA at its weight, the embeddings."""
+
+    prompt: str
+    loras: tuple[tuple[LoraFile, float], ...] = ()
+    embeddings: tuple[EmbeddingFile, ...] = ()
+
+    def recorded(self, record):
+        """The image's record as A1111 writes it: the prompt with its tags, the files' hashes."""
+        extra = dict(record.extra)
+        if self.loras:
+            extra["Lora hashes"] = ", ".join(f"{_bare(lora.name)}: {lora.shorthash}" for lora, _ in self.loras)
+        if self.embeddings:
+            extra["TI hashes"] = ", ".join(f"{_bare(e.name)}: {e.shorthash}" for e in self.embeddings)
+        return replace(record, prompt=self.prompt, extra=extra)
+
+
+def _bare(name: str) -> str:
+    return name.replace(":", "").replace(",", "")
+
+
+class AdapterCatalog:
+    """The LoRAs (by name and alias) and embeddings (by word) one server offers."""
+
+    def __init__(self, loras: list[LoraFile] = (), embeddings: list[EmbeddingFile] = (),
+                 lora_dir: Path | None = None, embedding_dir: Path | None = None):
+        self.loras = {lora.name: lora for lora in loras}
+        self.aliases = {lora.alias: lora for lora in loras if NAME.fullmatch(lora.alias)}
+        self.embeddings = {e.name: e for e in embeddings}
+        self.lora_dir, self.embedding_dir = lora_dir, embedding_dir
+
+    @classmethod
+    def load(cls, lora_dir: Path | None, embedding_dir: Path | None) -> "AdapterCatalog":
+        """Both folders read; ValueError for a folder that is missing or holds over MAX_ADAPTER_FILES files."""
+        loras = [lora for path in _files(lora_dir, "--loras") if (lora := _lora_file(path))]
+        embeddings, words = [], set()
+        for path in _files(embedding_dir, "--embeddings"):
+            embedding = _embedding_file(path)
+            if embedding is not None and embedding.name in words:
+                LOG.warning("embedding %s skipped: another file has the word %r", path, embedding.name)
+            elif embedding is not None:
+                embeddings.append(embedding)
+                words.add(embedding.name)
+        return cls(loras, embeddings, lora_dir, embedding_dir)
+
+    def refreshed(self) -> "AdapterCatalog":
+        return AdapterCatalog.load(self.lora_dir, self.embedding_dir)
+
+    def lora(self, name: str) -> LoraFile:
+        found = self.loras.get(name) or self.aliases.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.loras)[:20]) or "none (pixeldrift serve --loras DIR)"
+            raise ApiError(400, f"unknown LoRA {name[:MAX_NAME_CHARS]!r} in the prompt; this server has: {known}",
+                           "prompt")
+        return found
+
+    def embedding_listing(self, model) -> dict:
+        """A1111's shape: the embeddings `model` (the default) takes are loaded, the others skipped."""
+        listing = {"loaded": {}, "skipped": {}}
+        for word, embedding in self.embeddings.items():
+            listing["skipped" if embedding.fit_error(model) else "loaded"][word] = embedding.listing()
+        return listing
+
+    def for_job(self, job, models) -> None:
+        """Strip the job's LoRA tags from the prompt it draws, check each against its model (from the catalog
+        `models`), and note what it applies (job.adapters); ApiError 400 naming what is wrong. Embeddings the
+        model cannot take stay words, with a warning."""
+        r, model = job.request, models.resolve(job.model_name).model
+        if TAG.search(r.negative_prompt):
+            raise ApiError(400, "LoRA tags go in the prompt, not the negative prompt", "negative_prompt")
+        text, tags = parse_tags(r.prompt)
+        loras = tuple((self.lora(name), weight) for name, weight in tags)
+        for lora, _ in loras:
+            lora.check_fits(model, job.model_name)
+        embeddings = []
+        for embedding in self.embeddings.values():
+            if not embedding.used_in(text, r.negative_prompt):
+                continue
+            why = embedding.fit_error(model)
+            if why is None:
+                embeddings.append(embedding)
+            else:
+                job.warnings.append(f"embedding {embedding.name!r} was read as a plain word: {why}")
+        if loras or embeddings:
+            job.adapters = JobAdapters(r.prompt, loras, tuple(embeddings))
+            job.request = replace(r, prompt=text)
+
+
+def parse_tags(prompt: str) -> tuple[str, list[tuple[str, float]]]:
+    """(the prompt without its tags, [(LoRA name, weight)]); ApiError 400 for a tag pixeldrift cannot apply."""
+    tags = []
+
+    def take(match: re.Match) -> str:
+        kind, items = match.group(1), match.group(2).split(":")
+        if kind.lower() not in ("lora", "lyco"):
+            raise ApiError(400, f"<{kind}:...> in the prompt: pixeldrift applies <lora:NAME:WEIGHT> tags only",
+                           "prompt")
+        if len(tags) == MAX_TAGS:
+            raise ApiError(400, f"the prompt has over {MAX_TAGS} LoRA tags; at most {MAX_TAGS} are applied", "prompt")
+        name = items[0].strip()
+        if not NAME.fullmatch(name):
+            raise ApiError(400, f"{match.group(0)[:120]!r}: a LoRA's name is 1 to {MAX_NAME_CHARS} characters "
+                                "without < > : ,", "prompt")
+        if len(items) > 2:
+            raise ApiError(400, f"{match.group(0)[:120]!r}: pixeldrift takes one weight per LoRA "
+                                "(<lora:NAME:WEIGHT>), not separate text-encoder and UNet weights", "prompt")
+        tags.append((name, _weight(items[1] if len(items) == 2 else "1", match.group(0))))
+        return ""
+
+    text = TAG.sub(take, prompt)
+    names = [name for name, _ in tags]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ApiError(400, f"LoRA {repeated[0]!r} is tagged twice in the prompt; give it once, with one weight",
+                       "prompt")
+    return re.sub(r"\s{2,}", " ", text).strip(" ,"), tags
+
+
+def _weight(text: str, tag: str) -> float:
+    try:
+        weight = float(text.strip())
+        if not math.isfinite(weight):
+            raise ValueError
+        return check_scale(weight)
+    except ValueError:
+        raise ApiError(400, f"{tag[:120]!r}: the weight must be a number from -{MAX_SCALE:g} to {MAX_SCALE:g}, "
+                            f"got {text.strip()[:40]!r}", "prompt") from None
+
+
+@contextlib.contextmanager
+def adapters_applied(model, adapters: JobAdapters | None):
+    """The job's LoRAs merged and embeddings added for the duration of the block, then every one taken out."""
+    if adapters is None:
+        yield
+        return
+    from pixeldrift.pipeline.adapter_files import unload_embeddings
+
+    try:
+        for lora, weight in adapters.loras:
+            model.load_lora(lora.path, weight)
+        for embedding in adapters.embeddings:
+            model.load_embedding(embedding.path)
+        yield
+    finally:
+        model.unload_loras()
+        unload_embeddings(model)
+
+
+def adapter_listing(studio) -> dict:
+    """/api/info's part: the LoRAs and the embeddings the default model takes, for the studio's picker."""
+    adapters, model = studio.adapters, studio.catalog.resolve(None).model
+    return {"loras": [{"name": lora.name, "alias": lora.alias} for lora in adapters.loras.values()],
+            "embeddings": sorted(adapters.embedding_listing(model)["loaded"])}
+
+
+def _files(folder: Path | None, option: str) -> list[Path]:
+    if folder is None:
+        return []
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{option} {folder}: not a folder")
+    found = []
+    for path in folder.iterdir():
+        if path.suffix.lower() == ".safetensors":
+            found.append(path)
+            if len(found) > MAX_ADAPTER_FILES:
+                raise ValueError(f"{option} {folder}: over {MAX_ADAPTER_FILES} .safetensors files; keep the ones "
+                                 "to serve in a folder of their own")
+    return sorted(found)
+
+
+def _lora_file(path: Path) -> LoraFile | None:
+    """A listed LoRA, or None (logged) for a file whose name a tag cannot carry or that holds no LoRA factors."""
+    name = path.stem
+    try:
+        if not NAME.fullmatch(name):
+            raise BadFileError(f"{path}: a LoRA's name (its file name) must be 1 to {MAX_NAME_CHARS} characters "
+                               "without < > : ,")
+        regular_file(path, MAX_LORA_BYTES, "LoRA file")
+        entries, metadata = read_header(path)
+        if not entries or not all(key.endswith(tuple(FACTOR_SUFFIXES)) for key in entries):
+            raise BadFileError(f"{path}: not a LoRA (its tensors are not lora up/down/alpha weights)")
+    except BadFileError as error:
+        LOG.warning("LoRA skipped: %s", error)
+        return None
+    alias = metadata.get("ss_output_name") or name
+    return LoraFile(name, path, alias if NAME.fullmatch(alias) else name, metadata)
+
+
+def _embedding_file(path: Path) -> EmbeddingFile | None:
+    from pixeldrift.pipeline.adapter_files import read_embedding
+
+    try:
+        word, vector = read_embedding(path)
+        _, metadata = read_header(path)
+    except BadFileError as error:
+        LOG.warning("embedding skipped: %s", error)
+        return None
+    try:
+        about = json.loads(metadata.get("pixeldrift", "{}"))
+    except json.JSONDecodeError:
+        about = {}
+    return EmbeddingFile(word, path, int(vector.shape[0]), about if isinstance(about, dict) else {},
+                         _sha256(path)[:_HASH_CHARS])

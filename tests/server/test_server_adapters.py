@@ -1,0 +1,160 @@
+"""LoRAs and embeddings served from folders (issue 19): A1111's listings, the <lora:NAME:WEIGHT> prompt tag
+applied for one job only (the image equals the CLI's --lora FILE:WEIGHT), and every bad tag a 400 naming it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from pixeldrift.cli.main import run
+from pixeldrift.pipeline import GenerationRequest, load_model
+from pixeldrift.pipeline.adapter_files import lora_about, save_embedding
+from pixeldrift.provenance.label import read_labels
+from personal_files import lora_file
+from server_helpers import decode_png, wait_job
+
+SETTINGS = {"steps": 4, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """A LoRA of random factors for the default model, an embedding for its MiniLM encoder ('sks'), and one
+    16 wide that fits no model here."""
+    root = tmp_path_factory.mktemp("adapters")
+    path, _, _ = lora_file(None, root / "loras", scale_up=1.0, name="crescent")
+    base = lora_about(path)["base"]
+    (root / "loras" / "notes.txt").write_text("not a LoRA: not listed")
+    vector = torch.randn(384, generator=torch.Generator().manual_seed(1)) * 0.05
+    save_embedding(root / "embeddings" / "sks.safetensors", "sks", vector, {"base": base, "steps_done": 7})
+    save_embedding(root / "embeddings" / "narrow.safetensors", "narrow", torch.ones(16))
+    return root
+
+
+@pytest.fixture
+def served(make_client, folders):
+    return make_client(watermark=False, lora_dir=folders / "loras", embedding_dir=folders / "embeddings")
+
+
+def txt2img(client, prompt: str, **fields):
+    response = client.post("/sdapi/v1/txt2img", json={"prompt": prompt, **SETTINGS, **fields})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    return decode_png(answer["images"][0]), json.loads(answer["info"]), answer["images"][0]
+
+
+def tensor_hash(path) -> str:
+    """A1111's LoRA hash: SHA-256 of the bytes after the safetensors header, first 12 hex digits."""
+    data = path.read_bytes()
+    return hashlib.sha256(data[8 + int.from_bytes(data[:8], "little"):]).hexdigest()[:12]
+
+
+def test_the_folders_are_listed_in_a1111s_shapes(served, folders):
+    loras = served.get("/sdapi/v1/loras").json()
+    assert [(lora["name"], lora["alias"]) for lora in loras] == [("crescent", "crescent")]
+    assert loras[0]["path"] == str(folders / "loras" / "crescent.safetensors")
+    assert loras[0]["metadata"]["ss_network_dim"] == "2"
+    embeddings = served.get("/sdapi/v1/embeddings").json()
+    assert list(embeddings["loaded"]) == ["sks"] and list(embeddings["skipped"]) == ["narrow"]
+    sks = embeddings["loaded"]["sks"]
+    assert (sks["shape"], sks["vectors"], sks["step"]) == (384, 1, 7)
+    assert sks["sd_checkpoint_name"] == "pixeldrift-cpu" and len(sks["sd_checkpoint"]) == 10
+    info = served.get("/api/info").json()
+    assert info["loras"] == [{"name": "crescent", "alias": "crescent"}] and info["embeddings"] == ["sks"]
+
+
+def test_without_folders_the_lists_are_empty(client):
+    assert client.get("/sdapi/v1/loras").json() == []
+    assert client.get("/sdapi/v1/embeddings").json() == {"loaded": {}, "skipped": {}}
+
+
+def test_a_tag_applies_the_lora_for_its_job_only_as_the_cli_does(served, folders, tmp_path):
+    plain, _, _ = txt2img(served, "a red circle")
+    tagged, info, encoded = txt2img(served, "a red circle <lora:crescent:0.8>")
+    after, _, _ = txt2img(served, "a red circle")
+    assert tagged.tobytes() != plain.tobytes()
+    assert after.tobytes() == plain.tobytes()           # the next job sees the model as served
+    lora = folders / "loras" / "crescent.safetensors"
+    out = tmp_path / "cli.png"
+    assert run(["generate", "a red circle", "--lora", f"{lora}:0.8", "--steps", "4", "--seed", "3",
+                "--no-watermark", "-o", str(out)]) == 0
+    assert Image.open(out).convert("RGB").tobytes() == tagged.tobytes()
+    # recorded as the webui records it: the tag kept in the prompt, the file's hash beside it
+    assert info["prompt"] == "a red circle <lora:crescent:0.8>"
+    assert info["extra_generation_params"]["Lora hashes"] == f"crescent: {tensor_hash(lora)}"
+    labels = read_labels(base64.b64decode(encoded))
+    assert labels.record.prompt == "a red circle <lora:crescent:0.8>"
+    assert labels.parameters.startswith("a red circle <lora:crescent:0.8>\n")
+    assert f'Lora hashes: "crescent: {tensor_hash(lora)}"' in labels.parameters, labels.parameters
+
+
+def test_the_own_api_takes_the_tag_and_keeps_it_in_the_gallery(served):
+    tagged, _, _ = txt2img(served, "a red circle <lora:crescent:0.8>")
+    job = served.post("/api/jobs", json={"prompt": "a red circle <lora:crescent:0.8>", **SETTINGS}).json()
+    done = wait_job(served, job["id"])
+    assert done["status"] == "succeeded", done
+    row = served.get(f"/api/gallery/{done['images'][0]}").json()
+    assert row["prompt"] == "a red circle <lora:crescent:0.8>"
+    assert row["settings"]["prompt"] == "a red circle <lora:crescent:0.8>"
+    image = Image.open(io.BytesIO(served.get(row["url"]).content)).convert("RGB")
+    assert image.tobytes() == tagged.tobytes()
+
+
+def test_an_embedding_applies_where_its_word_is_used_and_is_taken_out_after(served, folders, default_model):
+    request = GenerationRequest("a red sks", **SETTINGS)
+    plain = default_model.generate(request)[0].image
+    with_word, info, _ = txt2img(served, "a red sks")
+    assert default_model.text_encoder.tokenizer.token_to_id("sks") is None   # taken out after the job
+    model = load_model(None)
+    model.load_embedding(folders / "embeddings" / "sks.safetensors")
+    assert with_word.tobytes() == model.generate(request)[0].image.tobytes() != plain.tobytes()
+    sha = hashlib.sha256((folders / "embeddings" / "sks.safetensors").read_bytes()).hexdigest()[:12]
+    assert info["extra_generation_params"]["TI hashes"] == f"sks: {sha}"
+    unused, info, _ = txt2img(served, "a red circle")
+    assert "TI hashes" not in info["extra_generation_params"]
+
+
+@pytest.mark.parametrize("prompt, words", [
+    ("a star <lora:nosuch:0.5>", "unknown LoRA 'nosuch'"),
+    ("a star <lora:crescent:lots>", "the weight must be a number"),
+    ("a star <lora:crescent:11>", "the weight must be a number from -10 to 10"),
+    ("a star <lora:crescent:nan>", "the weight must be a number"),
+    ("a star <lora:crescent:0.5:0.5>", "one weight per LoRA"),
+    ("a star <lora:crescent:1> <lora:crescent:0.5>", "tagged twice"),
+    ("a star <hypernet:crescent:1>", "<lora:NAME:WEIGHT> tags only"),
+    ("a star" + " <lora:crescent:1>" * 9, "over 8 LoRA tags"),
+])
+def test_bad_tags_are_refused_by_name_before_queueing(served, prompt, words):
+    for path, body in (("/sdapi/v1/txt2img", {"prompt": prompt}), ("/api/jobs", {"prompt": prompt})):
+        response = served.post(path, json={**body, "steps": 2})
+        assert response.status_code == 400, response.text
+        assert words in response.text, response.text
+    assert served.get("/api/gallery").json()["total"] == 0
+
+
+def test_a_tag_in_the_negative_prompt_is_refused(served):
+    response = served.post("/sdapi/v1/txt2img", json={"prompt": "a star", "negative_prompt": "<lora:crescent:1>"})
+    assert response.status_code == 400 and "not the negative prompt" in response.text
+
+
+def test_a_lora_for_another_model_is_refused_naming_both(make_client, folders, random_model_dir):
+    client = make_client(model=load_model(random_model_dir), lora_dir=folders / "loras")
+    response = client.post("/sdapi/v1/txt2img", json={"prompt": "a star <lora:crescent:1>", "steps": 2})
+    assert response.status_code == 400, response.text
+    assert "LoRA 'crescent' does not fit model 'tiny-random'" in response.text
+
+
+def test_refresh_reads_the_folder_again(served, folders):
+    extra = folders / "loras" / "second.safetensors"
+    extra.write_bytes((folders / "loras" / "crescent.safetensors").read_bytes())
+    try:
+        assert len(served.get("/sdapi/v1/loras").json()) == 1
+        assert served.post("/sdapi/v1/refresh-loras").status_code == 200
+        assert [lora["name"] for lora in served.get("/sdapi/v1/loras").json()] == ["crescent", "second"]
+    finally:
+        extra.unlink()
