@@ -10,6 +10,7 @@ classifier-free guidance of a prompt, through the pipeline's `steer` hook, at ev
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -59,15 +60,40 @@ def steering(classifier: NoisyClassifier, wanted: dict[str, str], scale: float, 
 def wanted_from_prompt(classifier: NoisyClassifier, prompt: str) -> dict[str, str]:
     """The classes a prompt names, for the heads the classifier has: 'a red circle' -> colour red, shape circle.
 
-    Only prompts of one object group are read (the classifier knows lone objects); others get a ValueError.
+    Only prompts of one object are read (the classifier knows lone objects); others get a ValueError.
     """
     from pixeldrift import world
 
     spec = world.parse_prompt(prompt)
-    if not isinstance(spec, world.ObjectsScene) or len(spec.groups) != 1:
+    if not isinstance(spec, world.ObjectsScene) or spec.total_objects != 1:
         raise ValueError(f"{prompt!r} is not a prompt of one object; name the classes instead")
     group = spec.groups[0]
     found = {head: getattr(group, head) for head in classifier.cfg.heads if getattr(group, head, None) is not None}
     if not found:
         raise ValueError(f"{prompt!r} names none of the classifier's attributes ({', '.join(classifier.cfg.heads)})")
     return found
+
+
+def generate_guided(model, request, classifier: NoisyClassifier, wanted: dict[str, str], scale: float,
+                    classifier_name: str, unconditional: bool = False, callback=None) -> list:
+    """`batch_size` labelled images of the request under classifier guidance (image i: seed + i).
+
+    unconditional: sample the empty prompt (the model's unconditional side) with guidance 1, so only
+    the classifier steers; the request's prompt then only names the classes, and the record says so.
+    """
+    from pixeldrift.pipeline.request import GeneratedImage
+
+    r = request.validated(model.sampling_defaults, model.limits)
+    if unconditional:
+        r = replace(r, guidance=1.0)
+    seeds = [r.seed + i for i in range(r.batch_size)]
+    prompts = [""] * len(seeds) if unconditional else [r.prompt] * len(seeds)
+    images = model.sample(prompts, seeds, r, callback, steer=steering(classifier, wanted, scale, len(seeds)))
+    extra = {"Classifier": classifier_name, "Classifier classes": ", ".join(f"{h}={c}" for h, c in wanted.items()),
+             "Classifier scale": f"{scale:g}"}
+    results = []
+    for seed, image in zip(seeds, images):
+        record = model.record(r, seed, model.name)
+        record = replace(record, prompt=prompts[0], extra={**record.extra, **extra})
+        results.append(GeneratedImage(image, record))
+    return results

@@ -74,6 +74,8 @@ def test_classes_come_from_the_prompt_or_are_refused_by_name(trained):
     assert wanted_from_prompt(net, "a star") == {"shape": "star"}
     with pytest.raises(ValueError, match="not a prompt of one object"):
         wanted_from_prompt(net, "a red circle left of a blue square")
+    with pytest.raises(ValueError, match="not a prompt of one object"):
+        wanted_from_prompt(net, "two red circles")
     with pytest.raises(ValueError, match="no head 'size'; accepted: colour, shape"):
         label_indices(net, {"size": "small"}, 2)
     with pytest.raises(ValueError, match="colour 'teal' is not a class of the classifier; accepted: red, orange"):
