@@ -72,7 +72,8 @@ class LoraFile:
             if re.fullmatch(r"[0-9a-fA-F]{12,64}", given):
                 self._hash = given.lower()
             else:
-                header = int.from_bytes(self.path.open("rb").read(8), "little")
+                with open(self.path, "rb") as file:
+                    header = int.from_bytes(file.read(8), "little")
                 self._hash = _sha256(self.path, 8 + header)
         return self._hash[:_HASH_CHARS]
 

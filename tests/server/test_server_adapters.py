@@ -16,6 +16,8 @@ from pixeldrift.cli.main import run
 from pixeldrift.pipeline import GenerationRequest, load_model
 from pixeldrift.pipeline.adapter_files import lora_about, save_embedding
 from pixeldrift.provenance.label import read_labels
+from pixeldrift.server import adapters
+from pixeldrift.server.adapters import AdapterCatalog, parse_tags
 from personal_files import lora_file
 from server_helpers import decode_png, wait_job
 
@@ -30,6 +32,7 @@ def folders(tmp_path_factory):
     path, _, _ = lora_file(None, root / "loras", scale_up=1.0, name="crescent")
     base = lora_about(path)["base"]
     (root / "loras" / "notes.txt").write_text("not a LoRA: not listed")
+    save_embedding(root / "loras" / "junk.safetensors", "junk", torch.ones(8))   # no LoRA factors: not listed
     vector = torch.randn(384, generator=torch.Generator().manual_seed(1)) * 0.05
     save_embedding(root / "embeddings" / "sks.safetensors", "sks", vector, {"base": base, "steps_done": 7})
     save_embedding(root / "embeddings" / "narrow.safetensors", "narrow", torch.ones(16))
@@ -158,3 +161,15 @@ def test_refresh_reads_the_folder_again(served, folders):
         assert [lora["name"] for lora in served.get("/sdapi/v1/loras").json()] == ["crescent", "second"]
     finally:
         extra.unlink()
+
+
+def test_tags_are_stripped_from_the_text_the_model_reads():
+    assert parse_tags("a <lora:crescent> red, star <lora:my style:-0.5>, ") == \
+        ("a red, star", [("crescent", 1.0), ("my style", -0.5)])
+    assert parse_tags("(a star:1.2) <b>") == ("(a star:1.2) <b>", [])   # weights and other brackets stay
+
+
+def test_a_folder_over_the_file_limit_is_refused_naming_it(folders, monkeypatch):
+    monkeypatch.setattr(adapters, "MAX_ADAPTER_FILES", 1)
+    with pytest.raises(ValueError, match=r"--loras .*loras: over 1 \.safetensors files"):
+        AdapterCatalog.load(folders / "loras", None)
