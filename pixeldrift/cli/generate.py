@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from pixeldrift.cli.augment_options import augment_options, augmented, label_augmented
 from pixeldrift.cli.control import control_options, controls_from
 from pixeldrift.cli.generation_options import generation_options, load_chosen_model, open_image, reported, \
     request_from, slug
@@ -36,6 +37,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("-o", "--output", type=FILE, help="Write the one image to exactly this .png file (needs -n 1).")
 @control_options
 @plan_options
+@augment_options
 def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample, out, output, **options):
     """Generate images from a text prompt; writes labelled PNGs (and a grid for several).
 
@@ -54,6 +56,7 @@ def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample
       pixeldrift generate "a green star" -o star.png
       pixeldrift generate "three red circles" --control models/cn-layout --control-image layout.png
       pixeldrift generate "three red circles above a blue square" --plan -n 4
+      pixeldrift generate "three little stars directly above a square" --augment
       pixeldrift generate "a tidy desk" --layout boxes.json --control models/cn-layout
     """
     _check_output(output, out, batch_size)
@@ -62,11 +65,13 @@ def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample
     request = request_from(prompt, options, batch_size=batch_size, init_image=open_image(init_image),
                            strength=strength, mask=open_image(mask, "L"), mask_blur=mask_blur, resample=resample,
                            controls=controls)
+    request, rewrite = augmented(request, options)
     started = time.perf_counter()
     model = reported(lambda: load_chosen_model(options))
     request, plans = reported(lambda: planned(model, request, plan, options["device"])) if plan else (request, [])
     results = reported(lambda: _run(model, request))
     label_with_plans(results, plans)
+    label_augmented(results, rewrite)
     if output is not None:
         results[0].save(output, watermark=not options["no_watermark"])
         click.echo(f"wrote {output}")

@@ -29,6 +29,7 @@ from pixeldrift.cli.nets import nets
 from pixeldrift.cli.provenance import TRUST_COMMANDS
 from pixeldrift.cli.world import world
 from pixeldrift.cli.bench import bench
+from pixeldrift.cli.audit import audit
 from pixeldrift.cli.arena import arena
 from pixeldrift.cli.challenge import challenge
 from pixeldrift.cli.serve import serve
@@ -69,6 +70,7 @@ cli.add_command(train)
 cli.add_command(nets)
 cli.add_command(world)
 cli.add_command(bench)
+cli.add_command(audit)
 cli.add_command(arena)
 cli.add_command(challenge)
 cli.add_command(serve)
