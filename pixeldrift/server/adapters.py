@@ -256,7 +256,9 @@ def parse_tags(prompt: str) -> tuple[str, list[tuple[str, float]]]:
         tags.append((name, _weight(items[1] if len(items) == 2 else "1", match.group(0))))
         return ""
 
-    text = TAG.sub(take, prompt)
+    text = prompt
+    while TAG.search(text):   # again: "<lora:<lora:a>b>" leaves a tag once the inner one is gone
+        text = TAG.sub(take, text)
     names = [name for name, _ in tags]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

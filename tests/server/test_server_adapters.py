@@ -10,6 +10,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from pixeldrift.cli.main import run
@@ -17,7 +19,8 @@ from pixeldrift.pipeline import GenerationRequest, load_model
 from pixeldrift.pipeline.adapter_files import lora_about, save_embedding
 from pixeldrift.provenance.label import read_labels
 from pixeldrift.server import adapters
-from pixeldrift.server.adapters import AdapterCatalog, parse_tags
+from pixeldrift.server.adapters import MAX_TAGS, TAG, AdapterCatalog, parse_tags
+from pixeldrift.server.errors import ApiError
 from personal_files import lora_file
 from server_helpers import decode_png, wait_job
 
@@ -173,3 +176,18 @@ def test_a_folder_over_the_file_limit_is_refused_naming_it(folders, monkeypatch)
     monkeypatch.setattr(adapters, "MAX_ADAPTER_FILES", 1)
     with pytest.raises(ValueError, match=r"--loras .*loras: over 1 \.safetensors files"):
         AdapterCatalog.load(folders / "loras", None)
+
+
+TAG_PIECES = st.sampled_from(["<lora:", "<", ">", ":", "a", " ", ",", "0.5", "1e9", "nan", "-", "lyco", "x<y"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TAG_PIECES, max_size=60).map("".join))
+def test_any_prompt_is_read_or_refused_by_name(text):
+    try:
+        rest, tags = parse_tags(text)
+    except ApiError as error:
+        assert error.status == 400 and error.param == "prompt"
+        return
+    assert TAG.search(rest) is None
+    assert len(tags) <= MAX_TAGS and all(-10 <= weight <= 10 for _, weight in tags)
