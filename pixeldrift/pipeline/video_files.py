@@ -112,7 +112,8 @@ def mp4_bytes(frames, record: GenerationRecord, fps: int = 8, watermark: bool = 
 def gif_bytes(frames, record: GenerationRecord, fps: int = 8, watermark: bool = True,
               generator: str = "pixeldrift", spec: WatermarkSpec = WatermarkSpec()) -> bytes:
     """A looping GIF of the clip in memory (Pillow, each frame its own adaptive palette), labelled; GIF delays
-    count hundredths of a second, so 8 fps plays at 120 ms a frame."""
+    count hundredths of a second, so 8 fps plays at 120 ms a frame. Pillow stores a frame equal to the one
+    before it as a longer delay of that one (a clip that holds still plays the same, with fewer frames)."""
     clip, record, watermark_id = labelled_frames(frames, record, fps, watermark, spec)
     images = [Image.fromarray(frame) for frame in clip]
     buffer = io.BytesIO()
