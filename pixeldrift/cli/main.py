@@ -33,6 +33,7 @@ from pixeldrift.cli.audit import audit
 from pixeldrift.cli.arena import arena
 from pixeldrift.cli.challenge import challenge
 from pixeldrift.cli.serve import serve
+from pixeldrift.cli.spot import spot
 from pixeldrift.train.trainer import TrainingDiverged
 
 
@@ -74,6 +75,7 @@ cli.add_command(audit)
 cli.add_command(arena)
 cli.add_command(challenge)
 cli.add_command(serve)
+cli.add_command(spot)
 for _command in TRUST_COMMANDS:  # info, detect, verify, moderate
     cli.add_command(_command)
 

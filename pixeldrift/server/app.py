@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from pixeldrift import __version__
 from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api, own_controls
 from pixeldrift.server import arena_api
+from pixeldrift.server import spot_api
 from pixeldrift.server.adapters import AdapterCatalog
 from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError, install_error_handlers
@@ -70,6 +71,7 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     app.include_router(openai_api.router)
     app.include_router(openai_api.models_router)
     app.include_router(arena_api.router)
+    app.include_router(spot_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)
