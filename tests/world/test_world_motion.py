@@ -158,3 +158,20 @@ def test_the_clip_stream_batches_frames_in_range_and_repeats_itself():
         VideoStream(frames=20)
     with pytest.raises(SpecError, match="weights"):
         VideoStream(weights={"dancing": 1.0})
+
+
+def test_word_soup_and_huge_prompts_raise_only_prompt_errors():
+    rng = random.Random(0)
+    words = ("a two star stars circle falling rising moving left right up down to the slowly quickly clock going "
+             "from 3:00 4:05 glasses bars filling emptying empty full half quarter sign spelling out HELLO on white "
+             "background , and ² \x00").split()
+    prompts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(1500)]
+    prompts += ["a " * 50000 + "star falling", "two glasses filling from " + "to " * 30000 + "x",
+                "a sign spelling out " + "A" * 100000, None, 7]
+    for prompt in prompts:
+        try:
+            clip = parse_clip(prompt)
+        except PromptError:
+            continue
+        resolved = resolve_clip(clip, rng)
+        assert parse_clip(clip_caption(resolved, "long")) == resolved  # what it accepts, it can say again
