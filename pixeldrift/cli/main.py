@@ -19,6 +19,7 @@ from pixeldrift.cli.grid import grid
 from pixeldrift.cli.outpaint import outpaint
 from pixeldrift.cli.invert import invert
 from pixeldrift.cli.panorama import panorama
+from pixeldrift.cli.restore import restore
 from pixeldrift.cli.guide import guide
 from pixeldrift.cli.watch import forward, timeline
 from pixeldrift.cli.toy import toy
@@ -64,7 +65,7 @@ def cli(debug: bool) -> None:
 
 cli.add_command(generate)
 cli.add_command(control)
-for _command in (outpaint, invert, panorama, guide, grid, timeline, forward):
+for _command in (outpaint, invert, panorama, restore, guide, grid, timeline, forward):
     cli.add_command(_command)
 cli.add_command(toy)
 cli.add_command(train)
