@@ -81,6 +81,9 @@ class ClipResult:
 
 def verify_clip(frames: np.ndarray | list, clip: Clip) -> ClipResult:
     """Compare ``frames`` (F images, each what :func:`~pixeldrift.world.verify` accepts) with ``clip``."""
+    if not hasattr(frames, "__len__"):
+        raise TypeError(f"frames: a {type(frames).__name__} is not a sequence of frames; accepted: (F, H, W, 3) "
+                        "or a list of images")
     count = len(frames)
     check_frames(count)
     results = tuple(verify(frame, still) for frame, still in zip(frames, frame_specs(clip, count)))

@@ -145,6 +145,11 @@ def test_frame_counts_outside_eight_to_sixteen_are_refused(frames):
                     parse_clip("a star falling"))
 
 
+def test_a_clip_that_is_not_a_sequence_is_refused_by_name():
+    with pytest.raises(TypeError, match="not a sequence of frames"):
+        verify_clip(5, parse_clip("a star falling"))
+
+
 def test_the_clip_stream_batches_frames_in_range_and_repeats_itself():
     stream = VideoStream(seed=4, size=32, frames=8)
     batch, captions = stream.batch([0, 1, 2])
