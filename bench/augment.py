@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ways", default=",".join(WAYS), help=f"comma-separated, of: {', '.join(WAYS)}")
     parser.add_argument("--out", type=Path, default=Path("runs/augment-bench"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -49,7 +50,10 @@ def main() -> None:
                                seeds=tuple(int(s) for s in args.seeds.split(",")), steps=args.steps)
     generate = load_generator(args.model, settings.size, settings.steps)
     rows, by_prompt = [], {}
-    for way in WAYS:
+    ways = args.ways.split(",")
+    if not set(ways) <= set(WAYS):
+        parser.error(f"--ways: {args.ways!r}; accepted: {', '.join(WAYS)}")
+    for way in ways:
         results, _ = run_compose(rewritten(generate, way), prompts, settings, keep_failures=0)
         scores = score(results)
         rows.append((way, scores, {"images": str(len(results))}))

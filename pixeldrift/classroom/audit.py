@@ -58,8 +58,7 @@ class AuditPrompt:
             return ("hour", "minute")
         if self.kind == "quantity":
             return ("vessels", "fill") + (("vessel",) if self.vessel is None else ())
-        named = ("count",) if self.counts[0] < self.counts[1] else ()
-        return named + tuple(a for a in ("shape", "colour", "size") if getattr(self, a) is None) + ("position",)
+        return ("count",) + tuple(a for a in ("shape", "colour", "size") if getattr(self, a) is None) + ("position",)
 
     def values(self, attribute: str) -> tuple[str, ...]:
         """The values this prompt allows: what uniform is over."""

@@ -7,7 +7,7 @@ import math
 
 from pixeldrift.classroom.audit_stats import AttributeAudit
 
-COLUMNS = ("prompt", "attribute", "outputs' majority", "share in outputs", "share in training", "amplification",
+COLUMNS = ("prompt", "attribute", "images read", "outputs' majority", "share in outputs", "share in training", "amplification",
            "Zhao BA", "TV to training", "TV to uniform", "training's TV to uniform", "p (vs training)")
 
 
@@ -16,11 +16,13 @@ def _ratio(value: float) -> str:
 
 
 def table(rows: list[tuple[str, AttributeAudit]]) -> str:
-    """One markdown row per (prompt, attribute); a p-value below the skew threshold is in bold."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---|---|" + "---:|" * (len(COLUMNS) - 3)]
+    """One markdown row per (prompt, attribute): images read (outputs / training), the figures, and the
+    p-value, in bold below the skew threshold."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|---|---|---:|---|" + "---:|" * (len(COLUMNS) - 4)]
     for prompt, a in rows:
         p = f"**{a.p_reference:.3g}**" if a.skewed_from_reference else f"{a.p_reference:.3g}"
-        cells = [prompt, a.attribute, a.majority, f"{a.output_share:.1%}", f"{a.reference_share:.1%}",
+        read = f"{sum(a.outputs.values())} / {sum(a.reference.values())}"
+        cells = [prompt, a.attribute, read, a.majority, f"{a.output_share:.1%}", f"{a.reference_share:.1%}",
                  _ratio(a.amplification), f"{a.zhao:+.3f}", f"{a.tv_reference:.3f}", f"{a.tv_uniform:.3f}",
                  f"{a.reference_tv_uniform:.3f}", p]
         lines.append("| " + " | ".join(cells) + " |")

@@ -18,11 +18,12 @@ def _one_thread(one_thread):
 
 def test_named_and_parsed_prompts_say_what_they_leave_open():
     assert audit_prompt("some circles").attributes == ("count", "colour", "size", "position")
-    assert audit_prompt("a shape").attributes == ("shape", "colour", "size", "position")
+    assert audit_prompt("a shape").attributes == ("count", "shape", "colour", "size", "position")
     assert audit_prompt("a clock").attributes == ("hour", "minute")
     assert audit_prompt("some glasses").attributes == ("vessels", "fill")
     stars = audit_prompt("three large stars")
-    assert (stars.counts, stars.attributes) == ((3, 3), ("colour", "position"))
+    assert (stars.counts, stars.attributes) == ((3, 3), ("count", "colour", "position"))
+    assert stars.values("count") == ("3",)
     assert audit_prompt("some circles").values("count") == tuple("2345678")
 
 
