@@ -52,8 +52,20 @@ class DetectorConfig:
         check_number(self.false_positive_rate, 0.0, 1.0, "false_positive_rate", integer=False)
 
 
+RESIDUAL_GAIN = 16.0   # the high-pass residual is a few grey levels; scaled to the range the convs start in
+
+
 class SpotNet(nn.Module):
-    """Conv 3x3 layers (the first at full resolution, then stride 2), global avg+max pool, one logit."""
+    """A fixed high-pass first layer, conv 3x3 layers (the first at full resolution, then stride 2),
+    global avg+max pool, one logit.
+
+    The first layer is the prediction error of each pixel from its 3x3 neighbourhood mean, a
+    fixed version of the constrained prediction-error layer of Bayar & Stamm 2016 ("A deep
+    learning approach to universal image manipulation detection using a new convolutional
+    layer"): content is mostly predicted away, and what is left is the decoder's faint colour
+    noise on one side and the renders' exactly flat areas on the other. Trained on raw
+    pixels instead, the same network stayed at chance (AUC 0.50-0.57, docs/spot_the_ai.md).
+    """
 
     def __init__(self, config: DetectorConfig = DetectorConfig()):
         super().__init__()
@@ -63,6 +75,7 @@ class SpotNet(nn.Module):
         self.head = nn.Linear(2 * widths[-1], 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:   # (N, 3, H, W) in [-1, 1] -> (N,) logits
+        x = RESIDUAL_GAIN * (x - F.avg_pool2d(x, 3, 1, 1, count_include_pad=False))   # (N, 3, H, W)
         for conv in self.convs:
             x = F.leaky_relu(conv(x), 0.1)
         pooled = torch.cat([x.mean((2, 3)), x.amax((2, 3))], 1)   # (N, 2C)
