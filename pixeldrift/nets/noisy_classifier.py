@@ -50,6 +50,9 @@ class NoisyClassifierConfig:
         for name, classes in heads.items():
             if not 2 <= len(classes) <= MAX_CLASSES or len(set(classes)) != len(classes):
                 raise ValueError(f"head {name!r} needs 2 to {MAX_CLASSES} distinct classes, got {list(classes)}")
+        if not 1 <= self.embedding_dim <= 1024 or not 1 <= self.norm_groups <= 64:
+            raise ValueError(f"embedding_dim must be 1 to 1024 and norm_groups 1 to 64, got {self.embedding_dim}, "
+                             f"{self.norm_groups}")
         if not 1 <= len(self.channels) <= 4 or any(not 1 <= c <= 512 or c % self.norm_groups
                                                      for c in self.channels):
             raise ValueError(f"channels must be 1 to 4 widths of 1 to 512, each a multiple of norm_groups "

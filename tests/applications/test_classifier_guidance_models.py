@@ -100,6 +100,10 @@ def test_bad_architectures_inputs_and_folders_are_refused(tmp_path):
         NoisyClassifierConfig({"colour": ("red",)})
     with pytest.raises(ValueError, match="multiple of norm_groups"):
         NoisyClassifierConfig({"colour": ("red", "blue")}, channels=(12,))
+    with pytest.raises(ValueError, match="embedding_dim must be 1 to 1024 and norm_groups 1 to 64, got 64, 0"):
+        NoisyClassifierConfig({"colour": ("red", "blue")}, norm_groups=0)
+    with pytest.raises(ValueError, match="embedding_dim must be 1 to 1024"):
+        NoisyClassifierConfig({"colour": ("red", "blue")}, embedding_dim=10**9)
     net = NoisyClassifier(NoisyClassifierConfig({"colour": ("red", "blue")}, channels=(8,)))
     with pytest.raises(ValueError, match=r"takes latents \(N, 4, h, w\), got \(2, 3, 8, 8\)"):
         net(torch.zeros(2, 3, 8, 8), torch.ones(2))
