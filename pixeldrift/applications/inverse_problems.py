@@ -15,9 +15,12 @@ The two methods differ in how they approximate the intractable p(y | x_t):
 
 - DPS (Chung et al. 2023, "Diffusion posterior sampling", eq. 16 and Algorithm 1):
   p(y | x_t) ~ p(y | x0 = D(x_t)), whose gradient is -rho grad ||y - A(dec(D(x_t)))||^2, taken
-  through the denoiser (and here the decoder) by autograd. rho = zeta / ||y - A(x0_hat)||, the
-  step size the paper's experiments use (its appendix C) instead of 1 / sigma_y^2, which is
-  too stiff when sigma_y is small. Decoding the Tweedie latent before A is latent DPS (as in
+  through the denoiser (and here the decoder) by autograd. rho = zeta sqrt(m) / (||y - A x0_hat|| L)
+  (m the measurement's size, L = ||A||^2): the paper's normalised step (its appendix C) instead
+  of 1 / sigma_y^2, which is too stiff when sigma_y is small, here per measured element (the
+  residual's RMS, not its norm) and per unit of A's gain (as gradient descent on
+  ||y - A x||^2 steps by 1 / L), so that one zeta serves every size and task (the paper tunes
+  zeta per task). Decoding the Tweedie latent before A is latent DPS (as in
   Rout et al. 2023, "PSLD", without their gluing term): the prior is our latent model's.
 - Pi-GDM (Song et al. 2023, "Pseudoinverse-guided diffusion models", eq. 7-8): p(x0 | x_t) is
   taken as N(D(x_t), r_t^2 I), so p(y | x_t) = N(A D, r_t^2 A A^T + sigma_y^2 I) and
@@ -61,8 +64,8 @@ BLUR_SIGMA = 2.0          # the Gaussian blur's standard deviation, pixels
 MOTION_LENGTH = 9         # the motion blur's line, pixels
 MOTION_ANGLE = 30.0       # degrees from horizontal
 MAX_ZETA = 100.0
-# DPS's tuned on 4 scenes (sr4, 30 Euler ancestral steps; 1 and 10 did worse); Pi-GDM's is the likelihood's own
-DEFAULT_ZETA = {"dps": 3.0, "pigdm": 1.0}
+# DPS's tuned on 4 scenes (sr4, 30 Euler ancestral steps; a third and 3x did worse); Pi-GDM's is the likelihood's
+DEFAULT_ZETA = {"dps": 3 / 16, "pigdm": 1.0}
 MAX_GUIDANCE = 50.0
 
 
@@ -72,6 +75,7 @@ class Operator:
     """A linear map A of pixels (N, 3, H, W), its adjoint, and a solve with r2 A A^T + s2 I."""
 
     name = "operator"
+    gain = 1.0  # ||A||^2, the largest eigenvalue of A A^T: DPS's step is divided by it
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -94,7 +98,7 @@ class AveragePool(Operator):
     name = "sr4"
 
     def __init__(self, factor: int = SR_FACTOR):
-        self.factor = factor
+        self.factor, self.gain = factor, 1 / factor**2
 
     def __call__(self, x):
         if x.shape[-1] % self.factor or x.shape[-2] % self.factor:
@@ -251,7 +255,7 @@ class PosteriorGuidance:
         if self.method == "dps":
             norm = residual.norm(dim=1)
             rms = norm.detach() / residual.shape[1] ** 0.5
-            return -self.zeta * norm**2 / rms.clamp_min(1e-8)  # rho = zeta / RMS(y - A x0_hat)
+            return -self.zeta * norm**2 / (rms.clamp_min(1e-8) * self.operator.gain)  # rho = zeta / (RMS L)
         r2 = self.data_std**2 * sigma**2 / (self.data_std**2 + sigma**2)
         weighted = self.operator.solve(self.y - predicted, r2, self.noise_std**2).detach().flatten(1)
         return self.zeta * (weighted * predicted.flatten(1)).sum(1)  # gradient J^T A^T (r2 AA^T + s2)^-1 r

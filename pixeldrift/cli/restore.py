@@ -37,7 +37,8 @@ from pixeldrift.sampling.samplers import SAMPLERS
 @click.option("--steps", type=click.IntRange(1, 1000), default=30, show_default=True)
 @click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="euler_ancestral", show_default=True)
 @click.option("--zeta", type=click.FloatRange(0, ip.MAX_ZETA),
-              help="DPS's step size per measured element (3 by default) / Pi-GDM's guidance weight (1).")
+              help="DPS's step size per measured element and unit of ||A||^2 (3/16 by default) / Pi-GDM's "
+                   "guidance weight (1).")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--model", "model_path", type=click.Path(path_type=Path),
               help="A model folder or checkpoint; the embedded default when omitted.")

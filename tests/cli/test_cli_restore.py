@@ -32,7 +32,7 @@ def test_sr4_restores_a_quarter_size_image_to_the_models_size_as_a_labelled_png(
     assert Image.open(out).size == (32, 32)
     record = read_labels(out.read_bytes()).record
     assert (record.prompt, record.extra["Restore"], record.extra["Restore method"]) == ("a red circle", "sr4", "dps")
-    assert record.extra["Restore zeta"] == "3" and record.extra["Restored from"] == "small.png"
+    assert record.extra["Restore zeta"] == "0.1875" and record.extra["Restored from"] == "small.png"
 
 
 def test_simulate_writes_the_degraded_measurement_beside_the_restoration(random_model_dir, tmp_path):
