@@ -16,14 +16,14 @@ The two methods differ in how they approximate the intractable p(y | x_t):
 - DPS (Chung et al. 2023, "Diffusion posterior sampling", eq. 16 and Algorithm 1):
   p(y | x_t) ~ p(y | x0 = D(x_t)), whose gradient is -rho grad ||y - A(dec(D(x_t)))||^2, taken
   through the denoiser (and here the decoder) by autograd. rho = zeta sqrt(m) / (||y - A x0_hat|| L)
-  (m the measurement's size, L = ||A||^2): the paper's normalised step (its appendix C) instead
+  (m the measurement's size, L = ||A||^2): the normalised step of the paper's experiments instead
   of 1 / sigma_y^2, which is too stiff when sigma_y is small, here per measured element (the
   residual's RMS, not its norm) and per unit of A's gain (as gradient descent on
   ||y - A x||^2 steps by 1 / L), so that one zeta serves every size and task (the paper tunes
   zeta per task). Decoding the Tweedie latent before A is latent DPS (as in
   Rout et al. 2023, "PSLD", without their gluing term): the prior is our latent model's.
-- Pi-GDM (Song et al. 2023, "Pseudoinverse-guided diffusion models", eq. 7-8): p(x0 | x_t) is
-  taken as N(D(x_t), r_t^2 I), so p(y | x_t) = N(A D, r_t^2 A A^T + sigma_y^2 I) and
+- Pi-GDM (Song et al. 2023, "Pseudoinverse-guided diffusion models", section 3): p(x0 | x_t)
+  is taken as N(D(x_t), r_t^2 I), so p(y | x_t) = N(A D, r_t^2 A A^T + sigma_y^2 I) and
 
       grad log p(y | x_t) = (d D / d x_t)^T A^T (r_t^2 A A^T + sigma_y^2 I)^{-1} (y - A D),
 
@@ -64,7 +64,8 @@ BLUR_SIGMA = 2.0          # the Gaussian blur's standard deviation, pixels
 MOTION_LENGTH = 9         # the motion blur's line, pixels
 MOTION_ANGLE = 30.0       # degrees from horizontal
 MAX_ZETA = 100.0
-# DPS's tuned on 4 scenes (sr4, 30 Euler ancestral steps; a third and 3x did worse); Pi-GDM's is the likelihood's
+# DPS's from a few runs on 4 sr4 scenes (16x, 16/3x and 160/3x this step at 10-30 steps fit y worse);
+# Pi-GDM's is the likelihood's own
 DEFAULT_ZETA = {"dps": 3 / 16, "pigdm": 1.0}
 MAX_GUIDANCE = 50.0
 
