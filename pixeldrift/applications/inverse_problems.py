@@ -64,7 +64,7 @@ BLUR_SIGMA = 2.0          # the Gaussian blur's standard deviation, pixels
 MOTION_LENGTH = 9         # the motion blur's line, pixels
 MOTION_ANGLE = 30.0       # degrees from horizontal
 MAX_ZETA = 100.0
-# DPS's from a few runs on 4 sr4 scenes (16x, 16/3x and 160/3x this step at 10-30 steps fit y worse);
+# DPS's from a few runs on 4-8 sr4 scenes (0.1x, 1/3x, 3.3x and 10x this step, at 10-30 steps, fit y worse);
 # Pi-GDM's is the likelihood's own
 DEFAULT_ZETA = {"dps": 3 / 16, "pigdm": 1.0}
 MAX_GUIDANCE = 50.0
