@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from collections import Counter
 
 import numpy as np
 import torch
@@ -43,7 +44,11 @@ def scenes(count: int, size: int, seed: int) -> tuple[list, list[Image.Image], l
 
 def row(name: str, images: list[Image.Image], truth: list[Image.Image], specs, seconds: float) -> str:
     n = len(images)
-    verified = sum(world.verify(image, spec).ok for image, spec in zip(images, specs))
+    results = [world.verify(image, spec) for image, spec in zip(images, specs)]
+    verified = sum(r.ok for r in results)
+    failed = Counter(c.attribute.split(" of ")[0] for r in results for c in r.failures)  # "count of ..." -> count
+    if failed:
+        print(f"  {name}: failed checks {dict(failed.most_common())}", flush=True)
     mean_psnr = np.mean([psnr(a, b) for a, b in zip(truth, images)])
     mean_ssim = np.mean([ssim(a, b) for a, b in zip(truth, images)])
     return f"| {name} | {mean_psnr:.2f} | {mean_ssim:.3f} | {verified}/{n} ({verified / n:.0%}) | {seconds:.0f} |"
