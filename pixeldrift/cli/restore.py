@@ -35,7 +35,7 @@ from pixeldrift.sampling.samplers import SAMPLERS
                    "and restore that; the degraded image is written beside the output as *-degraded.png.")
 @click.option("--prompt", default="", help="What the image shows (a caption steers the prior); none by default.")
 @click.option("--steps", type=click.IntRange(1, 1000), default=50, show_default=True,
-              help="Sampler steps: DPS needs many (on 40 world scenes 50 verified 8-28 points more than 30).")
+              help="Sampler steps: DPS needs many (on 40 world scenes 50 verified 8-23 points more than 30).")
 @click.option("--sampler", type=click.Choice(list(SAMPLERS)), default="euler_ancestral", show_default=True)
 @click.option("--zeta", type=click.FloatRange(0, ip.MAX_ZETA),
               help="DPS's step size per measured element and unit of ||A||^2 (3/16 by default) / Pi-GDM's "
