@@ -129,11 +129,23 @@ class TextToImage(LatentDiffusionPipeline):
         if any(has_weights(chunks) for chunks in parsed):
             both = TextEncoding.concat([self._encode_weighted(chunks) for chunks in parsed])
         else:
-            both = self.text_encoder.encode([plain_text(chunks[0]) for chunks in parsed])  # syntax removed
+            both = self._encode_unique([plain_text(chunks[0]) for chunks in parsed])  # syntax removed
         n = len(prompts)
         cond = {"context": both.context[:n], "context_mask": both.context_mask[:n]}
         uncond = {"context": both.context[n:], "context_mask": both.context_mask[n:]}
         return cond, uncond
+
+    def _encode_unique(self, texts: list[str]) -> TextEncoding:
+        """Each distinct text encoded once (a batch of one prompt, its negatives: mostly repeats), then spread
+        back to every row; the padded length is the longest text's either way."""
+        unique = list(dict.fromkeys(texts))
+        encoded = self.text_encoder.encode(unique)
+        if len(unique) == len(texts):
+            return encoded
+        row_of = {text: row for row, text in enumerate(unique)}
+        rows = [row_of[text] for text in texts]
+        return TextEncoding(encoded.context[rows], encoded.context_mask[rows],
+                            tuple(encoded.truncated[r] for r in rows))
 
     def _encode_weighted(self, chunks) -> TextEncoding:
         """One prompt: each BREAK chunk encoded on its own, weighted per byte token, joined along L."""

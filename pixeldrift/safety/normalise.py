@@ -8,6 +8,7 @@ letters spelled out one by one ("n a k e d", "n.a.k.e.d") and stretched letters
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -42,7 +43,8 @@ def _join_spelled_out(words: list[str]) -> list[str]:
     return out
 
 
-def squeeze_repeats(word: str) -> str:
+@functools.lru_cache(maxsize=65536)  # moderation compares every prompt word with every policy term: ~2,000
+def squeeze_repeats(word: str) -> str:  # calls a prompt, 13 ms of regex before caching, 40% of a 2-step image
     """Collapse letter runs: 'nuuude' and 'nude' both become 'nude' ('kidds' -> 'kids')."""
     return re.sub(r"(.)\1+", r"\1", word)
 

@@ -63,3 +63,12 @@ def test_pixel_space_unconditional_configuration():
 def test_bad_configs_are_named(overrides, message):
     with pytest.raises(ValueError, match=message):
         UNetConfig(**overrides)
+
+
+def test_upsampling_doubles_exactly_as_nearest_interpolation():
+    """Upsample copies by broadcasting (faster on CPUs); it must equal F.interpolate's nearest, bit for bit."""
+    from pixeldrift.nets.unet import Upsample
+
+    block, x = Upsample(3), torch.randn(2, 3, 5, 7)
+    expected = block.conv(torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))
+    assert torch.equal(block(x), expected)

@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from pixeldrift.cli.main import cli
@@ -97,3 +98,12 @@ def test_pixel_space_model_generates_without_a_vae(tmp_path):
     images = model.generate(GenerationRequest("a red square", steps=2))
     assert model.vae is None and not (tmp_path / "pixels" / "vae.safetensors").exists()
     assert images[0].image.size == (16, 16)
+
+
+def test_repeated_prompts_are_encoded_once_and_read_as_if_each_were_encoded(model_dir):
+    model = load_model(model_dir)
+    texts = ["a red circle", "", "two blue squares", "", "a red circle"]
+    each = model.text_encoder.encode(texts)
+    shared = model._encode_unique(texts)
+    assert torch.equal(shared.context, each.context) and torch.equal(shared.context_mask, each.context_mask)
+    assert shared.truncated == each.truncated
