@@ -1,0 +1,105 @@
+"""`pixeldrift train video`: a video model grown from a trained image model (Video LDM's recipe).
+
+Blattmann et al. 2023 ("Align your Latents", sec. 3.1) keep an image LDM's spatial layers, add
+temporal layers and train on video clips; here the spatial layers start from the image model's
+weights and are trained on with the temporal ones, at one learning rate (their sec. 3.1.1 also
+fine-tunes the whole network in some settings), and the VAE and text encoder stay frozen.
+
+The loss is the image model's denoising loss (EDM weighting, its noise-level distribution) on every
+frame of a clip at one noise level, with two conditionings dropped at random so that sampling can
+guide on each (sampling/video_guidance.py):
+  - the caption, replaced by the empty text with probability `caption_dropout`;
+  - the first frame, given clean with probability `first_frame_share` (image-to-video): it is passed
+    at the near-zero level GIVEN_SIGMA and left out of the loss, as Stable Video Diffusion and
+    diffusion forcing condition on known frames by their noise level.
+The clips come from the world in motion (data/video_stream.py, training split only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from pixeldrift.data.video_stream import VideoStream
+from pixeldrift.diffusion.forward import append_dims
+from pixeldrift.nets.temporal import TemporalConfig
+from pixeldrift.pipeline.model_folder import load_model
+from pixeldrift.pipeline.video_folder import save_video_model
+from pixeldrift.pipeline.video_model import TextToVideo, VideoSettings
+from pixeldrift.sampling.video_guidance import GIVEN_SIGMA
+from pixeldrift.train.recipes import training_sigma_sampler
+from pixeldrift.train.run import init_distributed
+from pixeldrift.train.trainer import Trainer, TrainerConfig
+
+
+class VideoTraining(nn.Module):
+    """forward(clips (N, F, 3, H, W) in [-1, 1], captions, noise) -> the per-clip loss (N,)."""
+
+    def __init__(self, model: TextToVideo, caption_dropout: float = 0.1, first_frame_share: float = 0.5):
+        super().__init__()
+        for name, share in (("caption dropout", caption_dropout), ("first-frame share", first_frame_share)):
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name} must be a fraction from 0 to 1, got {share}")
+        self.model, self.caption_dropout, self.first_frame_share = model, caption_dropout, first_frame_share
+        image_model = model.image_model
+        image_model.vae.requires_grad_(False)
+        image_model.text_encoder.requires_grad_(False)
+        self.draw_sigma = training_sigma_sampler(image_model)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.model.image_model.vae.eval()  # frozen
+        self.model.image_model.text_encoder.eval()
+        return self
+
+    def forward(self, clips, captions, noise):
+        n, frames = clips.shape[:2]
+        drop, given = noise.rand() < self.caption_dropout, noise.rand() < self.first_frame_share
+        sigma = noise.draw(self.draw_sigma)[:, None].repeat(1, frames)  # (N, F): one level per clip
+        sigma[:, 0] = torch.where(given, torch.full_like(sigma[:, 0], GIVEN_SIGMA), sigma[:, 0])
+        image_model = self.model.image_model
+        with torch.no_grad():
+            latents = self._latents(clips, noise)
+            texts = ["" if d else c for d, c in zip(drop.tolist(), captions)]
+            cond = image_model.text_encoder.encode(texts).as_cond()
+        eps = noise.randn(*latents.shape[1:])
+        denoiser = image_model.denoiser
+        denoised = denoiser(latents + append_dims(sigma, latents.ndim) * eps, sigma, **cond)
+        errors = denoiser.loss_weight(sigma) * (denoised - latents).pow(2).flatten(2).mean(2)  # (N, F)
+        counted = torch.ones_like(errors)
+        counted[:, 0] = (~given).to(errors.dtype)  # a given frame is not predicted
+        return (errors * counted).sum(1) / counted.sum(1)
+
+    def _latents(self, clips, noise):
+        vae = self.model.image_model.vae
+        posterior = vae.encode(clips.flatten(0, 1))
+        sample = posterior.mean + posterior.std * noise.randn(clips.shape[1], *posterior.mean.shape[1:]).flatten(0, 1)
+        return (sample * vae.cfg.latent_scale).reshape(*clips.shape[:2], *posterior.mean.shape[1:])
+
+
+def train_video(out: Path, config: TrainerConfig, init: Path, frames: int = 8, fps: int = 8,
+                temporal: TemporalConfig = TemporalConfig(), export: Path | None = None, resume: bool = False,
+                caption_dropout: float = 0.1, first_frame_share: float = 0.5, report=print) -> TextToVideo:
+    """Grow a video model from the image model folder `init` and train it on world clips; export a folder."""
+    init_distributed(config.device)
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    model = TextToVideo(load_model(init), temporal, VideoSettings(frames=frames, fps=fps))
+    model.defaults.check(temporal.max_frames)
+    module = VideoTraining(model, caption_dropout, first_frame_share).train()
+    data = VideoStream(seed=config.seed, size=model.size, frames=frames)
+    trainer = Trainer(module, data, config, out)
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    shipped = trainer.ema.model.model
+    if export is not None and rank == 0:
+        recipe = {"trainer": asdict(config), "method": "video", "init": str(init), "frames": frames,
+                  "caption_dropout": caption_dropout, "first_frame_share": first_frame_share,
+                  "steps_done": trainer.step}
+        save_video_model(shipped, export, training=recipe)
+        report(f"wrote the video model folder {export}")
+    return shipped
