@@ -23,10 +23,12 @@ from pixeldrift.world.motion import MAX_FRAMES, MIN_FRAMES
               help="Share of clips trained without their caption (for guidance on the text).")
 @click.option("--first-frame-share", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Share of clips whose first frame is given clean (image-to-video).")
+@click.option("--temporal-lr-scale", type=click.FloatRange(0, 100, min_open=True), default=5.0, show_default=True,
+              help="The new temporal layers' learning rate as a multiple of --lr (the pretrained layers take --lr).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path),
               help="Write the video model folder here at the end.")
-def train_video_command(out, init, frames, fps, caption_dropout, first_frame_share, export, data, size, resume,
+def train_video_command(out, init, frames, fps, caption_dropout, first_frame_share, temporal_lr_scale, export, data, size, resume,
                         check, **options):
     """Train a latent video diffusion model on clips of the world in motion.
 
@@ -49,4 +51,4 @@ def train_video_command(out, init, frames, fps, caption_dropout, first_frame_sha
         raise click.UsageError("--check is not offered for video training: the world's clips need no checking")
     _run(lambda: train_video(out, _config(**options), init, frames=frames, fps=fps, export=export, resume=resume,
                              caption_dropout=caption_dropout, first_frame_share=first_frame_share,
-                             report=click.echo))
+                             temporal_lr_scale=temporal_lr_scale, report=click.echo))

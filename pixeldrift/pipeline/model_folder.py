@@ -190,14 +190,20 @@ def _weights_path(folder: Path, part: str) -> Path:
 def save_model(model, folder: str | Path, training: dict | None = None, metrics: dict | None = None,
                card: str | None = None) -> Path:
     """Write a model folder: into a temporary folder first, then swapped in whole."""
+    config = {"format": FORMAT, **model.config.to_dict(), "training": training or {}, "metrics": metrics or {}}
+    return write_folder(folder, config, {part: getattr(model, part) for part in model.config.weight_files}, card)
+
+
+def write_folder(folder: str | Path, config: dict, weights: dict, card: str | None = None) -> Path:
+    """config.json, PART.safetensors for each module of `weights` and the card, written into a temporary
+    folder beside `folder` and swapped in whole: a crash leaves the old folder or none."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        config = {"format": FORMAT, **model.config.to_dict(), "training": training or {}, "metrics": metrics or {}}
         (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        for part in model.config.weight_files:
-            save_weights(getattr(model, part), staging / f"{part}.safetensors")
+        for part, module in weights.items():
+            save_weights(module, staging / f"{part}.safetensors")
         if card is not None:
             (staging / "README.md").write_text(card, encoding="utf-8")
         _swap_in(staging, folder)

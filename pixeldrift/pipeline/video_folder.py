@@ -12,20 +12,17 @@ Loading checks every file before anything is built, as model folders do (pipelin
 
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from pixeldrift.bounded_files import BadFileError
-from pixeldrift.nets import VAE, WeightsError, load_weights, save_weights
+from pixeldrift.nets import VAE, WeightsError, load_weights
 from pixeldrift.nets.io import describe_mismatch, header_state
 from pixeldrift.nets.registry import MAX_PARAMETERS
 from pixeldrift.nets.temporal import TemporalConfig, VideoUNet
-from pixeldrift.pipeline.model_folder import ModelConfig, _swap_in, _weights_path, read_folder_config
+from pixeldrift.pipeline.model_folder import ModelConfig, _weights_path, read_folder_config, write_folder
 from pixeldrift.pipeline.video_model import TextToVideo, VideoSettings
 
 FORMAT = "pixeldrift-video/1"
@@ -34,21 +31,11 @@ FORMAT = "pixeldrift-video/1"
 def save_video_model(model: TextToVideo, folder: str | Path, training: dict | None = None,
                      card: str | None = None) -> Path:
     """Write the folder into a temporary one, then swap it in whole."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        config = {"format": FORMAT, "image_model": model.image_model.config.to_dict(),
-                  "temporal": model.temporal.to_dict(), "clip": asdict(model.defaults), "training": training or {}}
-        (staging / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        for part in model.image_model.config.weight_files:
-            save_weights(getattr(model.image_model, part), staging / f"{part}.safetensors")
-        if card is not None:
-            (staging / "README.md").write_text(card, encoding="utf-8")
-        _swap_in(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+    config = {"format": FORMAT, "image_model": model.image_model.config.to_dict(),
+              "temporal": model.temporal.to_dict(), "clip": asdict(model.defaults), "training": training or {}}
+    image_model = model.image_model
+    return write_folder(folder, config, {part: getattr(image_model, part) for part in image_model.config.weight_files},
+                        card)
 
 
 def _read(folder: Path) -> tuple[ModelConfig, TemporalConfig, VideoSettings]:

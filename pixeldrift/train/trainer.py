@@ -127,18 +127,22 @@ class Trainer:
         self.device = torch.device(config.device)
         self.model = model.to(self.device)
         self.ema = EMA(self.model, config.ema_decay)
-        decay, no_decay = self._parameter_groups()
-        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                            {"params": no_decay, "weight_decay": 0.0}],
-                                           lr=config.learning_rate, betas=(0.9, 0.99))
+        self.optimizer = torch.optim.AdamW(self._parameter_groups(), lr=config.learning_rate, betas=(0.9, 0.99))
         self.train_model = self._wrap(self.model)
         self.step, self.bad_steps = 0, 0
         self.on_eval, self.eval_every = on_eval, eval_every
 
-    def _parameter_groups(self):
-        decay = [p for p in self.model.parameters() if p.requires_grad and p.ndim >= 2]
-        no_decay = [p for p in self.model.parameters() if p.requires_grad and p.ndim < 2]
-        return decay, no_decay
+    def _parameter_groups(self) -> list[dict]:
+        """Matrices decay, vectors do not; a model with `learning_rate_scale(name) -> float` (e.g. new layers
+        beside pretrained ones) gets a group per scale, its rate the schedule's times that scale."""
+        scale_of = getattr(self.model, "learning_rate_scale", lambda name: 1.0)
+        groups: dict[tuple[bool, float], list] = {(True, 1.0): [], (False, 1.0): []}  # as checkpoints expect
+        for name, p in self.model.named_parameters():
+            if p.requires_grad:
+                groups.setdefault((p.ndim >= 2, float(scale_of(name))), []).append(p)
+        ordered = sorted(groups, key=lambda key: (key[1] != 1.0, key[1], not key[0]))  # (decay, 1), (no decay, 1)
+        return [{"params": groups[key], "weight_decay": self.config.weight_decay if key[0] else 0.0,
+                 "lr_scale": key[1]} for key in ordered]
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         if self.world > 1:
@@ -198,7 +202,7 @@ class Trainer:
     def _train_step(self, images: torch.Tensor, captions: list[str]) -> float:
         config = self.config
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.step, config)
+            group["lr"] = learning_rate(self.step, config) * group.get("lr_scale", 1.0)
         local = config.batch_size // self.world
         noise = BatchNoise(torch.Generator().manual_seed(config.seed * 1_000_003 + self.step),
                            slice(self.rank * local, (self.rank + 1) * local), config.batch_size, self.device)

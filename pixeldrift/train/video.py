@@ -39,8 +39,12 @@ from pixeldrift.train.trainer import Trainer, TrainerConfig
 class VideoTraining(nn.Module):
     """forward(clips (N, F, 3, H, W) in [-1, 1], captions, noise) -> the per-clip loss (N,)."""
 
-    def __init__(self, model: TextToVideo, caption_dropout: float = 0.1, first_frame_share: float = 0.5):
+    def __init__(self, model: TextToVideo, caption_dropout: float = 0.1, first_frame_share: float = 0.5,
+                 temporal_lr_scale: float = 5.0):
         super().__init__()
+        if not 0 < temporal_lr_scale <= 100:
+            raise ValueError(f"the temporal layers' learning-rate scale must be in (0, 100], got {temporal_lr_scale}")
+        self.temporal_lr_scale = temporal_lr_scale
         for name, share in (("caption dropout", caption_dropout), ("first-frame share", first_frame_share)):
             if not 0 <= share <= 1:
                 raise ValueError(f"{name} must be a fraction from 0 to 1, got {share}")
@@ -49,6 +53,11 @@ class VideoTraining(nn.Module):
         image_model.vae.requires_grad_(False)
         image_model.text_encoder.requires_grad_(False)
         self.draw_sigma = training_sigma_sampler(image_model)
+
+    def learning_rate_scale(self, name: str) -> float:
+        """The new temporal layers learn `temporal_lr_scale` times faster than the pretrained spatial ones: they
+        start from zero and have a few thousand steps (the trainer reads this, train/trainer.py)."""
+        return self.temporal_lr_scale if ".temporal." in name else 1.0
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -83,13 +92,14 @@ class VideoTraining(nn.Module):
 
 def train_video(out: Path, config: TrainerConfig, init: Path, frames: int = 8, fps: int = 8,
                 temporal: TemporalConfig = TemporalConfig(), export: Path | None = None, resume: bool = False,
-                caption_dropout: float = 0.1, first_frame_share: float = 0.5, report=print) -> TextToVideo:
+                caption_dropout: float = 0.1, first_frame_share: float = 0.5, temporal_lr_scale: float = 5.0,
+                report=print) -> TextToVideo:
     """Grow a video model from the image model folder `init` and train it on world clips; export a folder."""
     init_distributed(config.device)
     rank = dist.get_rank() if dist.is_initialized() else 0
     model = TextToVideo(load_model(init), temporal, VideoSettings(frames=frames, fps=fps))
     model.defaults.check(temporal.max_frames)
-    module = VideoTraining(model, caption_dropout, first_frame_share).train()
+    module = VideoTraining(model, caption_dropout, first_frame_share, temporal_lr_scale).train()
     data = VideoStream(seed=config.seed, size=model.size, frames=frames)
     trainer = Trainer(module, data, config, out)
     if resume:
@@ -99,6 +109,7 @@ def train_video(out: Path, config: TrainerConfig, init: Path, frames: int = 8, f
     if export is not None and rank == 0:
         recipe = {"trainer": asdict(config), "method": "video", "init": str(init), "frames": frames,
                   "caption_dropout": caption_dropout, "first_frame_share": first_frame_share,
+                  "temporal_lr_scale": temporal_lr_scale,
                   "steps_done": trainer.step}
         save_video_model(shipped, export, training=recipe)
         report(f"wrote the video model folder {export}")
