@@ -35,11 +35,7 @@ class JobRunner:
         job.update(status=RUNNING, started=time.time(), step=0)
         self.gallery.save_job(job)
         try:
-            with adapters_applied(self.catalog.resolve(job.model_name).model, job.adapters):
-                if job.kind == "grid":
-                    self._run_grid(job)
-                else:
-                    self._run_batches(job)
+            self.work(job)
             outcome = {"status": SUCCEEDED}
         except JobCancelled:
             outcome = {"status": CANCELLED, "error": job.cancel_requested}
@@ -52,6 +48,15 @@ class JobRunner:
             outcome = {"status": FAILED, "error": f"internal error ({type(error).__name__}): {error}"}
         job.update(finished=time.time(), preview_png=None, **outcome)
         self.gallery.save_job(job)
+
+    def work(self, job: Job) -> None:
+        """The job's own work, in the job's status handling above; a subclass may take other kinds of job
+        (video_api.py's clips), so that they share this one worker."""
+        with adapters_applied(self.catalog.resolve(job.model_name).model, job.adapters):
+            if job.kind == "grid":
+                self._run_grid(job)
+            else:
+                self._run_batches(job)
 
     def _run_batches(self, job: Job) -> None:
         model = self.catalog.resolve(job.model_name).model
