@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from pixeldrift.cli.video import DEFAULT_VIDEO_MODEL
 from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 
 
@@ -26,6 +27,10 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
               help="A folder of LoRA .safetensors files; a prompt applies one with <lora:FILE-NAME:WEIGHT>.")
 @click.option("--embeddings", "embedding_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of textual-inversion embeddings; a prompt that uses an embedding's word applies it.")
+@click.option("--video", "video_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A video model folder (pixeldrift train video) for the studio's 'to video' and POST /api/video "
+                   "[models/video when it exists; else the server runs without video].")
+@click.option("--no-video", is_flag=True, help="Serve no video model, even where models/video exists.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda: one worker runs jobs there.")
 @click.option("--queue-size", type=click.IntRange(1, 10_000), default=16, show_default=True,
               help="Jobs that may wait; one more is answered 429 with Retry-After.")
@@ -37,8 +42,8 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 @click.option("--no-watermark", is_flag=True, help="Skip the invisible watermark (recorded in each label).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
-def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, embedding_dir, device, queue_size,
-          max_side, max_steps, max_images, no_watermark, log_level):
+def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, embedding_dir, video_path, no_video,
+          device, queue_size, max_side, max_steps, max_images, no_watermark, log_level):
     """Start the studio: a web page for people, HTTP APIs for programs.
 
     Open http://127.0.0.1:7860/ in a browser. Programs can use pixeldrift's own API
@@ -52,6 +57,7 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, 
       pixeldrift serve --model models/my-model --model sd15.safetensors --gallery ~/pixeldrift-gallery
       pixeldrift serve --control models/cn-layout
       pixeldrift serve --loras my-loras --embeddings my-embeddings   # prompts: "a red sks shape <lora:style:0.8>"
+      pixeldrift serve --video models/video   # the studio's "to video": clips of a prompt or an image
       pixeldrift serve --model sd15.safetensors --control control_v11p_sd15_canny.safetensors
       PIXELDRIFT_TOKEN=$(openssl rand -hex 16) pixeldrift serve --host 0.0.0.0
     """
@@ -59,10 +65,14 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, 
 
     from pixeldrift.server.app import create_app
 
+    if video_path is not None and no_video:
+        raise click.BadParameter("--video and --no-video contradict each other", param_hint="--no-video")
+    if video_path is None and not no_video and DEFAULT_VIDEO_MODEL.is_dir():
+        video_path = DEFAULT_VIDEO_MODEL
     try:
         settings = ServerSettings(host=host, port=port, token=token or None, gallery_dir=gallery_dir,
                                   model_paths=tuple(model_paths) or (None,), control_paths=tuple(control_paths),
-                                  lora_dir=lora_dir, embedding_dir=embedding_dir,
+                                  lora_dir=lora_dir, embedding_dir=embedding_dir, video_path=video_path,
                                   device=device, queue_size=queue_size,
                                   max_side=max_side, max_steps=max_steps, max_images=max_images,
                                   watermark=not no_watermark)
@@ -70,5 +80,6 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, 
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"pixeldrift studio on http://{shown}:{port}/  (gallery: {gallery_dir})")
+    video = f", video: {video_path}" if video_path is not None else ""
+    click.echo(f"pixeldrift studio on http://{shown}:{port}/  (gallery: {gallery_dir}{video})")
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)

@@ -19,6 +19,7 @@
     openai_api.py     /v1/images/... OpenAI Images-compatible endpoints, and /v1/models
     adapters.py       the LoRAs and embeddings of --loras/--embeddings, and the <lora:NAME:WEIGHT> tag
     openai_size.py    the size an OpenAI client asks for -> the size the model draws (then resized)
+    video_api.py      /api/video     clips from the video model (--video), run on the same worker; MP4 + GIF
     static/           the web page (plain HTML, CSS and JavaScript)
 
 The server adds no generation logic: every image comes from model.generate().

@@ -21,13 +21,13 @@ from pixeldrift import __version__
 from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api, own_controls
 from pixeldrift.server import arena_api
 from pixeldrift.server import spot_api
+from pixeldrift.server import video_api
 from pixeldrift.server.adapters import AdapterCatalog
 from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError, install_error_handlers
 from pixeldrift.server.gallery import Gallery
 from pixeldrift.server.guard import RequestGuard
 from pixeldrift.server.job_queue import JobQueue
-from pixeldrift.server.job_runner import JobRunner
 from pixeldrift.server.model_catalog import ModelCatalog
 from pixeldrift.server.settings import ServerSettings
 from pixeldrift.server.studio import Studio
@@ -38,14 +38,17 @@ STATIC = Path(__file__).resolve().parent / "static"
 def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
                controls: ControlCatalog | None = None) -> FastAPI:
     """The app; `catalog` and `controls` let a caller pass models and ControlNets it already loaded (else
-    settings.model_paths and settings.control_paths)."""
+    settings.model_paths and settings.control_paths). The video model, if any, is settings.video_path's."""
     catalog = catalog or ModelCatalog.load(settings.model_paths, settings.device)
     if controls is None:
         controls = ControlCatalog.load(settings.control_paths, catalog, settings.device)
+    video = None if settings.video_path is None else \
+        video_api.ServedVideo.load(settings.video_path, settings.device, settings.gallery_dir)
     gallery = Gallery(settings.gallery_dir)
     studio = Studio(settings, catalog, gallery, queue=None, controls=controls,
-                    adapters=AdapterCatalog.load(settings.lora_dir, settings.embedding_dir))
-    studio.queue = JobQueue(JobRunner(catalog, gallery, settings), settings.queue_size, settings.device,
+                    adapters=AdapterCatalog.load(settings.lora_dir, settings.embedding_dir), video=video)
+    # one worker for images and clips (video_api.ClipRunner): a clip never runs beside an image job
+    studio.queue = JobQueue(video_api.ClipRunner(catalog, gallery, settings), settings.queue_size, settings.device,
                             on_change=studio.save_job)
 
     @contextlib.asynccontextmanager
@@ -72,6 +75,7 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     app.include_router(openai_api.models_router)
     app.include_router(arena_api.router)
     app.include_router(spot_api.router)
+    app.include_router(video_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)

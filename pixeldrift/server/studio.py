@@ -1,4 +1,4 @@
-"""The studio's shared state, one per app: settings, models, gallery and the job queue.
+"""The studio's shared state, one per app: settings, models, gallery, the job queue and the video model.
 
 Routes reach it with `Depends(get_studio)`.
 """
@@ -29,6 +29,7 @@ class Studio:
     queue: JobQueue
     controls: ControlCatalog = field(default_factory=ControlCatalog)  # ControlNets, for the A1111 API's units
     adapters: AdapterCatalog = field(default_factory=AdapterCatalog)  # LoRAs and embeddings prompts may use
+    video: object = None   # the video model and its clips (video_api.ServedVideo); None on a server without one
 
     def check_room(self) -> None:
         """ApiError 429 at once when the queue is full: called before uploads are decoded and prompts checked."""
