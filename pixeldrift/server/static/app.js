@@ -187,8 +187,10 @@ function card(row) {
   const settings = row.kind === "grid" ? "X/Y/Z grid, first cell:" : `${row.width}x${row.height},`;
   node.querySelector("figcaption").textContent =
     `${row.prompt} | ${settings} ${row.steps} steps, ${row.sampler}, cfg ${row.cfg_scale}, seed ${row.seed}, ${row.model}`;
-  for (const button of node.querySelectorAll("[data-action=img2img], [data-action=inpaint]")) {
-    button.hidden = row.kind === "grid";  // a sheet of many images is no start image
+  // "To video" only where video.js found a video model on this server (it then draws the gallery again)
+  if (!document.body.classList.contains("video-on")) node.querySelector("[data-action=video]").remove();
+  for (const button of node.querySelectorAll("[data-action=img2img], [data-action=inpaint], [data-action=video]")) {
+    button.hidden = row.kind === "grid";  // a sheet of many images is no start image (nor first frame)
   }
   node.querySelector("a").href = row.download_url;
   node.querySelector("a").download = `pixeldrift-${row.id.slice(0, 12)}.png`;
