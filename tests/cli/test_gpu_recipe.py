@@ -21,3 +21,16 @@ def test_the_gpu_script_runs_tiny_on_a_cpu(tmp_path):
     model = load_model(tmp_path / "model")
     assert model.config.vae is not None and "overall" in (tmp_path / "compose.md").read_text()
     assert (tmp_path / "log.csv").read_text().splitlines()[-1].startswith("3,")  # the last of the 3 steps
+
+
+@pytest.mark.slow
+def test_the_video_gpu_script_runs_tiny_on_a_cpu(tmp_path):
+    from pixeldrift.pipeline.video_folder import load_video_model
+
+    env = {**os.environ, "PIXELDRIFT_GPU_SMOKE": "1", "PYTHON": sys.executable}
+    subprocess.run(["bash", str(ROOT / "scripts" / "train_video_gpu.sh"), str(tmp_path)], check=True, env=env,
+                   capture_output=True, timeout=900)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv", "times.txt", "video", "video.md"]
+    assert load_video_model(tmp_path / "video").defaults.frames == 8
+    assert "text-to-video (joint)" in (tmp_path / "video.md").read_text()
+    assert (tmp_path / "log.csv").read_text().splitlines()[-1].startswith("2,")
