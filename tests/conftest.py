@@ -50,3 +50,17 @@ def acting_controlnet_dir(random_model_dir, tmp_path_factory):
             conv.weight.normal_(0, 0.2, generator=generator)
     return save_controlnet(net, tmp_path_factory.mktemp("controlnets") / "cn", "layout",
                            base_record(model, random_model_dir))
+
+
+@pytest.fixture(scope="session")
+def acting_video_dir(random_model_dir, tmp_path_factory):
+    """A video model folder grown from random_model_dir whose temporal layers are random, so they act."""
+    from pixeldrift.pipeline import load_model
+    from pixeldrift.pipeline.video_folder import save_video_model
+    from pixeldrift.pipeline.video_model import TextToVideo
+
+    torch.manual_seed(3)
+    model = TextToVideo(load_model(random_model_dir))
+    for parameter in model.denoiser.net.temporal.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    return save_video_model(model, tmp_path_factory.mktemp("video") / "tiny-video", training={"test": True})

@@ -8,14 +8,10 @@ import json
 import imageio_ffmpeg
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from pixeldrift.cli.main import cli
-from pixeldrift.pipeline import load_model
-from pixeldrift.pipeline.video_folder import save_video_model
-from pixeldrift.pipeline.video_model import TextToVideo
 from pixeldrift.provenance.label import AI_STATEMENT
 
 PROMPT = "a red circle moving right"
@@ -26,17 +22,8 @@ def _single_thread(one_thread):
     """One thread (tests/conftest.py says why)."""
 
 
-@pytest.fixture(scope="module")
-def video_dir(random_model_dir, tmp_path_factory):
-    torch.manual_seed(5)
-    model = TextToVideo(load_model(random_model_dir))
-    for parameter in model.denoiser.net.temporal.parameters():
-        torch.nn.init.normal_(parameter, std=0.3)
-    return save_video_model(model, tmp_path_factory.mktemp("video") / "tiny-video")
-
-
-def _run(video_dir, *args):
-    return CliRunner().invoke(cli, ["video", *args, "--model", str(video_dir), "--steps", "2"])
+def _run(acting_video_dir, *args):
+    return CliRunner().invoke(cli, ["video", *args, "--model", str(acting_video_dir), "--steps", "2"])
 
 
 def _frames(path) -> list[np.ndarray]:
@@ -46,9 +33,9 @@ def _frames(path) -> list[np.ndarray]:
     return [np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in reader]
 
 
-def test_writes_a_labelled_mp4_and_gif_of_the_asked_frames(video_dir, tmp_path):
+def test_writes_a_labelled_mp4_and_gif_of_the_asked_frames(acting_video_dir, tmp_path):
     out = tmp_path / "clip.mp4"
-    result = _run(video_dir, PROMPT, "--frames", "10", "--fps", "5", "--seed", "3", "-o", str(out))
+    result = _run(acting_video_dir, PROMPT, "--frames", "10", "--fps", "5", "--seed", "3", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert len(_frames(out)) == 10
     assert AI_STATEMENT.encode() in out.read_bytes()
@@ -58,19 +45,19 @@ def test_writes_a_labelled_mp4_and_gif_of_the_asked_frames(video_dir, tmp_path):
     assert "10 frames at 5 fps" in result.output
 
 
-def test_the_same_seed_makes_the_same_clip(video_dir, tmp_path):
+def test_the_same_seed_makes_the_same_clip(acting_video_dir, tmp_path):
     for name in ("a.mp4", "b.mp4"):
-        assert _run(video_dir, PROMPT, "--no-gif", "-o", str(tmp_path / name)).exit_code == 0
+        assert _run(acting_video_dir, PROMPT, "--no-gif", "-o", str(tmp_path / name)).exit_code == 0
     assert all(np.array_equal(a, b) for a, b in zip(_frames(tmp_path / "a.mp4"), _frames(tmp_path / "b.mp4")))
     assert not (tmp_path / "a.gif").exists()
 
 
-def test_a_first_frame_starts_the_clip(video_dir, tmp_path):
+def test_a_first_frame_starts_the_clip(acting_video_dir, tmp_path):
     picture = np.zeros((32, 32, 3), np.uint8)
     picture[8:24, 4:20] = (220, 30, 30)
     Image.fromarray(picture).save(tmp_path / "first.png")
     out = tmp_path / "clip.mp4"
-    result = _run(video_dir, PROMPT, "--image", str(tmp_path / "first.png"), "-o", str(out))
+    result = _run(acting_video_dir, PROMPT, "--image", str(tmp_path / "first.png"), "-o", str(out))
     assert result.exit_code == 0, result.output
     gif = Image.open(tmp_path / "clip.gif")
     assert json.loads(gif.info["comment"])["record"]["extra"]["First frame"] == "first.png"
@@ -84,29 +71,29 @@ def test_a_first_frame_starts_the_clip(video_dir, tmp_path):
     ([PROMPT, "--image-guidance", "2"], "--image-guidance applies to --image"),
     ([PROMPT, "--resize"], "--resize applies to --image"),
 ])
-def test_bad_input_is_refused_by_name_and_nothing_is_written(video_dir, tmp_path, args, message):
+def test_bad_input_is_refused_by_name_and_nothing_is_written(acting_video_dir, tmp_path, args, message):
     out = tmp_path / "clip.mp4"
-    result = _run(video_dir, *args, "-o", str(out))
+    result = _run(acting_video_dir, *args, "-o", str(out))
     assert result.exit_code == 2 and message in result.output, result.output
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_first_frame_of_another_size_needs_resize(video_dir, tmp_path):
+def test_a_first_frame_of_another_size_needs_resize(acting_video_dir, tmp_path):
     Image.new("RGB", (48, 40), (0, 90, 200)).save(tmp_path / "big.png")
     out = tmp_path / "clip.mp4"
-    refused = _run(video_dir, PROMPT, "--image", str(tmp_path / "big.png"), "-o", str(out))
+    refused = _run(acting_video_dir, PROMPT, "--image", str(tmp_path / "big.png"), "-o", str(out))
     assert refused.exit_code == 2 and "the first frame is 48x40" in refused.output and not out.exists()
-    resized = _run(video_dir, PROMPT, "--image", str(tmp_path / "big.png"), "--resize", "-o", str(out))
+    resized = _run(acting_video_dir, PROMPT, "--image", str(tmp_path / "big.png"), "--resize", "-o", str(out))
     assert resized.exit_code == 0, resized.output and out.exists()
 
 
-def test_the_output_must_be_an_mp4_in_a_folder_that_exists(video_dir, tmp_path):
-    assert "must end in .mp4" in _run(video_dir, PROMPT, "-o", str(tmp_path / "clip.gif")).output
-    assert "does not exist" in _run(video_dir, PROMPT, "-o", str(tmp_path / "none" / "clip.mp4")).output
+def test_the_output_must_be_an_mp4_in_a_folder_that_exists(acting_video_dir, tmp_path):
+    assert "must end in .mp4" in _run(acting_video_dir, PROMPT, "-o", str(tmp_path / "clip.gif")).output
+    assert "does not exist" in _run(acting_video_dir, PROMPT, "-o", str(tmp_path / "none" / "clip.mp4")).output
 
 
-def test_any_prompt_lets_free_text_through(video_dir, tmp_path):
-    result = _run(video_dir, "a red circle moving diagonally", "--any-prompt", "--no-gif", "-o",
+def test_any_prompt_lets_free_text_through(acting_video_dir, tmp_path):
+    result = _run(acting_video_dir, "a red circle moving diagonally", "--any-prompt", "--no-gif", "-o",
                   str(tmp_path / "clip.mp4"))
     assert result.exit_code == 0, result.output
 

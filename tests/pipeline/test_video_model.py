@@ -13,9 +13,9 @@ from PIL import Image
 
 from pixeldrift.bounded_files import BadFileError
 from pixeldrift.nets import WeightsError
-from pixeldrift.pipeline import GenerationRequest, load_model
+from pixeldrift.pipeline import GenerationRequest
 from pixeldrift.pipeline.video_folder import load_video_model, save_video_model
-from pixeldrift.pipeline.video_model import TextToVideo, VideoSettings
+from pixeldrift.pipeline.video_model import VideoSettings
 
 PROMPT = "a red circle moving right"
 FAST = GenerationRequest(prompt=PROMPT, steps=3, sampler="euler")
@@ -27,17 +27,8 @@ def _single_thread(one_thread):
 
 
 @pytest.fixture(scope="module")
-def video_dir(random_model_dir, tmp_path_factory):
-    torch.manual_seed(3)
-    model = TextToVideo(load_model(random_model_dir))
-    for parameter in model.denoiser.net.temporal.parameters():  # the temporal layers act
-        torch.nn.init.normal_(parameter, std=0.3)
-    return save_video_model(model, tmp_path_factory.mktemp("video") / "tiny-video", training={"test": True})
-
-
-@pytest.fixture(scope="module")
-def video(video_dir):
-    return load_video_model(video_dir)
+def video(acting_video_dir):
+    return load_video_model(acting_video_dir)
 
 
 def test_a_clip_is_frames_of_uint8_one_seed_one_clip(video):
@@ -59,11 +50,11 @@ def test_the_frame_count_is_a_setting(video):
     assert video.generate([PROMPT], [0], FAST, VideoSettings(frames=12)).shape[1] == 12
 
 
-def test_the_folder_holds_the_model_exactly(video_dir, video, random_model_dir, tmp_path):
+def test_the_folder_holds_the_model_exactly(acting_video_dir, video, random_model_dir, tmp_path):
     again = tmp_path / "again"
     save_video_model(video, again)
     assert np.array_equal(load_video_model(again).generate([PROMPT], [4], FAST), video.generate([PROMPT], [4], FAST))
-    config = json.loads((video_dir / "config.json").read_text())
+    config = json.loads((acting_video_dir / "config.json").read_text())
     assert config["format"] == "pixeldrift-video/1" and config["training"] == {"test": True}
     assert config["clip"] == {"frames": 8, "fps": 8, "image_guidance": 1.5}
 
@@ -106,17 +97,17 @@ def test_an_image_model_folder_is_not_a_video_model(random_model_dir):
         load_video_model(random_model_dir)
 
 
-def test_weights_that_do_not_match_the_config_are_refused_naming_the_file(video_dir, random_model_dir, tmp_path):
+def test_weights_that_do_not_match_the_config_are_refused_naming_the_file(acting_video_dir, random_model_dir, tmp_path):
     broken = tmp_path / "broken"
-    shutil.copytree(video_dir, broken)
+    shutil.copytree(acting_video_dir, broken)
     shutil.copy(random_model_dir / "denoiser.safetensors", broken / "denoiser.safetensors")  # no temporal layers
     with pytest.raises(WeightsError, match="denoiser.safetensors does not match"):
         load_video_model(broken)
 
 
-def test_a_config_with_bad_clip_defaults_is_refused_naming_the_file(video_dir, tmp_path):
+def test_a_config_with_bad_clip_defaults_is_refused_naming_the_file(acting_video_dir, tmp_path):
     broken = tmp_path / "broken"
-    shutil.copytree(video_dir, broken)
+    shutil.copytree(acting_video_dir, broken)
     config = json.loads((broken / "config.json").read_text())
     config["clip"]["frames"] = 1000
     (broken / "config.json").write_text(json.dumps(config))
