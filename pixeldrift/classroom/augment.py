@@ -32,6 +32,7 @@ from pixeldrift.world import (HELDOUT_PROMPTS, ObjectsScene, QuantityScene, Scen
 from pixeldrift.world.caption import plural
 
 FILLS = ("explicit", "phrasing")
+ORIGINAL_KEY, AUGMENTATION_KEY = "Original prompt", "Prompt augmentation"   # the PNG parameters' names
 REDRAWS = 32  # draws tried to avoid a held-out combination before keeping the first
 
 
@@ -44,11 +45,21 @@ class Augmentation:
     spec: Scene
     choices: tuple[str, ...]
     fill: str
+    seed: int = 0       # what the explicit choices were drawn with
 
     def describe(self) -> str:
         """One line for the metadata and the terminal: the mode, then each choice, or that none was made."""
         made = "; ".join(self.choices) if self.choices else "nothing chosen"
         return f"{self.fill}: {made}"
+
+    def labels(self) -> dict[str, str]:
+        """What an image's parameters keep of the rewrite: the user's own prompt and what the rewrite chose."""
+        return {ORIGINAL_KEY: self.original, AUGMENTATION_KEY: self.describe()}
+
+    def to_dict(self) -> dict:
+        """The rewrite as JSON (the studio's answers): asked, rewritten, each choice, and the labels stored."""
+        return {"prompt": self.original, "rewrite": self.prompt, "changes": list(self.choices), "fill": self.fill,
+                "seed": self.seed, "metadata": self.labels()}
 
 
 def augment(prompt: str, seed: int = 0, fill: str = "explicit") -> Augmentation:
@@ -59,7 +70,7 @@ def augment(prompt: str, seed: int = 0, fill: str = "explicit") -> Augmentation:
         raise ValueError(f"seed: {seed!r} is not an integer")
     asked = parse_prompt(prompt)
     spec = asked if fill == "phrasing" else _fill(asked, random.Random(f"augment:{seed}"))
-    return Augmentation(prompt, caption(spec, "long"), spec, tuple(_choices(asked, spec)), fill)
+    return Augmentation(prompt, caption(spec, "long"), spec, tuple(_choices(asked, spec)), fill, seed)
 
 
 def _fill(spec: Scene, rng: random.Random) -> Scene:

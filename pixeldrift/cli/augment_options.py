@@ -9,8 +9,6 @@ import click
 from pixeldrift.classroom.augment import FILLS, Augmentation, augment
 from pixeldrift.world import PromptError
 
-ORIGINAL_KEY, AUGMENTATION_KEY = "Original prompt", "Prompt augmentation"
-
 
 def augment_options(command):
     command = click.option("--augment-fill", type=click.Choice(FILLS), default="explicit", show_default=True,
@@ -37,5 +35,4 @@ def augmented(request, options: dict) -> tuple[object, Augmentation | None]:
 def label_augmented(results, rewrite: Augmentation | None) -> None:
     """Each PNG's parameters keep the user's own prompt and what the rewrite chose."""
     for result in results if rewrite else ():
-        result.record.extra[ORIGINAL_KEY] = rewrite.original
-        result.record.extra[AUGMENTATION_KEY] = rewrite.describe()
+        result.record.extra.update(rewrite.labels())

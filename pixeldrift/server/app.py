@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pixeldrift import __version__
 from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api, own_controls
-from pixeldrift.server import arena_api
+from pixeldrift.server import arena_api, augment_api
 from pixeldrift.server import spot_api
 from pixeldrift.server import video_api
 from pixeldrift.server.adapters import AdapterCatalog
@@ -74,6 +74,7 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     app.include_router(openai_api.router)
     app.include_router(openai_api.models_router)
     app.include_router(arena_api.router)
+    app.include_router(augment_api.router)
     app.include_router(spot_api.router)
     app.include_router(video_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -39,6 +39,7 @@ class Job:
     output_size: tuple[int, int] | None = None   # resize every image to this (an OpenAI size the model lacks)
     plans: tuple = ()                    # plan-then-draw: each image's Plan (pipeline/plan.py), by seed
     adapters: object = None              # the prompt's LoRAs and embeddings, for this job only (adapters.py)
+    augmentation: object = None          # the prompt's rewrite (classroom.augment.Augmentation), augment_api.py
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created: float = field(default_factory=time.time)
     status: str = QUEUED
@@ -108,4 +109,5 @@ class Job:
                 "created": self.created, "started": self.started, "finished": self.finished,
                 "error": self.error, "warnings": list(self.warnings), "images": list(self.image_ids),
                 "has_preview": self.preview_png is not None, "version": self.version,
-                "plans": [plan.to_dict() for plan in self.plans]}
+                "plans": [plan.to_dict() for plan in self.plans],
+                "augmentation": None if self.augmentation is None else self.augmentation.to_dict()}

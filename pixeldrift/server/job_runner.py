@@ -108,6 +108,9 @@ class JobRunner:
         if plan is not None:  # plan-then-draw: the image's own plan, in its row and its PNG parameters
             settings["plan"] = plan.to_dict()
             record = replace(record, extra={**record.extra, "Plan": plan.describe()})
+        if job.augmentation is not None:  # the user's own prompt and the rewrite's choices, as generate --augment
+            settings["augmentation"] = job.augmentation.to_dict()
+            record = replace(record, extra={**record.extra, **job.augmentation.labels()})
         image_id = uuid.uuid4().hex
         png = labelled_png_bytes(image, record, watermark=self.settings.watermark)
         self.gallery.add(image_id, png, record, job_id=job.id, kind=job.kind, settings=settings)

@@ -1,7 +1,8 @@
 """pixeldrift's own JSON API under /api: jobs (submit, poll, stream, cancel) and the gallery.
 
     POST   /api/jobs                    submit txt2img | img2img | inpaint | grid  -> 202 + the job
-                                        (controls: ControlNets, own_controls.py; plan: true, job_plan.py)
+                                        (controls: ControlNets, own_controls.py; plan: true, job_plan.py;
+                                        augment: true, the prompt rewritten, augment_api.py)
     POST   /api/control/map             the control map a module makes of an image (own_controls.py)
     GET    /api/jobs/{id}               status, step i of n, image ids, error, warnings
     GET    /api/jobs/{id}/events        the same as Server-Sent Events, one per change
@@ -28,6 +29,7 @@ from pixeldrift.sampling.samplers import SAMPLERS
 from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
 from pixeldrift.server.a1111_names import display_name
 from pixeldrift.server.adapters import adapter_listing
+from pixeldrift.server.augment_api import FILL_HELP, Fill, with_augmentation
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import KINDS
 from pixeldrift.server.job_plan import with_plan
@@ -70,6 +72,9 @@ class JobBody(BaseModel):
     controls: list[ControlBody] = Field([], max_length=MAX_CONTROLS, description="ControlNets (own_controls.py)")
     plan: bool = Field(False, description="plan, then draw: lay the prompt's scene out and draw it with the "
                                           "served layout ControlNet(s) for the model (job_plan.py)")
+    augment: bool = Field(False, description="rewrite the challenge-world prompt into the training captions' long "
+                                             "form and draw that (augment_api.py); the rewrite is reported and stored")
+    augment_fill: Fill = Field("explicit", description=f"with augment: {FILL_HELP}")
 
 
 @router.get("/info")
@@ -95,7 +100,8 @@ def submit_job(body: JobBody, response: Response, studio: Studio = Depends(get_s
     s = studio.settings
     studio.check_room()
     fields = body.model_dump(exclude={"kind", "model", "sampler", "schedule", "seed", "x_axis", "y_axis",
-                                      "z_axis", "init_image", "mask", "controls", "plan"})
+                                      "z_axis", "init_image", "mask", "controls", "plan", "augment",
+                                      "augment_fill"})
     for name in ("init_image", "mask"):
         text = getattr(body, name)
         fields[name] = None if text is None else decode_base64_image(text, name, s.max_upload_bytes,
@@ -105,6 +111,10 @@ def submit_job(body: JobBody, response: Response, studio: Studio = Depends(get_s
         raise ApiError(400, 'grid axes are only for a grid job (kind: "grid")', "x_axis")
     job = build_job(s, studio.catalog, kind=body.kind, model=body.model, sampler=body.sampler,
                     schedule=body.schedule, seed=body.seed, grid_axes=axes, source="api", **fields)
+    if body.augment:  # before the adapters and the plan, as generate --augment: they read the rewrite
+        with_augmentation(job, body.augment_fill)
+    elif "augment_fill" in body.model_fields_set:
+        raise ApiError(400, "augment_fill applies with augment: true, which is not given", "augment_fill")
     studio.adapters.for_job(job, studio.catalog)
     with_own_controls(job, body.controls, studio, fields["init_image"])
     if body.plan:
