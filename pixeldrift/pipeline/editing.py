@@ -46,15 +46,21 @@ def first_step(steps: int, strength: float) -> int:
     return steps - min(int(steps * strength), steps)
 
 
-def prepare(model, r, noise: torch.Tensor, sigmas: torch.Tensor, batch: int) -> Start:
-    """The starting latents and the sigmas still to run, for a validated request."""
-    if r.init_image is None:
+def prepare(model, r, noise: torch.Tensor, sigmas: torch.Tensor, batch: int, known: torch.Tensor | None = None
+            ) -> Start:
+    """The starting latents and the sigmas still to run, for a validated request.
+
+    `known`: latents to start from instead of the init image's (the hires fix's second pass).
+    """
+    if r.init_image is None and known is None:
         return Start(noise / model.denoiser.input_scale(sigmas[0]), sigmas)
-    image = r.init_image.convert("RGB")
-    if image.size != (r.width, r.height):
-        image = image.resize((r.width, r.height), Image.Resampling.LANCZOS)
-    pixels = images_to_pixels([image]).to(model.device)
-    known = model.pixels_to_latents(pixels).expand(batch, -1, -1, -1)
+    pixels = None
+    if known is None:
+        image = r.init_image.convert("RGB")
+        if image.size != (r.width, r.height):
+            image = image.resize((r.width, r.height), Image.Resampling.LANCZOS)
+        pixels = images_to_pixels([image]).to(model.device)
+        known = model.pixels_to_latents(pixels).expand(batch, -1, -1, -1)
     start = Start(known, sigmas, known=known, pixels=pixels)
     if r.mask is not None:
         start.pixel_mask, start.mask = masks(r.mask, (r.width, r.height), r.mask_blur, known.shape[-2:])

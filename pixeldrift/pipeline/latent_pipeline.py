@@ -12,7 +12,7 @@ subclasses LatentDiffusionPipeline and supplies its parts:
     latents_to_pixels(latents)        latents -> images in [-1, 1]
 
 and this class does the rest: text-to-image, image-to-image, inpainting, variations,
-guidance, ControlNet, every sampler and every schedule, through that one interface.
+guidance, ControlNet, the hires fix, every sampler and every schedule, through that one interface.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from pixeldrift.pipeline import attend_and_excite, control, editing
+from pixeldrift.pipeline import attend_and_excite, control, editing, hires_fix
 from pixeldrift.pipeline.pixels import pixels_to_images
 from pixeldrift.pipeline.request import GeneratedImage, GenerationRequest, ModelLimits, SamplingDefaults
 from pixeldrift.provenance.record import GenerationRecord
@@ -100,6 +100,27 @@ class LatentDiffusionPipeline(nn.Module):
         `callback(i, x, denoised)` is called after each step with the latents; `moderated` as in generate().
         `steer(guided_denoiser, cond) -> denoiser` wraps the guided denoiser for methods that
         steer sampling (e.g. attend_and_excite); the wrapper is called as (x, sigma, cond, uncond).
+        With a hires fix, both passes run (hires_fix.py) and the callback's steps count on across them.
+        """
+        for prompt in dict.fromkeys(prompts) if not moderated else ():
+            enforce_prompt(prompt)
+        r = settings.validated(self.sampling_defaults, self.limits)
+        if r.hires is not None:
+            return hires_fix.sample(self, prompts, seeds, r, callback, moderated=True, steer=steer)
+        latents, start = self.sample_latents(prompts, seeds, r, callback, moderated=True, steer=steer)
+        pixels = self.latents_to_pixels(latents)
+        if start.pixel_mask is not None:
+            pixels = editing.composite(start.pixels, pixels, start.pixel_mask)
+        return pixels_to_images(pixels)
+
+    @torch.no_grad()
+    def sample_latents(self, prompts: list[str], seeds: list[int], settings: GenerationRequest, callback=None, *,
+                       moderated: bool = False, steer=None, known: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, editing.Start]:
+        """sample() up to the clean latents (a hires fix is not run here), with where sampling started.
+
+        `known`: latents (N, C, h, w) of the request's size to start from as image-to-image does from an
+        init image, at the request's strength (the hires fix's second pass).
         """
         for prompt in dict.fromkeys(prompts) if not moderated else ():
             enforce_prompt(prompt)
@@ -113,15 +134,11 @@ class LatentDiffusionPipeline(nn.Module):
             steer = attend_and_excite.steering(self, prompts, r.excite)
         if steer is not None:
             denoiser = steer(denoiser, cond)
-        start = editing.prepare(self, r, noise, sigmas, len(prompts))
+        start = editing.prepare(self, r, noise, sigmas, len(prompts), known)
         if start.mask is not None:
             denoiser = editing.KnownRegionDenoiser(denoiser, start.known, start.mask, noise)
         generator = torch.Generator().manual_seed(seeds[0])
-        latents = _denoise(denoiser, start, r, {"cond": cond, "uncond": uncond}, callback, generator)
-        pixels = self.latents_to_pixels(latents)
-        if start.pixel_mask is not None:
-            pixels = editing.composite(start.pixels, pixels, start.pixel_mask)
-        return pixels_to_images(pixels)
+        return _denoise(denoiser, start, r, {"cond": cond, "uncond": uncond}, callback, generator), start
 
     def unit_noise(self, seeds: list[int], r: GenerationRequest) -> torch.Tensor:
         """Unit Gaussian latents from one CPU generator per image: the same on every device.
@@ -143,6 +160,8 @@ class LatentDiffusionPipeline(nn.Module):
             extra["Attend-and-Excite"] = str(r.excite)
         if r.init_image is not None:
             extra["Denoising strength"] = str(r.strength)
+        if r.hires is not None:
+            extra.update(r.hires.describe())
         if r.mask is not None:
             extra.update({"Mask blur": str(r.mask_blur), "Resample": str(r.resample)})
         extra.update(control.describe(r.controls))

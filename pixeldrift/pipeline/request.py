@@ -1,8 +1,8 @@
 """What one generate() call asks for, checked before any work starts, and what it returns.
 
 The same request drives text-to-image, image-to-image (`init_image` + `strength`),
-inpainting (`mask`, white = repaint), variations (`variation_seed`) and ControlNet
-(`controls`), so the CLI,
+inpainting (`mask`, white = repaint), variations (`variation_seed`), ControlNet
+(`controls`) and the hires fix (`hires`: a second, larger pass), so the CLI,
 the Python API and the server all speak one vocabulary.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixeldrift.nets.config import JsonConfig
+from pixeldrift.pipeline import hires_fix
 from pixeldrift.pipeline.control import check_controls
 from pixeldrift.provenance.label import save_labelled_png
 from pixeldrift.provenance.record import GenerationRecord
@@ -91,6 +92,8 @@ class GenerationRequest:
     variation_strength: float = 0.0
     # ControlNet: pipeline.control.Control entries, their residuals summed (several controls at once)
     controls: tuple = field(default=(), compare=False, repr=False)
+    # hires fix (pipeline/hires_fix.py): width x height is the first pass, then upscaled and redrawn
+    hires: hires_fix.HiresFix | None = None
 
     def validated(self, defaults: SamplingDefaults, limits: ModelLimits) -> "GenerationRequest":
         """A copy with every default filled in; ValueError naming the first bad field otherwise."""
@@ -107,6 +110,8 @@ class GenerationRequest:
             raise ValueError(f"unknown schedule {filled.schedule!r}; choose one of {', '.join(SIGMA_SCHEDULES)}")
         _check_range("guidance scale", filled.guidance, 0, 50)
         _check_range("Attend-and-Excite scale", filled.excite, 0, MAX_EXCITE)
+        if filled.hires is not None:
+            hires_fix.check_request(filled, limits)
         return filled
 
     @property
