@@ -12,8 +12,10 @@ from pixeldrift.cli.augment_options import augment_options, augmented, label_aug
 from pixeldrift.cli.control import control_options, controls_from
 from pixeldrift.cli.generation_options import generation_options, load_chosen_model, open_image, reported, \
     request_from, slug
+from pixeldrift.cli.hires_options import hires_from, hires_options, validated
 from pixeldrift.cli.plan import label_with_plans, plan_options, plan_settings, planned, save_plans
 from pixeldrift.pipeline.contact_sheet import contact_sheet
+from pixeldrift.pipeline.hires_fix import steps_run
 from pixeldrift.provenance.label import save_labelled_png
 from pixeldrift.provenance.record import GenerationRecord
 
@@ -35,6 +37,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, show_default="outputs",
               help="Folder for the images (named by seed and prompt) and, for several, their grid.")
 @click.option("-o", "--output", type=FILE, help="Write the one image to exactly this .png file (needs -n 1).")
+@hires_options
 @control_options
 @plan_options
 @augment_options
@@ -54,6 +57,7 @@ def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample
       pixeldrift generate "a (green:1.3) star" --init-image in.png --strength 0.6
       pixeldrift generate "a blue square" --init-image in.png --mask mask.png --strength 1
       pixeldrift generate "a green star" -o star.png
+      pixeldrift generate "two red circles" --hires-scale 2 --hires-strength 0.5 --hires-upscaler lanczos
       pixeldrift generate "three red circles" --control models/cn-layout --control-image layout.png
       pixeldrift generate "three red circles above a blue square" --plan -n 4
       pixeldrift generate "three little stars directly above a square" --augment
@@ -62,9 +66,10 @@ def generate(prompt, batch_size, init_image, strength, mask, mask_blur, resample
     _check_output(output, out, batch_size)
     plan = reported(lambda: plan_settings(options))
     controls = () if plan else reported(lambda: controls_from(options, options["device"]))
+    hires = hires_from(options, init_image=init_image, mask=mask, plan=plan, control=controls)
     request = request_from(prompt, options, batch_size=batch_size, init_image=open_image(init_image),
                            strength=strength, mask=open_image(mask, "L"), mask_blur=mask_blur, resample=resample,
-                           controls=controls)
+                           controls=controls, hires=hires)
     request, rewrite = augmented(request, options)
     started = time.perf_counter()
     model = reported(lambda: load_chosen_model(options))
@@ -98,7 +103,7 @@ def _check_output(output: Path | None, out: Path | None, batch_size: int) -> Non
 
 
 def _run(model, request):
-    total = request.validated(model.sampling_defaults, model.limits).steps
+    total = steps_run(validated(model, request))
     with tqdm(total=total, desc="sampling", leave=False) as bar:
         return model.generate(request, callback=lambda i, x, d: bar.update(1))
 
