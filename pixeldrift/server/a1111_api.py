@@ -1,7 +1,8 @@
 """AUTOMATIC1111-compatible endpoints (/sdapi/v1), for the many clients that speak that API.
 
 txt2img and img2img wait for their job and answer as the webui does: base64 images,
-the parameters, and `info` as a JSON string. Fields pixeldrift cannot honour are
+the parameters, and `info` as a JSON string. txt2img's hires fix (enable_hr) is read in
+a1111_hires.py. Fields pixeldrift cannot honour are
 listed in info["warnings"] (and unknown fields too), never dropped silently; the values
 the webui itself treats as off or default (which clients send every time) are not news.
 ControlNet units (`alwayson_scripts.controlnet`, the sd-webui-controlnet extension's API)
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pixeldrift import __version__
 from pixeldrift.server.a1111_controlnet import with_controls
+from pixeldrift.server.a1111_hires import hires_from, hires_warnings
 from pixeldrift.server.a1111_names import display_name, resolve_sampler
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.job import CANCELLED, FAILED, Job
@@ -36,7 +38,7 @@ router = APIRouter(prefix="/sdapi/v1", tags=["AUTOMATIC1111"])
 # Fields pixeldrift does not act on, with the values the webui itself treats as "off" or as its
 # default: clients such as webuiapi send every one of them on every call, so only other values warn.
 INERT = {
-    "styles": ([], None), "restore_faces": (False, None), "tiling": (False, None), "enable_hr": (False, None),
+    "styles": ([], None), "restore_faces": (False, None), "tiling": (False, None),
     "s_churn": (0, None), "s_tmin": (0, None), "s_tmax": (0, None), "s_noise": (1, None),
     "seed_resize_from_h": (-1, 0, None), "seed_resize_from_w": (-1, 0, None), "refiner_checkpoint": ("", None),
     "script_name": ("", None), "inpaint_full_res": (False, 0, None),
@@ -45,8 +47,8 @@ INERT = {
 }
 # The webui acts on these only when another field turns them on; otherwise any value is inert.
 ONLY_WITH = {"script_args": "script_name", "refiner_switch_at": "refiner_checkpoint"}
-HIRES = {"hr_scale", "hr_upscaler", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y", "hr_checkpoint_name",
-         "hr_sampler_name", "hr_scheduler", "hr_prompt", "hr_negative_prompt"}   # act only with enable_hr
+HIRES = {"hr_checkpoint_name", "hr_sampler_name", "hr_scheduler", "hr_prompt",
+         "hr_negative_prompt"}   # a1111_hires.py notes them with enable_hr
 MASK_ONLY = {"inpaint_full_res", "inpaint_full_res_padding", "inpainting_fill"}    # act only with a mask
 # eta scales the fresh noise of these samplers only; the value is each one's default in the webui
 ETA_DEFAULTS = {"euler_ancestral": 1.0, "dpmpp_2m_sde": 1.0, "ddim": 0.0}
@@ -75,7 +77,13 @@ class A1111Body(BaseModel):
     scheduler: Name | None = None
     batch_size: int = 1
     n_iter: int = 1
-    denoising_strength: float | None = None
+    denoising_strength: float | None = None   # img2img's, and with enable_hr the hires fix's second pass
+    enable_hr: bool = False                     # txt2img's hires fix, with the hr_ fields (a1111_hires.py)
+    hr_scale: float = 2.0
+    hr_upscaler: Name | None = None             # None: the webui's default, "Latent"
+    hr_second_pass_steps: int = 0
+    hr_resize_x: int = 0
+    hr_resize_y: int = 0
     init_images: list[str] | None = Field(None, max_length=16)
     mask: str | None = None
     mask_blur: int = 4
@@ -94,7 +102,7 @@ def _warnings(body: A1111Body, img2img: bool) -> list[str]:
               for name in (body.override_settings or {}) if name != "sd_model_checkpoint"]
     if img2img and len(body.init_images or []) > 1:
         notes.append(f"{len(body.init_images)} init_images were sent; pixeldrift uses the first only")
-    return notes
+    return notes + hires_warnings(body, img2img)
 
 
 def _field_note(name: str, value, body: A1111Body) -> str | None:
@@ -102,7 +110,7 @@ def _field_note(name: str, value, body: A1111Body) -> str | None:
     if name == "alwayson_scripts":
         return None   # a1111_controlnet.py reads the ControlNet units and notes every other script
     if name in HARMLESS or name in HIRES or (name in MASK_ONLY and body.mask is None):
-        return None   # HIRES: enable_hr=true gets the one warning
+        return None   # HIRES: a1111_hires.py notes them when enable_hr is on
     if name in ONLY_WITH:
         return None if not extra.get(ONLY_WITH[name]) else f"{name} was ignored with {ONLY_WITH[name]}"
     if name not in INERT:
@@ -141,10 +149,12 @@ def _job(body: A1111Body, studio: Studio, img2img: bool) -> Job:
     if body.subseed_strength > 0:
         fields.update(variation_seed=body.subseed, variation_strength=body.subseed_strength)
     kind = "txt2img"
+    model = (body.override_settings or {}).get("sd_model_checkpoint")
     if img2img:
         kind, image_fields = _img2img_fields(body, s)
         fields.update(image_fields)
-    model = (body.override_settings or {}).get("sd_model_checkpoint")
+    else:
+        fields["hires"] = hires_from(body, studio, model)
     job = build_job(s, studio.catalog, kind=kind, model=model, sampler=body.sampler_name or body.sampler_index,
                     schedule=body.scheduler, seed=body.seed, iterations=body.n_iter,
                     warnings=_warnings(body, img2img), source="a1111", **fields)
@@ -180,7 +190,8 @@ def _info(job: Job, studio: Studio) -> dict:
             "sampler_name": display_name(r.sampler), "scheduler": r.schedule, "cfg_scale": r.guidance,
             "steps": r.steps, "batch_size": r.batch_size, "n_iter": job.iterations, "restore_faces": False,
             "sd_model_name": job.model_name, "sd_model_hash": None,
-            "denoising_strength": r.strength if r.init_image is not None else None,
+            "denoising_strength": r.hires.strength if r.hires is not None else
+            r.strength if r.init_image is not None else None,
             "extra_generation_params": extra, "index_of_first_image": 0,
             "infotexts": [row["provenance"]["parameters"] for row in rows], "styles": [],
             "job_timestamp": time.strftime("%Y%m%d%H%M%S", time.localtime(job.created)),

@@ -93,6 +93,8 @@ def with_controls(job: Job, scripts, studio: Studio, init_image: Image.Image | N
                        ARGS)
     if controls:
         checked(lambda: check_controls(controls, *size), ARGS)
+        if job.request.hires is not None:
+            raise ApiError(400, "the hires fix (enable_hr) does not yet take ControlNet units", "enable_hr")
         job.request = replace(job.request, controls=tuple(controls))
     job.warnings.extend(notes)
     return job

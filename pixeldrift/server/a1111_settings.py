@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from fastapi import APIRouter, Body, Depends
 
+from pixeldrift.pipeline.hires_fix import UPSCALERS as HIRES_UPSCALERS
 from pixeldrift.sampling.samplers import SAMPLERS
 from pixeldrift.server.a1111_names import A1111_ALIASES, SCHEDULER_NAMES, display_name
 from pixeldrift.server.errors import ApiError
@@ -26,8 +27,9 @@ from pixeldrift.server.studio import Studio, get_studio
 router = APIRouter(prefix="/sdapi/v1", tags=["AUTOMATIC1111"])
 MODEL_OPTION = "sd_model_checkpoint"
 FIXED_OPTIONS = {"samples_format": "png"}   # options whose only value here is this one
-# the resamplers the studio uses: Lanczos enlarges images past a model's own size (OpenAI sizes)
-UPSCALERS = ("None", "Lanczos")
+# the pixel resamplers: the hires fix's (enable_hr), and Lanczos for OpenAI sizes past a model's own;
+# "None" resizes by Lanczos, as in the webui. The latent ones are listed at /latent-upscale-modes.
+UPSCALERS = ("None",) + tuple(display for display, space, _ in HIRES_UPSCALERS.values() if space == "pixel")
 
 
 @router.get("/samplers")
@@ -90,6 +92,11 @@ def scripts(studio: Studio = Depends(get_studio)) -> dict:
 def upscalers() -> list[dict]:
     return [{"name": name, "model_name": None, "model_path": None, "model_url": None, "scale": 4}
             for name in UPSCALERS]
+
+
+@router.get("/latent-upscale-modes")
+def latent_upscale_modes() -> list[dict]:
+    return [{"name": display} for display, space, _ in HIRES_UPSCALERS.values() if space == "latent"]
 
 
 @router.get("/loras")

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from pixeldrift.pipeline import GenerationRequest
 from pixeldrift.pipeline.request import MAX_PROMPT_CHARS
-from pixeldrift.pipeline.editing import first_step
+from pixeldrift.pipeline.hires_fix import steps_run
 from pixeldrift.safety.moderation import PromptRefused, enforce_prompt
 from pixeldrift.server.a1111_names import resolve_sampler
 from pixeldrift.server.errors import ApiError
@@ -92,10 +92,8 @@ def check_grid(settings: ServerSettings, catalog: ModelCatalog, job: Job) -> Non
 
 
 def steps_per_run(r: GenerationRequest) -> int:
-    """Sampler steps one generate() call reports: image-to-image runs only the last ones."""
-    if r.init_image is None or r.strength >= 1:
-        return r.steps
-    return r.steps - first_step(r.steps, r.strength)
+    """Sampler steps one generate() call reports: image-to-image runs only the last ones, a hires fix two passes."""
+    return steps_run(r)
 
 
 def request_settings(job: Job) -> dict:

@@ -29,17 +29,21 @@ def test_plain_calls_get_images_and_no_warnings(live_server):
 
 def test_values_that_change_the_webuis_result_still_warn(live_server):
     api = client_for(live_server())
-    result = api.txt2img(prompt="a red circle", enable_hr=True, eta=0.5, sampler_name="Euler a", s_churn=0.3,
-                         **SMALL)
-    assert result.info["warnings"] == ["enable_hr=true is not supported by pixeldrift and was ignored",
-                                       "eta=0.5 is not supported by pixeldrift and was ignored",
+    result = api.txt2img(prompt="a red circle", eta=0.5, sampler_name="Euler a", s_churn=0.3, **SMALL)
+    assert result.info["warnings"] == ["eta=0.5 is not supported by pixeldrift and was ignored",
                                        "s_churn=0.3 is not supported by pixeldrift and was ignored"]
+
+
+def test_the_clients_hires_fix_enlarges_with_its_defaults(live_server):
+    result = client_for(live_server()).txt2img(prompt="a red circle", enable_hr=True, **SMALL)
+    assert result.images[0].size == (128, 128) and result.info["warnings"] == []  # hr_scale=2, Latent, 0.7
+    assert "Denoising strength: 0.7, Hires upscale: 2, Hires upscaler: Latent" in result.info["infotexts"][0]
 
 
 def test_listing_endpoints_answer_in_the_webuis_shapes(live_server):
     api = client_for(live_server())
     assert api.get_scripts() == {"txt2img": [], "img2img": []}
-    assert [u["name"] for u in api.get_upscalers()] == ["None", "Lanczos"]
+    assert [u["name"] for u in api.get_upscalers()] == ["None", "Lanczos", "Bicubic", "Nearest"]
     assert set(api.get_upscalers()[1]) == {"name", "model_name", "model_path", "model_url", "scale"}
     assert api.get_loras() == [] and api.get_embeddings() == {"loaded": {}, "skipped": {}}
     flags = api.get_cmd_flags()
