@@ -32,6 +32,7 @@ from pixeldrift.world.spec import MAX_OBJECTS, MAX_VESSELS, MIN_VESSELS, MINUTE_
 MAX_SAMPLES = 4096
 MAX_REFERENCE = 20000
 MAX_DRAWS = 2_000_000   # specs drawn from the stream while looking for matches
+TICK_DRAWS = 10_000     # world_reference calls its tick this often (a server's cancel check)
 POSITIONS = ("top left", "top", "top right", "left", "centre", "right", "bottom left", "bottom", "bottom right")
 VALUES = {"shape": SHAPES, "colour": COLOURS, "size": SIZES, "position": POSITIONS,
           "hour": tuple(str(h) for h in range(1, 13)),
@@ -163,12 +164,15 @@ class Sample:
             self.counts.setdefault(attribute, Counter())[value] += 1
 
 
-def world_reference(prompt: AuditPrompt, n: int, seed: int = 0, size: int = 64) -> Sample:
+def world_reference(prompt: AuditPrompt, n: int, seed: int = 0, size: int = 64, tick=None) -> Sample:
     """n training images matching ``prompt``: specs from the training stream's sampler (uniform mix),
-    rendered with a seed drawn like the stream's, and read like the outputs."""
+    rendered with a seed drawn like the stream's, and read like the outputs. ``tick()`` is called every
+    TICK_DRAWS draws: a rare prompt can take all MAX_DRAWS (about 45 s on a laptop core)."""
     _check_count("reference images", n, MAX_REFERENCE)
     rng, sample = random.Random(f"audit:{seed}"), Sample()
-    for _ in range(MAX_DRAWS):
+    for draw in range(MAX_DRAWS):
+        if tick is not None and draw % TICK_DRAWS == 0:
+            tick()
         spec = sample_spec(rng)
         render_seed = rng.randrange(2**31)
         if prompt.matches(spec):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 import io
 import math
 
@@ -27,6 +28,23 @@ def table(rows: list[tuple[str, AttributeAudit]]) -> str:
                  f"{a.reference_tv_uniform:.3f}", p]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def title(model: str, samples: int, reference: str, reference_n: int) -> str:
+    """The report's and the chart's title: what was audited, against what."""
+    return f"{model}: {samples} images a prompt against {reference} ({reference_n} a prompt)"
+
+
+def unread(outputs, reference) -> dict[str, str]:
+    """How many of each sample's images (classroom.audit.Sample) the readers could not read: "k/n"."""
+    return {"outputs": f"{outputs.unreadable}/{outputs.images}", "training": f"{reference.unreadable}/{reference.images}"}
+
+
+def json_rows(rows: list[tuple[str, AttributeAudit]]) -> list[dict]:
+    """Each (prompt, attribute) as JSON: every figure, and JSON has no infinity: an amplification over a value
+    the data never showed is written as null (as any figure that is not finite)."""
+    return [{key: None if isinstance(value, float) and not math.isfinite(value) else value
+             for key, value in {"prompt": prompt, **asdict(a)}.items()} for prompt, a in rows]
 
 
 def chart(rows: list[tuple[str, AttributeAudit]], title: str = "") -> bytes:

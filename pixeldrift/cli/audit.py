@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 import json
-import math
 from pathlib import Path
 
 import click
@@ -13,7 +11,7 @@ import torch
 from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.classroom.audit import (DEFAULT_PROMPTS, MAX_REFERENCE, MAX_SAMPLES, NAMED_PROMPTS, audit_prompt,
                                         compare, folder_reference, model_sample, world_reference)
-from pixeldrift.classroom.audit_report import chart, table
+from pixeldrift.classroom.audit_report import chart, json_rows, table, title, unread
 from pixeldrift.evaluate.compose import load_generator
 
 MAX_PROMPTS = 16
@@ -67,13 +65,12 @@ def _audit(model, prompts, samples, reference, reference_n, seed, steps, threads
     if reference != "world" and not Path(reference).is_dir():
         raise click.BadParameter(f"{reference!r} is neither 'world' nor a folder", param_hint="--reference")
     generate = load_generator(model, 64, steps)
-    rows, unread = [], {}
+    rows, unreadable = [], {}
     for prompt in chosen:
         data = (world_reference(prompt, reference_n, seed) if reference == "world"
                 else folder_reference(prompt, Path(reference), reference_n))
         outputs = model_sample(generate, prompt, samples, seed)
-        unread[prompt.prompt] = {"outputs": f"{outputs.unreadable}/{outputs.images}",
-                                 "training": f"{data.unreadable}/{data.images}"}
+        unreadable[prompt.prompt] = unread(outputs, data)
         rows += [(prompt.prompt, a) for a in compare(prompt, outputs, data)]
         click.echo(f"{prompt.prompt!r}: {samples} images read ({outputs.unreadable} unreadable), "
                    f"{data.images} training images", err=True)
@@ -81,15 +78,10 @@ def _audit(model, prompts, samples, reference, reference_n, seed, steps, threads
     click.echo(text)
     out = out or Path("outputs") / f"audit-{Path(model).name or model}"
     out.mkdir(parents=True, exist_ok=True)
-    title = f"{model}: {samples} images a prompt against {reference} ({reference_n} a prompt)"
+    heading = title(model, samples, reference, reference_n)
     report = {"model": model, "reference": reference, "samples": samples, "reference_n": reference_n, "seed": seed,
-              "steps": steps, "unreadable": unread, "audits": [_finite({"prompt": p, **asdict(a)}) for p, a in rows]}
-    write_bytes_atomically(out / "report.md", f"{title}\n\n{text}\n".encode())
+              "steps": steps, "unreadable": unreadable, "audits": json_rows(rows)}
+    write_bytes_atomically(out / "report.md", f"{heading}\n\n{text}\n".encode())
     write_bytes_atomically(out / "report.json", json.dumps(report, indent=1, default=str).encode())
-    write_bytes_atomically(out / "chart.png", chart(rows, title))
+    write_bytes_atomically(out / "chart.png", chart(rows, heading))
     click.echo(f"wrote {out}/report.md, report.json, chart.png")
-
-
-def _finite(row: dict) -> dict:
-    """JSON has no infinity: an amplification over a value the data never showed is written as null."""
-    return {key: None if isinstance(value, float) and math.isinf(value) else value for key, value in row.items()}

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from pixeldrift import __version__
 from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api, own_controls
-from pixeldrift.server import arena_api, augment_api
+from pixeldrift.server import arena_api, audit_api, augment_api
 from pixeldrift.server import spot_api
 from pixeldrift.server import video_api
 from pixeldrift.server.adapters import AdapterCatalog
@@ -47,8 +47,8 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     gallery = Gallery(settings.gallery_dir)
     studio = Studio(settings, catalog, gallery, queue=None, controls=controls,
                     adapters=AdapterCatalog.load(settings.lora_dir, settings.embedding_dir), video=video)
-    # one worker for images and clips (video_api.ClipRunner): a clip never runs beside an image job
-    studio.queue = JobQueue(video_api.ClipRunner(catalog, gallery, settings), settings.queue_size, settings.device,
+    # one worker for images, clips and audits (audit_api.AuditRunner, a video_api.ClipRunner): none runs beside another
+    studio.queue = JobQueue(audit_api.AuditRunner(catalog, gallery, settings), settings.queue_size, settings.device,
                             on_change=studio.save_job)
 
     @contextlib.asynccontextmanager
@@ -74,6 +74,7 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     app.include_router(openai_api.router)
     app.include_router(openai_api.models_router)
     app.include_router(arena_api.router)
+    app.include_router(audit_api.router)
     app.include_router(augment_api.router)
     app.include_router(spot_api.router)
     app.include_router(video_api.router)
