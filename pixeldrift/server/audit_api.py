@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pixeldrift.classroom.audit import (DEFAULT_PROMPTS, NAMED_PROMPTS, AuditPrompt, audit_prompt, compare,
                                         model_sample, world_reference)
 from pixeldrift.classroom.audit_report import chart, json_rows, table, title, unread
-from pixeldrift.classroom.audit_stats import AuditError
+from pixeldrift.classroom.audit_stats import SKEW_ALPHA, AuditError
 from pixeldrift.pipeline.contact_sheet import contact_sheet
 from pixeldrift.provenance.label import labelled_png_bytes
 from pixeldrift.server.errors import ApiError
@@ -109,7 +109,7 @@ def run_audit(job: AuditJob, model, watermark: bool) -> None:
     report = {"prompt": prompt.prompt, "model": job.model_name, "reference": "world", "samples": job.samples,
               "reference_n": job.reference_n, "seed": r.seed, "steps": r.steps,
               "unreadable": {prompt.prompt: unread(outputs, data)}, "audits": json_rows(rows), "title": heading,
-              "table": table(rows), "chart_url": f"{url}/chart.png" if rows else None,
+              "table": table(rows), "skew_alpha": SKEW_ALPHA, "chart_url": f"{url}/chart.png" if rows else None,
               "outputs_url": f"{url}/outputs.png"}
     job.update(phase="done", report=report, chart_png=chart(rows, heading) if rows else None,
                outputs_png=labelled_png_bytes(contact_sheet(drawn, columns=min(8, len(drawn))), record,

@@ -94,7 +94,32 @@ function requestBody() {
   }
   if ($("control-on").checked && !$("control-on").disabled) body.controls = [controlBody()];
   if ($("plan").checked && !$("plan").disabled) body.plan = true;
+  if ($("augment").checked) Object.assign(body, { augment: true, augment_fill: $("augment-fill").value });
   return body;
+}
+
+// --- prompt augmentation: the rewrite the model draws, shown before the image (and with it on its card) -----
+function describeRewrite(rewrite) {
+  return `"${rewrite.rewrite}" (${rewrite.metadata["Prompt augmentation"]}; seed ${rewrite.seed})`;
+}
+
+function showRewrite(rewrite) {
+  $("augment-shown").hidden = !rewrite;
+  $("augment-shown").textContent = rewrite ? `Augmented: the model draws ${describeRewrite(rewrite)}` : "";
+}
+
+async function previewRewrite() {
+  const shown = $("augment-preview-text");
+  try {
+    const rewrite = await api("/api/augment", { json: {
+      prompt: $("prompt").value, seed: numberOrNull("seed"), fill: $("augment-fill").value } });
+    shown.textContent = `Rewrite (nothing generated): ${describeRewrite(rewrite)}`;
+    shown.classList.remove("error");
+  } catch (error) {
+    shown.textContent = String(error.message);
+    shown.classList.add("error");
+  }
+  shown.hidden = false;
 }
 
 // --- generating --------------------------------------------------------------------------------
@@ -105,6 +130,7 @@ async function generate(event) {
   try {
     const body = requestBody();
     const job = await api("/api/jobs", { json: body });
+    showRewrite(job.augmentation);
     showControlMap(body);
     follow(job);
   } catch (error) {
@@ -186,7 +212,8 @@ function card(row) {
   node.querySelector("img").alt = row.prompt;
   const settings = row.kind === "grid" ? "X/Y/Z grid, first cell:" : `${row.width}x${row.height},`;
   node.querySelector("figcaption").textContent =
-    `${row.prompt} | ${settings} ${row.steps} steps, ${row.sampler}, cfg ${row.cfg_scale}, seed ${row.seed}, ${row.model}`;
+    `${row.prompt} | ${settings} ${row.steps} steps, ${row.sampler}, cfg ${row.cfg_scale}, seed ${row.seed}, ${row.model}` +
+    (row.settings?.augmentation ? ` | augmented from "${row.settings.augmentation.prompt}"` : "");
   // "To video" only where video.js found a video model on this server (it then draws the gallery again)
   if (!document.body.classList.contains("video-on")) node.querySelector("[data-action=video]").remove();
   for (const button of node.querySelectorAll("[data-action=img2img], [data-action=inpaint], [data-action=video]")) {
@@ -224,6 +251,12 @@ function reuseSettings(row) {
   $("width").value = r.width;
   $("height").value = r.height;
   if ([...$("sampler").options].some((o) => o.value === r.sampler)) $("sampler").value = r.sampler;
+  const rewrite = row.settings.augmentation;  // the user's own prompt, augmented again the same way
+  $("augment").checked = Boolean(rewrite);
+  if (rewrite) {
+    $("prompt").value = rewrite.prompt;
+    $("augment-fill").value = rewrite.fill;
+  }
 }
 
 async function refreshGallery(more = false) {
@@ -469,6 +502,7 @@ function setUp() {
   $("seed-random").addEventListener("click", () => { $("seed").value = -1; });
   $("seed-reuse").addEventListener("click", () => { if (state.lastSeed !== null) $("seed").value = state.lastSeed; });
   $("strength").addEventListener("input", () => { $("strength-value").value = $("strength").value; });
+  $("augment-preview").addEventListener("click", previewRewrite);
   $("gallery-search").addEventListener("input", () => {
     clearTimeout(state.searchTimer);
     state.searchTimer = setTimeout(() => refreshGallery(), 250);
