@@ -145,14 +145,22 @@ def steps_run(r) -> int:
 def sample(model, prompts: list[str], seeds: list[int], r, callback=None, *, moderated: bool = False,
            steer=None) -> list[Image.Image]:
     """Both passes for a validated request with a hires fix; the callback's step counts on across them."""
-    h = r.hires
-    first = replace(r, hires=None)
-    latents, _ = model.sample_latents(prompts, seeds, first, callback, moderated=moderated, steer=steer)
-    wide, high = h.target_size(r.width, r.height, model.limits)
-    second = replace(first, width=wide, height=high, steps=h.steps or r.steps, strength=h.strength)
-    known = upscaled(model, latents, h.upscaler, wide, high)
+    latents, _ = model.sample_latents(prompts, seeds, replace(r, hires=None), callback, moderated=moderated,
+                                      steer=steer)
     shifted = None if callback is None else lambda i, x, denoised: callback(r.steps + i, x, denoised)
-    latents, _ = model.sample_latents(prompts, seeds, second, shifted, moderated=True, steer=steer, known=known)
+    return second_pass(model, prompts, seeds, r, latents, shifted, steer=steer)
+
+
+@torch.no_grad()
+def second_pass(model, prompts: list[str], seeds: list[int], r, latents: torch.Tensor, callback=None, *,
+                steer=None) -> list[Image.Image]:
+    """Upscale the first pass's clean latents and redraw them as r.hires says (prompts already moderated);
+    several hires settings can share one first pass this way (bench/hires_fix.py)."""
+    h = r.hires
+    wide, high = h.target_size(r.width, r.height, model.limits)
+    second = replace(r, hires=None, width=wide, height=high, steps=h.steps or r.steps, strength=h.strength)
+    known = upscaled(model, latents, h.upscaler, wide, high)
+    latents, _ = model.sample_latents(prompts, seeds, second, callback, moderated=True, steer=steer, known=known)
     return model.to_images(latents)
 
 
