@@ -14,7 +14,11 @@ from pixeldrift.world.motion import MAX_FRAMES, MIN_FRAMES
 @train.command("video")
 @_trainer_options(steps=3000, batch_size=16, lr=2e-4, warmup=100, ema=0.998)
 @click.option("--init", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
-              show_default=True, help="The image model folder whose UNet becomes the video model's spatial layers.")
+              show_default=True, help="The image model folder whose UNet becomes the video model's spatial layers, "
+                                      "or a video model folder to train on.")
+@click.option("--shared-noise", type=click.FloatRange(0, 10), default=1.0, show_default=True,
+              help="Alpha of the mixed noise prior (PYoCo): each frame's noise shares alpha^2/(1+alpha^2) of its "
+                   "variance with the clip's other frames; 0 draws every frame's noise alone.")
 @click.option("--frames", type=click.IntRange(MIN_FRAMES, MAX_FRAMES), default=8, show_default=True,
               help="Frames per training clip (and the exported model's default).")
 @click.option("--fps", type=click.IntRange(1, 30), default=8, show_default=True,
@@ -28,7 +32,7 @@ from pixeldrift.world.motion import MAX_FRAMES, MIN_FRAMES
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path),
               help="Write the video model folder here at the end.")
-def train_video_command(out, init, frames, fps, caption_dropout, first_frame_share, temporal_lr_scale, export, data, size, resume,
+def train_video_command(out, init, shared_noise, frames, fps, caption_dropout, first_frame_share, temporal_lr_scale, export, data, size, resume,
                         check, **options):
     """Train a latent video diffusion model on clips of the world in motion.
 
@@ -49,6 +53,8 @@ def train_video_command(out, init, frames, fps, caption_dropout, first_frame_sha
                                "--data and --size")
     if check:
         raise click.UsageError("--check is not offered for video training: the world's clips need no checking")
-    _run(lambda: train_video(out, _config(**options), init, frames=frames, fps=fps, export=export, resume=resume,
+    from pixeldrift.nets.temporal import TemporalConfig
+    _run(lambda: train_video(out, _config(**options), init, frames=frames, fps=fps,
+                             temporal=TemporalConfig(shared_noise=shared_noise), export=export, resume=resume,
                              caption_dropout=caption_dropout, first_frame_share=first_frame_share,
                              temporal_lr_scale=temporal_lr_scale, report=click.echo))

@@ -41,9 +41,13 @@ class TemporalConfig(JsonConfig):
     max_frames: int = 16    # the longest clip the frame embedding covers
     head_channels: int = 32  # channels per attention head (as the UNet's own attention)
     mlp_ratio: int = 2
+    shared_noise: float = 0.0  # alpha of the mixed noise prior the model was trained with (pipeline/video_model.py)
 
     def __post_init__(self) -> None:
         check_sizes(self, {"max_frames": (1, MAX_CLIP_FRAMES), "head_channels": (1, 1024), "mlp_ratio": (1, 8)})
+        if isinstance(self.shared_noise, bool) or not isinstance(self.shared_noise, (int, float)) or \
+                not 0 <= self.shared_noise <= 10:
+            raise ValueError(f"TemporalConfig.shared_noise must be a number from 0 to 10, got {self.shared_noise!r}")
 
 
 def sinusoidal_table(positions: int, width: int) -> torch.Tensor:

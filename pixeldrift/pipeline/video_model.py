@@ -12,6 +12,7 @@ one by the image model's VAE.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,10 +110,15 @@ class TextToVideo(nn.Module):
         return self.decode(latents)
 
     def clip_noise(self, seeds: list[int], frames: int) -> torch.Tensor:
-        """(N, F, C, h, w) unit noise, one CPU generator per clip: the same clip on every device."""
-        shape = (frames, *self.image_model.latent_shape(self.size, self.size))
-        return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(s)) for s in seeds]
-                           ).to(self.image_model.device)
+        """(N, F, C, h, w) unit noise, one CPU generator per clip (the same clip on every device), its frames
+        correlated by the mixed noise prior the model was trained with."""
+        shape = self.image_model.latent_shape(self.size, self.size)
+        clips = []
+        for seed in seeds:
+            generator = torch.Generator().manual_seed(seed)
+            own = torch.randn((frames, *shape), generator=generator)
+            clips.append(mixed_noise(torch.randn((1, *shape), generator=generator), own, self.temporal.shared_noise))
+        return torch.stack(clips).to(self.image_model.device)
 
     def _first_latents(self, pictures: list[Image.Image]) -> torch.Tensor:
         for picture in pictures:
@@ -126,3 +132,14 @@ class TextToVideo(nn.Module):
         pixels = self.image_model.latents_to_pixels(latents.flatten(0, 1))  # (N*F, 3, H, W) in [-1, 1]
         frames = ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         return frames.reshape(*latents.shape[:2], *frames.shape[1:])
+
+
+def mixed_noise(shared: torch.Tensor, own: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The mixed noise prior of PYoCo (Ge et al. 2023, "Preserve Your Own Correlation", eq. 4):
+    eps_f = (alpha eps_shared + eps_f_own) / sqrt(1 + alpha^2), unit variance per frame and correlation
+    alpha^2 / (1 + alpha^2) between frames, so a video model fine-tuned from an image model starts from
+    frames that already share their layout. `shared` broadcasts over the frame axis of `own`; alpha 0 is
+    independent noise."""
+    if alpha == 0:
+        return own
+    return (alpha * shared + own) / math.sqrt(1 + alpha**2)

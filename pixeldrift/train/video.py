@@ -17,7 +17,7 @@ The clips come from the world in motion (data/video_stream.py, training split on
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -28,8 +28,10 @@ from pixeldrift.data.video_stream import VideoStream
 from pixeldrift.diffusion.forward import append_dims
 from pixeldrift.nets.temporal import TemporalConfig
 from pixeldrift.pipeline.model_folder import load_model
-from pixeldrift.pipeline.video_folder import save_video_model
-from pixeldrift.pipeline.video_model import TextToVideo, VideoSettings
+from pixeldrift.bounded_files import read_json_object
+from pixeldrift.pipeline.video_folder import FORMAT as VIDEO_FORMAT
+from pixeldrift.pipeline.video_folder import load_video_model, save_video_model
+from pixeldrift.pipeline.video_model import TextToVideo, VideoSettings, mixed_noise
 from pixeldrift.sampling.video_guidance import GIVEN_SIGMA
 from pixeldrift.train.recipes import training_sigma_sampler
 from pixeldrift.train.run import init_distributed
@@ -75,7 +77,8 @@ class VideoTraining(nn.Module):
             latents = self._latents(clips, noise)
             texts = ["" if d else c for d, c in zip(drop.tolist(), captions)]
             cond = image_model.text_encoder.encode(texts).as_cond()
-        eps = noise.randn(*latents.shape[1:])
+        shared = noise.randn(1, *latents.shape[2:])  # (N, 1, C, h, w)
+        eps = mixed_noise(shared, noise.randn(*latents.shape[1:]), self.model.temporal.shared_noise)
         denoiser = image_model.denoiser
         denoised = denoiser(latents + append_dims(sigma, latents.ndim) * eps, sigma, **cond)
         errors = denoiser.loss_weight(sigma) * (denoised - latents).pow(2).flatten(2).mean(2)  # (N, F)
@@ -90,6 +93,19 @@ class VideoTraining(nn.Module):
         return (sample * vae.cfg.latent_scale).reshape(*clips.shape[:2], *posterior.mean.shape[1:])
 
 
+def initial_video_model(init: Path, temporal: TemporalConfig, defaults: VideoSettings) -> TextToVideo:
+    """From an image model folder: its UNet with new temporal layers. From a video model folder: that model,
+    trained on (with `temporal`'s noise prior and `defaults`; its layers' shapes are the folder's)."""
+    defaults.check(temporal.max_frames)
+    if read_json_object(Path(init) / "config.json").get("format") != VIDEO_FORMAT:
+        return TextToVideo(load_model(init), temporal, defaults)
+    model = load_video_model(init)
+    model.temporal = replace(model.temporal, shared_noise=temporal.shared_noise)
+    model.denoiser.net.cfg, model.defaults = model.temporal, defaults
+    defaults.check(model.temporal.max_frames)
+    return model
+
+
 def train_video(out: Path, config: TrainerConfig, init: Path, frames: int = 8, fps: int = 8,
                 temporal: TemporalConfig = TemporalConfig(), export: Path | None = None, resume: bool = False,
                 caption_dropout: float = 0.1, first_frame_share: float = 0.5, temporal_lr_scale: float = 5.0,
@@ -97,8 +113,7 @@ def train_video(out: Path, config: TrainerConfig, init: Path, frames: int = 8, f
     """Grow a video model from the image model folder `init` and train it on world clips; export a folder."""
     init_distributed(config.device)
     rank = dist.get_rank() if dist.is_initialized() else 0
-    model = TextToVideo(load_model(init), temporal, VideoSettings(frames=frames, fps=fps))
-    model.defaults.check(temporal.max_frames)
+    model = initial_video_model(init, temporal, VideoSettings(frames=frames, fps=fps))
     module = VideoTraining(model, caption_dropout, first_frame_share, temporal_lr_scale).train()
     data = VideoStream(seed=config.seed, size=model.size, frames=frames)
     trainer = Trainer(module, data, config, out)

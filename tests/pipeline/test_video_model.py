@@ -113,3 +113,29 @@ def test_a_config_with_bad_clip_defaults_is_refused_naming_the_file(acting_video
     (broken / "config.json").write_text(json.dumps(config))
     with pytest.raises(BadFileError, match="config.json: frames: 1000"):
         load_video_model(broken)
+
+
+def test_mixed_noise_keeps_unit_variance_and_correlates_frames_as_pyoco_says():
+    from pixeldrift.pipeline.video_model import mixed_noise
+
+    generator = torch.Generator().manual_seed(0)
+    shared, own = torch.randn(1, 1, 200_000, generator=generator), torch.randn(1, 2, 200_000, generator=generator)
+    frames = mixed_noise(shared, own, alpha=2.0)[0]
+    assert abs(float(frames.var(dim=1).mean()) - 1.0) < 0.02
+    correlation = float(torch.corrcoef(frames)[0, 1])
+    assert abs(correlation - 4 / 5) < 0.01  # alpha^2 / (1 + alpha^2)
+    assert torch.equal(mixed_noise(shared, own, alpha=0.0), own)
+
+
+def test_a_model_trained_with_shared_noise_samples_with_it(acting_video_dir, tmp_path):
+    from dataclasses import replace
+
+    video = load_video_model(acting_video_dir)
+    independent = video.clip_noise([7], 8)
+    video.temporal = replace(video.temporal, shared_noise=1.0)
+    shared = video.clip_noise([7], 8)
+    assert not torch.equal(independent, shared)
+    flat = shared[0].flatten(1)
+    assert float(torch.corrcoef(flat)[0, 1:].mean()) > 0.3  # about 1/2 for alpha 1
+    save_video_model(video, tmp_path / "again")
+    assert load_video_model(tmp_path / "again").temporal.shared_noise == 1.0
