@@ -11,6 +11,7 @@ import torch
 
 from pixeldrift import world
 from pixeldrift.data.examples import images_to_tensor
+from pixeldrift.pipeline.pixels import pixels_to_uint8
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Fidelity:
 def reconstruct(vae, images: list[np.ndarray]) -> list[np.ndarray]:
     """Encode (posterior mean) and decode, back to uint8 pixels."""
     out = vae.decode(vae.encode(images_to_tensor(images)).mean)
-    return list(((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
+    return list(pixels_to_uint8(out))
 
 
 def vae_fidelity(vae, n: int, seed: int = 0, batch: int = 64, size: int = 64) -> Fidelity:

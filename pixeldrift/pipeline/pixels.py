@@ -7,9 +7,13 @@ import torch
 from PIL import Image
 
 
+def pixels_to_uint8(pixels: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8, rounded to the nearest level."""
+    return ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
 def pixels_to_images(pixels: torch.Tensor) -> list[Image.Image]:
-    array = ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(np.ascontiguousarray(a)) for a in array]
+    return [Image.fromarray(np.ascontiguousarray(a)) for a in pixels_to_uint8(pixels)]
 
 
 def images_to_pixels(images: list[Image.Image]) -> torch.Tensor:

@@ -23,7 +23,7 @@ from torch import nn
 from pixeldrift.nets.temporal import TemporalConfig, VideoUNet
 from pixeldrift.nets.unet import UNet
 from pixeldrift.pipeline.request import GenerationRequest
-from pixeldrift.pipeline.pixels import images_to_pixels
+from pixeldrift.pipeline.pixels import images_to_pixels, pixels_to_uint8
 from pixeldrift.pipeline.video_files import MAX_FPS, MIN_FPS
 from pixeldrift.safety.moderation import enforce_prompt
 from pixeldrift.sampling.samplers import get_sampler
@@ -78,11 +78,6 @@ class TextToVideo(nn.Module):
     def size(self) -> int:
         return self.image_model.config.image_size
 
-    def encode_frames(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(N, F, 3, H, W) in [-1, 1] -> (N, F, C, h, w) latents (the VAE posterior means)."""
-        latents = self.image_model.pixels_to_latents(pixels.flatten(0, 1))
-        return latents.reshape(*pixels.shape[:2], *latents.shape[1:])
-
     @torch.no_grad()
     def generate(self, prompts: list[str], seeds: list[int], request: GenerationRequest | None = None,
                  settings: VideoSettings | None = None, first_frames: list[Image.Image] | None = None,
@@ -130,7 +125,7 @@ class TextToVideo(nn.Module):
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """(N, F, C, h, w) latents -> (N, F, H, W, 3) uint8 frames."""
         pixels = self.image_model.latents_to_pixels(latents.flatten(0, 1))  # (N*F, 3, H, W) in [-1, 1]
-        frames = ((pixels.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        frames = pixels_to_uint8(pixels)
         return frames.reshape(*latents.shape[:2], *frames.shape[1:])
 
 

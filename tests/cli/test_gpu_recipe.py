@@ -12,11 +12,16 @@ from pixeldrift.pipeline.model_folder import load_model
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _run_tiny(script: str, out) -> None:
+    """A GPU recipe with PIXELDRIFT_GPU_SMOKE=1: its CPU-sized run into `out`."""
+    env = {**os.environ, "PIXELDRIFT_GPU_SMOKE": "1", "PYTHON": sys.executable}
+    subprocess.run(["bash", str(ROOT / "scripts" / script), str(out)], check=True, env=env, capture_output=True,
+                   timeout=900)
+
+
 @pytest.mark.slow
 def test_the_gpu_script_runs_tiny_on_a_cpu(tmp_path):
-    env = {**os.environ, "PIXELDRIFT_GPU_SMOKE": "1", "PYTHON": sys.executable}
-    subprocess.run(["bash", str(ROOT / "scripts" / "train_gpu.sh"), str(tmp_path)], check=True, env=env,
-                   capture_output=True, timeout=900)
+    _run_tiny("train_gpu.sh", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compose.md", "log.csv", "model", "times.txt"]
     model = load_model(tmp_path / "model")
     assert model.config.vae is not None and "overall" in (tmp_path / "compose.md").read_text()
@@ -27,9 +32,7 @@ def test_the_gpu_script_runs_tiny_on_a_cpu(tmp_path):
 def test_the_video_gpu_script_runs_tiny_on_a_cpu(tmp_path):
     from pixeldrift.pipeline.video_folder import load_video_model
 
-    env = {**os.environ, "PIXELDRIFT_GPU_SMOKE": "1", "PYTHON": sys.executable}
-    subprocess.run(["bash", str(ROOT / "scripts" / "train_video_gpu.sh"), str(tmp_path)], check=True, env=env,
-                   capture_output=True, timeout=900)
+    _run_tiny("train_video_gpu.sh", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv", "times.txt", "video", "video.md"]
     assert load_video_model(tmp_path / "video").defaults.frames == 8
     assert "text-to-video (joint)" in (tmp_path / "video.md").read_text()
