@@ -31,12 +31,13 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from personalise_subject import IDENTIFIER, crescent, write_subject_folder
+from personalise_subject import IDENTIFIER, TRAINING_COLOURS, crescent, write_subject_folder
+from pixeldrift.data import WorldStream
 from pixeldrift.evaluate.compose import ComposeSettings, load_prompts, model_generator, overall, timed_scores
 from pixeldrift.evaluate.subject_fidelity import judge_subject
 from pixeldrift.pipeline import GenerationRequest, load_model
 from pixeldrift.pipeline.contact_sheet import contact_sheet
-from pixeldrift.train.dreambooth import train_dreambooth
+from pixeldrift.train.dreambooth import generate_class_images, train_dreambooth
 from pixeldrift.train.lora import LoRASettings, train_lora
 from pixeldrift.train.textual_inversion import train_textual_inversion
 from pixeldrift.train.trainer import TrainerConfig
@@ -53,6 +54,8 @@ class Method:
     prior: bool = True
     lora: bool = False  # DreamBooth: LoRA adapters instead of the whole denoiser
     steps: int = 0      # 0: --steps
+    class_data: str = ""  # DreamBooth's class images: "" drawn by the base from the subject's captions less the
+    #                       identifier; "world": world renders with their captions; "world+class": both
 
 
 METHODS = {
@@ -61,6 +64,11 @@ METHODS = {
     "db-prior": Method("DreamBooth, full, prior preservation", "dreambooth", 3e-4),
     "db-noprior": Method("DreamBooth, full, no prior", "dreambooth", 3e-4, prior=False),
     "db-lora-prior": Method("DreamBooth, LoRA, prior preservation", "dreambooth", 3e-3, lora=True),
+    "db-world": Method("DreamBooth, full, world images as the prior", "dreambooth", 3e-4, class_data="world"),
+    "db-world-class": Method("DreamBooth, full, world images and drawn class images as the prior", "dreambooth",
+                             3e-4, class_data="world+class"),
+    "db-lora-world": Method("DreamBooth, LoRA, world images as the prior", "dreambooth", 3e-3, lora=True,
+                            class_data="world"),
     "ti": Method("Textual inversion", "textual-inversion", 5e-3),
 }
 
@@ -81,12 +89,14 @@ def train_method(key: str, args, data: Path) -> dict:
                            warmup_steps=min(20, steps // 4), ema_decay=0.99, checkpoint_every=100,
                            log_every=10, seed=0, max_minutes=args.max_minutes)
     export, base = export_path(args.out, key), Path(args.model)
+    class_data = class_folder(method.class_data, args) if method.class_data else None
     started, cpu_started = time.perf_counter(), time.process_time()
     if method.kind == "lora":
         trainer = train_lora(run, config, base, data, LoRASettings(), export=export)
     elif method.kind == "dreambooth":
         trainer = train_dreambooth(run, config, base, data, IDENTIFIER, prior=method.prior,
-                                   lora=LoRASettings() if method.lora else None, export=export)
+                                   lora=LoRASettings() if method.lora else None, export=export,
+                                   class_data=class_data)
     else:
         trainer = train_textual_inversion(run, config, base, data, IDENTIFIER, init_word="shape", export=export)
     cpu, wall = time.process_time() - cpu_started, time.perf_counter() - started
@@ -95,6 +105,29 @@ def train_method(key: str, args, data: Path) -> dict:
               "lr": method.learning_rate}
     done.write_text(json.dumps(record) + "\n")
     return record
+
+
+def class_folder(kind: str, args) -> Path:
+    """The class images of a "world" or "world+class" row, written once into OUT/class-<kind>: --class-count
+    training-split world renders with their captions (a prior the data shows: no world caption says "shape"),
+    and for "world+class" also 50 images the base drew from 'a {colour} shape', the subject's class captions."""
+    folder = args.out / f"class-{kind.replace('+', '-')}"
+    if (folder / "metadata.jsonl").is_file():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    stream, lines = WorldStream(seed=args.class_seed, size=64), []
+    for index in range(args.class_count):
+        pixels, caption = stream.example(index)
+        Image.fromarray(pixels).save(folder / f"world-{index:05d}.png")
+        lines.append({"file_name": f"world-{index:05d}.png", "text": caption})
+    if kind == "world+class":
+        drawn = generate_class_images(load_model(args.model), [f"a {c} shape" for c in TRAINING_COLOURS], 50,
+                                      args.out / "class-drawn")
+        for row in map(json.loads, (drawn / "metadata.jsonl").read_text().splitlines()):
+            (folder / row["file_name"]).write_bytes((drawn / row["file_name"]).read_bytes())
+            lines.append(row)
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return folder
 
 
 def personalised_model(key: str, args, weight: float = 1.0):
@@ -189,6 +222,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=6, help="seeds per prompt (the scene prompt gets 4x)")
     parser.add_argument("--heldout-limit", type=int, default=0, help="only the first N held-out prompts (0: all)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--class-count", type=int, default=200, help="world images in a world prior's class folder")
+    parser.add_argument("--class-seed", type=int, default=7, help="the world stream's seed for those images")
     parser.add_argument("--figure", type=Path, help="also write the rows' first samples to this PNG")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -81,7 +81,8 @@ def _check(trainer, resume) -> None:
 
 
 def _command_line(name: str, options: dict, **named) -> str:
-    given = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in named.items() if value not in (None, False))
+    flags = {key: "" if value is True else f" {value}" for key, value in named.items() if value not in (None, False)}
+    given = " ".join(f"--{key.replace('_', '-')}{value}" for key, value in flags.items())
     return (f"pixeldrift train {name} {given} --steps {options['steps']} --batch-size {options['batch_size']} "
             f"--lr {options['lr']}")
 
@@ -150,6 +151,9 @@ def _train_stable_diffusion_lora(out, base, settings, unsupported, export, data,
               help="lambda of the prior-preservation loss (Ruiz et al. eq. 2).")
 @click.option("--class-images", type=click.IntRange(1, 10_000), default=50, show_default=True,
               help="Class images the base model draws from the captions without the token.")
+@click.option("--class-data", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of captioned class images to preserve instead of drawing them (real images of "
+                   "the class: kohya's regularisation folder); no caption may hold the token.")
 @click.option("--lora", "use_lora", is_flag=True,
               help="Train LoRA adapters (exported as a .safetensors file) instead of the whole denoiser "
                    "(exported as a model folder); try --lr 2e-3 with it.")
@@ -158,9 +162,9 @@ def _train_stable_diffusion_lora(out, base, settings, unsupported, export, data,
 @OUT
 @click.option("--export", type=click.Path(path_type=Path),
               help="Write the result here at the end: a model folder, or with --lora a .safetensors file.")
-def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_images, use_lora, rank, alpha,
-                             convolutions, adapt_text, sample_every, sample_prompt, export, data, size, resume, check,
-                             **options):
+def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_images, class_data, use_lora, rank,
+                             alpha, convolutions, adapt_text, sample_every, sample_prompt, export, data, size, resume,
+                             check, **options):
     """Bind a subject to a rare word (DreamBooth), with prior preservation on class images the base model
     draws itself: Ruiz et al. 2023.
 
@@ -173,16 +177,19 @@ def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_ima
     from pixeldrift.train.dreambooth import dreambooth_trainer, train_dreambooth
 
     _refuse_world_and_size(data)
+    if class_data is not None and no_prior:
+        raise click.UsageError("--class-data is for prior preservation: leave out --class-data or --no-prior")
     lora = _run_value(lambda: _lora_settings(rank, alpha, convolutions, adapt_text)) if use_lora else None
     if check:
         _run(lambda: _check(dreambooth_trainer(out, _config(**options), base, data, token, not no_prior, prior_weight,
-                                               class_images, lora, make_class_images=False), resume))
+                                               class_images, lora, make_class_images=False, class_data=class_data),
+                            resume))
         return
     command = _command_line("dreambooth", options, base=base, data=data, token=token, no_prior=no_prior or None,
-                            lora=use_lora or None, out=out)
+                            class_data=class_data, lora=use_lora or None, out=out)
     _train(lambda hook, every: train_dreambooth(out, _config(**options), base, data, token, not no_prior,
                                                 prior_weight, class_images, lora, export, resume, hook, every,
-                                                command),
+                                                command, class_data),
            out, sample_every, sample_prompt, export)
 
 

@@ -8,7 +8,9 @@ counters it: the frozen base model first draws class images from the same captio
 identifier, and every batch trains on both, half and half.
 
 The whole denoiser is fine-tuned (exported as a model folder), or with `lora` only low-rank adapters
-(exported as a LoRA file). Class images are generated once into OUT/class-images (reused by a resume).
+(exported as a LoRA file). Class images are generated once into OUT/class-images (reused by a resume),
+or given as a captioned folder (`class_data`: real images of the class, the "regularisation images"
+kohya's trainers take), which preserves the prior the data shows rather than what the base model draws.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ MAX_CLASS_IMAGES = 10_000
 CLASS_BATCH = 16
 
 
-def check_identifier(data: ImageFolder, identifier: str) -> None:
-    """DatasetError naming every image whose caption lacks the identifier as a word of its own."""
-    problems = [f"{name}: the caption {text[:60]!r} does not name {identifier!r}"
-                for name, text in data.rows if identifier not in text.split()]
-    refuse_problems(data.folder, problems, f"captions without the identifier {identifier!r}")
+def check_identifier(data: ImageFolder, identifier: str, present: bool = True) -> None:
+    """DatasetError naming every image whose caption lacks the identifier as a word of its own (`present`),
+    or, for class images (`present` False), every one whose caption names it."""
+    problems = [f"{name}: the caption {text[:60]!r} {'does not name' if present else 'names'} {identifier!r}"
+                for name, text in data.rows if (identifier in text.split()) != present]
+    refuse_problems(data.folder, problems, f"captions {'without' if present else 'with'} the identifier "
+                                           f"{identifier!r}")
 
 
 def class_caption(caption: str, identifier: str) -> str:
@@ -88,8 +92,10 @@ class SubjectAndClass(ExampleSource):
 
 def dreambooth_trainer(out: Path, config: TrainerConfig, base: Path, data: str | Path, identifier: str,
                        prior: bool = True, prior_weight: float = 1.0, class_images: int = 50,
-                       lora: LoRASettings | None = None, make_class_images: bool = True) -> Trainer:
-    """The run's trainer; with `prior` (and `make_class_images`) the class images are generated first.
+                       lora: LoRASettings | None = None, make_class_images: bool = True,
+                       class_data: str | Path | None = None) -> Trainer:
+    """The run's trainer; with `prior` (and `make_class_images`) the class images are generated first, or
+    read from `class_data` (checked whole, like the subject's folder, even by a --check).
     `make_class_images` False (a --check) trains on the subject alone and writes nothing."""
     identifier = check_new_word(identifier)
     model = load_model(base)
@@ -97,7 +103,11 @@ def dreambooth_trainer(out: Path, config: TrainerConfig, base: Path, data: str |
     subject = caption_folder(data, model, config.seed)
     check_identifier(subject, identifier)
     source = subject
-    if prior and make_class_images:
+    if prior and class_data is not None:
+        given = caption_folder(class_data, model, config.seed)
+        check_identifier(given, identifier, present=False)
+        source = SubjectAndClass(subject, given) if make_class_images else subject
+    elif prior and make_class_images:
         prompts = list(dict.fromkeys(class_caption(text, identifier) for _, text in subject.rows))
         folder = generate_class_images(model, prompts, class_images, out / "class-images", config.seed)
         source = SubjectAndClass(subject, ImageFolder(folder, size=model.config.image_size, seed=config.seed))
@@ -114,18 +124,24 @@ def dreambooth_trainer(out: Path, config: TrainerConfig, base: Path, data: str |
 def train_dreambooth(out: Path, config: TrainerConfig, base: Path, data: str | Path, identifier: str,
                      prior: bool = True, prior_weight: float = 1.0, class_images: int = 50,
                      lora: LoRASettings | None = None, export: Path | None = None, resume: bool = False,
-                     on_eval=None, eval_every: int = 0, command: str = "") -> Trainer:
+                     on_eval=None, eval_every: int = 0, command: str = "",
+                     class_data: str | Path | None = None) -> Trainer:
     """Train (or resume); with `export` write a model folder (full fine-tune) or a LoRA file (`lora`)."""
     init_distributed(config.device)
     if export is not None and lora is not None and export.suffix != ".safetensors":
         raise ValueError(f"--export {export}: a DreamBooth LoRA is written as a .safetensors file")
     if export is not None and lora is None and export.suffix:
         raise ValueError(f"--export {export}: a fully fine-tuned model is written as a model folder, not a file")
-    trainer = dreambooth_trainer(out, config, base, data, identifier, prior, prior_weight, class_images, lora)
+    if class_data is not None and not prior:
+        raise ValueError("class images are for prior preservation: leave out either the class data or no-prior")
+    trainer = dreambooth_trainer(out, config, base, data, identifier, prior, prior_weight, class_images, lora,
+                                 class_data=class_data)
     trainer.on_eval, trainer.eval_every = on_eval, eval_every
     recipe = {"method": "dreambooth", "base": trainer.model.base_record, "data": str(data), "identifier": identifier,
               "prior_preservation": prior, "prior_weight": prior_weight if prior else 0.0,
-              "class_images": class_images if prior else 0, "lora": asdict(lora) if lora else None}
+              "class_images": class_images if prior and class_data is None else 0,
+              "class_data": str(class_data) if prior and class_data is not None else None,
+              "lora": asdict(lora) if lora else None}
     keep_run_record(out / "dreambooth_run.json", recipe, resume, trainer.rank == 0)
     if resume:
         trainer.resume()

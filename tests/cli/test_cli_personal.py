@@ -60,3 +60,18 @@ def test_the_world_stream_and_an_embedding_for_the_wrong_encoder_are_refused(ran
     code = run(["train", "textual-inversion", *TINY, "--base", str(random_model_dir), "--data", str(subject),
                 "--out", str(tmp_path / "run")])
     assert code == 1 and "textual inversion needs the MiniLM text encoder" in capsys.readouterr().err
+
+
+def test_dreambooth_with_class_data_trains_and_records_the_command(random_model_dir, subject, tmp_path, capsys):
+    given = tmp_path / "regularisation"
+    given.mkdir()
+    Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(given / "0.png")
+    (given / "0.txt").write_text("two red circles")
+    common = ["train", "dreambooth", *TINY, "--base", str(random_model_dir), "--data", str(subject)]
+    code = run([*common, "--class-data", str(given), "--no-prior", "--out", str(tmp_path / "refused")])
+    assert code == 2 and "leave out --class-data or --no-prior" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+    code = run([*common, "--class-data", str(given), "--out", str(tmp_path / "run"), "--export", str(tmp_path / "db")])
+    assert code == 0, capsys.readouterr().err
+    about = (tmp_path / "db" / "config.json").read_text()
+    assert f"--class-data {given}" in about and "--no-prior" not in about

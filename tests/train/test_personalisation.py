@@ -131,6 +131,25 @@ def test_dreambooth_pairs_each_subject_image_with_a_class_image_the_base_drew(ra
     assert trainer.model(images, captions, noise)[1].item() == 0.0
 
 
+def test_dreambooth_preserves_given_class_images_and_draws_none(random_model_dir, subject, tmp_path):
+    given = tmp_path / "regularisation"
+    given.mkdir()
+    for index, caption in enumerate(["two red circles", "a blue square above a green circle"]):
+        (given / f"{index}.png").write_bytes((subject / f"{index}.png").read_bytes())
+        (given / f"{index}.txt").write_text(caption)
+    trainer = dreambooth_trainer(tmp_path / "run", config(), random_model_dir, subject, "sks", class_data=given)
+    _, captions = trainer.data.batch([0, 1, 2, 3])
+    assert sorted(captions[1::2]) == ["a blue square above a green circle", "two red circles"]
+    assert not (tmp_path / "run" / "class-images").exists()
+    (given / "1.txt").write_text("a blue sks shape")
+    with pytest.raises(ValueError, match=r"1 captions with the identifier 'sks': .*1.png: the caption 'a blue sks "
+                                         r"shape' names 'sks'"):
+        dreambooth_trainer(tmp_path / "run2", config(), random_model_dir, subject, "sks", class_data=given)
+    with pytest.raises(ValueError, match="class images are for prior preservation"):
+        train_dreambooth(tmp_path / "run3", config(), random_model_dir, subject, "sks", prior=False,
+                         class_data=given)
+
+
 def test_dreambooth_fine_tunes_the_denoiser_alone_and_exports_a_model_folder(random_model_dir, subject, tmp_path):
     trainer = train_dreambooth(tmp_path / "run", config(steps=3), random_model_dir, subject, "sks", prior=False,
                                export=tmp_path / "db")
