@@ -78,8 +78,9 @@ def export_path(out: Path, key: str) -> Path:
     return out / key / ("model" if method.kind == "dreambooth" and not method.lora else f"{key}.safetensors")
 
 
-def train_method(key: str, args, data: Path) -> dict:
-    """Train one method (unless OUT/key/done.json says it is done); returns its time and file size."""
+def train_method(key: str, args, data: Path, init_word: str = "shape") -> dict:
+    """Train one method (unless OUT/key/done.json says it is done); returns its time and file size.
+    `init_word`: the word a textual inversion starts from."""
     method, run = METHODS[key], args.out / key
     done = run / "done.json"
     if done.is_file():
@@ -98,7 +99,7 @@ def train_method(key: str, args, data: Path) -> dict:
                                    lora=LoRASettings() if method.lora else None, export=export,
                                    class_data=class_data)
     else:
-        trainer = train_textual_inversion(run, config, base, data, IDENTIFIER, init_word="shape", export=export)
+        trainer = train_textual_inversion(run, config, base, data, IDENTIFIER, init_word=init_word, export=export)
     cpu, wall = time.process_time() - cpu_started, time.perf_counter() - started
     size = (export / "denoiser.safetensors").stat().st_size if export.is_dir() else export.stat().st_size
     record = {"cpu_minutes": cpu / 60, "wall_minutes": wall / 60, "bytes": size, "steps": trainer.step,
@@ -169,27 +170,37 @@ def measure(key: str, args, template, weight: float = 1.0) -> dict:
                         folder / "alone.png")
     scene, scene_subject = fidelity(model, [SCENE_PROMPT], 4 * args.seeds, template, folder / "scene.png")
     _, drift = fidelity(model, [f"a {c} shape" for c in COLOURS], args.seeds, template, folder / "class.png")
-    prompts = load_prompts("heldout")[:args.heldout_limit or None]
-    scores, _ = timed_scores(model_generator(model, 64), prompts, ComposeSettings(model=key, size=64))
     result = {"alone": alone, "scene": scene, "scene_subject": scene_subject, "class_drift": drift,
-              "heldout": overall(scores)}
+              "heldout": heldout_accuracy(model, key, args)}
     (folder / "measure.json").write_text(json.dumps(result) + "\n")
     return result
 
 
+def heldout_accuracy(model, key: str, args) -> float:
+    """The compositional benchmark's held-out accuracy (the first --heldout-limit prompts) of `model`."""
+    prompts = load_prompts("heldout")[:args.heldout_limit or None]
+    scores, _ = timed_scores(model_generator(model, 64), prompts, ComposeSettings(model=key, size=64))
+    return overall(scores)
+
+
+def row_cells(key: str, r: dict, base_heldout: float) -> tuple[str, str, str, str]:
+    """A row's name, held-out cell (with its difference from the base), training cost and file size."""
+    method, _, weight = key.partition("@")
+    name = "base model (no training)" if key == "base" else METHODS[method].name + \
+        (f", loaded at weight {weight}" if weight else "")
+    train = f"{r['cpu_minutes']:.1f} ({r['wall_minutes']:.1f}), {r['steps']} steps" if "steps" in r else "-"
+    size = f"{r['bytes'] / 1024:.1f} KB" if "bytes" in r else "-"
+    delta = "" if key == "base" else f" ({100 * (r['heldout'] - base_heldout):+.1f})"
+    return name, f"{r['heldout']:.1%}{delta}", train, size
+
+
 def table(rows: dict[str, dict]) -> str:
-    base = rows["base"]["heldout"]
     lines = ["| method | alone | in a scene (subject only) | class drift | held-out (vs base) | train CPU min "
              "(wall) | file |", "|---|---:|---:|---:|---:|---:|---:|"]
     for key, r in rows.items():
-        method, _, weight = key.partition("@")
-        name = "base model (no training)" if key == "base" else METHODS[method].name + \
-            (f", loaded at weight {weight}" if weight else "")
-        train = f"{r['cpu_minutes']:.1f} ({r['wall_minutes']:.1f}), {r['steps']} steps" if "steps" in r else "-"
-        size = f"{r['bytes'] / 1024:.1f} KB" if "bytes" in r else "-"
-        delta = "" if key == "base" else f" ({100 * (r['heldout'] - base):+.1f})"
+        name, heldout, train, size = row_cells(key, r, rows["base"]["heldout"])
         lines.append(f"| {name} | {r['alone']:.1%} | {r['scene']:.1%} ({r['scene_subject']:.1%}) | "
-                     f"{r['class_drift']:.1%} | {r['heldout']:.1%}{delta} | {train} | {size} |")
+                     f"{r['class_drift']:.1%} | {heldout} | {train} | {size} |")
     return "\n".join(lines)
 
 
