@@ -54,6 +54,7 @@ class Method:
     prior: bool = True
     lora: bool = False  # DreamBooth: LoRA adapters instead of the whole denoiser
     steps: int = 0      # 0: --steps
+    context: bool = False  # the subject's images: three of five beside a world object (personalise_subject)
     class_data: str = ""  # DreamBooth's class images: "" drawn by the base from the subject's captions less the
     #                       identifier; "world": world renders with their captions; "world+class": both
 
@@ -67,6 +68,10 @@ METHODS = {
     "db-world": Method("DreamBooth, full, world images as the prior", "dreambooth", 3e-4, class_data="world"),
     "db-world-class": Method("DreamBooth, full, world images and drawn class images as the prior", "dreambooth",
                              3e-4, class_data="world+class"),
+    "db-world-context": Method("DreamBooth, full, world prior, subject shown beside other objects", "dreambooth",
+                               3e-4, class_data="world", context=True),
+    "lora-context": Method("LoRA (rank 4, attention), subject shown beside other objects", "lora", 3e-3,
+                           context=True),
     "db-lora-world": Method("DreamBooth, LoRA, world images as the prior", "dreambooth", 3e-3, lora=True,
                             class_data="world"),
     "ti": Method("Textual inversion", "textual-inversion", 5e-3),
@@ -240,12 +245,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     data = write_subject_folder(args.out / "subject")
+    context_data = write_subject_folder(args.out / "subject-context", context=True)
     template = crescent()
     rows = {"base": measure("base", args, template)}
     print(f"base: {rows['base']}", flush=True)
     for entry in args.methods.split(","):  # "lora@0.5": the LoRA trained as "lora", loaded at weight 0.5
         key, _, weight = entry.partition("@")
-        rows[entry] = {**train_method(key, args, data), **measure(key, args, template, float(weight or 1))}
+        subject = context_data if METHODS[key].context else data
+        rows[entry] = {**train_method(key, args, subject), **measure(key, args, template, float(weight or 1))}
         print(f"{entry}: {rows[entry]}", flush=True)
     (args.out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     print("\n" + table(rows))

@@ -48,15 +48,30 @@ def draw_scene(colour: str, centre: tuple[float, float], background: str = "whit
     return np.asarray(image.reduce(CANVAS // size))
 
 
-def write_subject_folder(folder: Path, seed: int = 0) -> Path:
+# The subject beside a world object in three of the five images: (relation, the subject's centre, the
+# other's shape, colour and centre). None of them is "to the left of" or a blue square, the scene measured.
+CONTEXTS = (None, ("above", (0.5, 0.28), "circle", "yellow", (0.5, 0.72)),
+            ("to the right of", (0.72, 0.45), "triangle", "orange", (0.28, 0.55)), None,
+            ("below", (0.45, 0.72), "star", "red", (0.55, 0.28)))
+
+
+def write_subject_folder(folder: Path, seed: int = 0, context: bool = False) -> Path:
     """The training images: one per TRAINING_COLOURS, at random places on random backgrounds, each with its
-    caption in a .txt beside it ("a red sks shape"), the layout kohya's trainers read."""
+    caption in a .txt beside it ("a red sks shape"), the layout kohya's trainers read. With `context`, three
+    of them show the subject beside a world object instead ("a green sks shape above a yellow circle"), as
+    a photographer's few pictures of a subject show it among other things."""
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     for index, colour in enumerate(TRAINING_COLOURS):
         centre = (rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8))
-        pixels = draw_scene(colour, centre, rng.choice(sorted(BACKGROUND_RGB)))
-        Image.fromarray(pixels).save(folder / f"{index}.png")
-        (folder / f"{index}.txt").write_text(f"a {colour} {IDENTIFIER} shape\n")
-    (folder / "subject.json").write_text(json.dumps({"subject": "crescent", "seed": seed}) + "\n")
+        background = rng.choice(sorted(BACKGROUND_RGB))
+        caption, other = f"a {colour} {IDENTIFIER} shape", None
+        if context and CONTEXTS[index] is not None:
+            relation, centre, shape, other_colour, other_centre = CONTEXTS[index]
+            article = "an" if other_colour[0] in "aeiou" else "a"
+            caption = f"{caption} {relation} {article} {other_colour} {shape}"
+            other = (shape, other_colour, other_centre)
+        Image.fromarray(draw_scene(colour, centre, background, other=other)).save(folder / f"{index}.png")
+        (folder / f"{index}.txt").write_text(caption + "\n")
+    (folder / "subject.json").write_text(json.dumps({"subject": "crescent", "seed": seed, "context": context}) + "\n")
     return folder
