@@ -55,6 +55,7 @@ class Method:
     prior: bool = True
     lora: bool = False  # DreamBooth: LoRA adapters instead of the whole denoiser
     steps: int = 0      # 0: --steps
+    convolutions: bool = False  # LoRA: adapters on every convolution too
     context: bool = False  # the subject's images: three of five beside a world object (personalise_subject)
     class_data: str = ""  # DreamBooth's class images: "" drawn by the base from the subject's captions less the
     #                       identifier; "world": world renders with their captions; "world+class": both
@@ -62,6 +63,7 @@ class Method:
 
 METHODS = {
     "lora": Method("LoRA (rank 4, attention)", "lora", 3e-3),
+    "lora-conv": Method("LoRA (rank 4, attention and convolutions)", "lora", 3e-3, convolutions=True),
     "lora-light": Method("LoRA (rank 4, attention), lr 1e-3, 150 steps", "lora", 1e-3, steps=150),
     "db-prior": Method("DreamBooth, full, prior preservation", "dreambooth", 3e-4),
     "db-noprior": Method("DreamBooth, full, no prior", "dreambooth", 3e-4, prior=False),
@@ -71,6 +73,8 @@ METHODS = {
                              3e-4, class_data="world+class"),
     "db-world-context": Method("DreamBooth, full, world prior, subject shown beside other objects", "dreambooth",
                                3e-4, class_data="world", context=True),
+    "db-world-800": Method("DreamBooth, full, world images as the prior, 800 steps", "dreambooth", 3e-4,
+                           class_data="world", steps=800),
     "db-world-200": Method("DreamBooth, full, world images as the prior, 200 steps", "dreambooth", 3e-4,
                            class_data="world", steps=200),
     "db-world-context-200": Method("DreamBooth, full, world prior, subject beside other objects, 200 steps",
@@ -103,7 +107,7 @@ def train_method(key: str, args, data: Path, init_word: str = "shape") -> dict:
     class_data = class_folder(method.class_data, args) if method.class_data else None
     started, cpu_started = time.perf_counter(), time.process_time()
     if method.kind == "lora":
-        trainer = train_lora(run, config, base, data, LoRASettings(), export=export)
+        trainer = train_lora(run, config, base, data, LoRASettings(convolutions=method.convolutions), export=export)
     elif method.kind == "dreambooth":
         trainer = train_dreambooth(run, config, base, data, IDENTIFIER, prior=method.prior,
                                    lora=LoRASettings() if method.lora else None, export=export,
