@@ -49,8 +49,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from pixeldrift.diffusion.forward import append_dims
-from pixeldrift.pipeline.pixels import images_to_pixels
+from pixeldrift.pipeline.pixels import images_to_pixels, pixels_to_images
 from pixeldrift.pipeline.request import _check_int, _check_range
+from pixeldrift.provenance.label import labelled_png_bytes
+from pixeldrift.provenance.record import SCHEDULE_KEY, GenerationRecord
+from pixeldrift.provenance.watermark import WatermarkSpec
 from pixeldrift.safety.moderation import enforce_prompt
 from pixeldrift.sampling.guidance import CFGDenoiser
 from pixeldrift.sampling.samplers import SAMPLERS, get_sampler
@@ -313,14 +316,64 @@ def check_measurement(model, task: str, measurement: torch.Tensor) -> tuple[int,
     """The (width, height) of the image a measurement restores to; refuses sizes the model cannot make."""
     if measurement.ndim != 4 or measurement.shape[1] != 3:
         raise ValueError(f"a measurement must be (N, 3, H, W) pixels, got {tuple(measurement.shape)}")
+    return restored_size(model, task, (measurement.shape[-1], measurement.shape[-2]))
+
+
+def restored_size(model, task: str, size: tuple[int, int]) -> tuple[int, int]:
+    """The (width, height) a measurement of `size` restores to; refuses sizes the model cannot make."""
     factor = SR_FACTOR if task == "sr4" else 1
-    width, height = measurement.shape[-1] * factor, measurement.shape[-2] * factor
+    width, height = size[0] * factor, size[1] * factor
     limits = model.limits
     if not (limits.accepts_side(width) and limits.accepts_side(height)):
         want = f"{limits.default_width // factor}x{limits.default_height // factor}"
-        raise ValueError(f"a {task} measurement of {measurement.shape[-1]}x{measurement.shape[-2]} restores to "
-                         f"{width}x{height}, which {model.name} cannot make (its own size needs {want} for {task})")
+        raise ValueError(f"a {task} measurement of {size[0]}x{size[1]} restores to {width}x{height}, which "
+                         f"{model.name} cannot make (its own size needs {want} for {task})")
     return width, height
+
+
+def image_measurement(model, task: str, picture: Image.Image, missing: Image.Image | None = None,
+                      simulate: bool = False, seed: int = 0, noise_std: float = NOISE_STD):
+    """(y, A), on the CPU, from an RGB picture: the picture as the measurement (inpainting: `missing`, an image
+    of its size, white where pixels are missing), or (simulate) the picture, clean, degraded by the task with
+    noise `noise_std` (inpainting: a random box), both drawn from `seed`. What `pixeldrift restore` and the
+    studio's POST /api/restore measure."""
+    if simulate:
+        restored_size(model, "deblur", picture.size)  # a clean picture must be a size the model makes
+        generator = torch.Generator().manual_seed(seed)
+        operator = make_operator(task, 1, picture.size, generator)
+        return measure(operator, images_to_pixels([picture]), noise_std, generator), operator
+    mask = None
+    if (missing is not None) != (task == "inpaint"):
+        raise ValueError("a mask of missing pixels goes with inpainting (and inpainting needs one)")
+    if missing is not None:
+        if missing.size != picture.size:
+            raise ValueError(f"the mask is {missing.width}x{missing.height} but the image is "
+                             f"{picture.width}x{picture.height}")
+        mask = (torch.from_numpy(np.array(missing.convert("L"))) < 128).float()[None, None]
+    restored_size(model, task, picture.size)
+    pixels = images_to_pixels([picture])
+    return (pixels if mask is None else pixels * mask), make_operator(task, 1, picture.size, mask=mask)
+
+
+def restore_record(settings: RestoreSettings, prompt: str, model_name: str, size: tuple[int, int], source: str,
+                   simulated: bool) -> GenerationRecord:
+    """The restored image's record: the sampling (the schedule when not the model's), and the restore's own
+    settings in `extra`."""
+    schedule = {SCHEDULE_KEY: settings.schedule} if settings.schedule else {}
+    return GenerationRecord(
+        prompt=prompt, steps=settings.steps, sampler=settings.sampler, cfg_scale=settings.guidance,
+        seed=settings.seed, width=size[0], height=size[1], model=model_name,
+        extra={**schedule, "Restore": settings.task, "Restore method": settings.method,
+               "Restore zeta": f"{settings.step_size:g}", "Measurement noise": f"{settings.noise_std:g}",
+               "Measurement": "simulated" if simulated else "given", "Restored from": source})
+
+
+def measurement_png(y: torch.Tensor, record: GenerationRecord, watermark: bool = True) -> bytes:
+    """The (first) measurement as a PNG labelled with the restoration's record; watermarked where its size
+    allows (an sr4 measurement of a 64-pixel image is 16 pixels, under the watermark's tile)."""
+    image = pixels_to_images(y[:1].clamp(-1, 1))[0]
+    fits = min(image.size) >= WatermarkSpec().min_size
+    return labelled_png_bytes(image, record, watermark=watermark and fits)
 
 
 @torch.no_grad()

@@ -6,16 +6,14 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
-import torch
 
 from pixeldrift.applications import inverse_problems as ip
+from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.cli.generate import _check_output
 from pixeldrift.cli.generation_options import open_image, reported
-from pixeldrift.pipeline.pixels import images_to_pixels, pixels_to_images
+from pixeldrift.pipeline.pixels import pixels_to_images
 from pixeldrift.pipeline.request import GeneratedImage
 from pixeldrift.pretrained import open_model
-from pixeldrift.provenance.record import GenerationRecord
 from pixeldrift.safety.moderation import PromptTooLong, check_prompt_length
 from pixeldrift.sampling.samplers import SAMPLERS
 
@@ -31,8 +29,11 @@ from pixeldrift.sampling.samplers import SAMPLERS
 @click.option("--mask", "mask_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --task inpaint: an image of IMAGE's size, white where pixels are missing.")
 @click.option("--simulate", is_flag=True,
-              help="IMAGE is clean: degrade it by the task (noise 0.05; inpaint hides a random box from --seed) "
+              help="IMAGE is clean: degrade it by the task (noise --noise; inpaint hides a random box from --seed) "
                    "and restore that; the degraded image is written beside the output as *-degraded.png.")
+@click.option("--noise", type=click.FloatRange(1e-4, 1), default=ip.NOISE_STD, show_default=True,
+              help="sigma_y, the measurement's noise in pixels of [-1, 1]: --simulate adds it; Pi-GDM weighs the "
+                   "residual by it (DPS's normalised step does not use it).")
 @click.option("--prompt", default="", help="What the image shows (a caption steers the prior); none by default.")
 @click.option("--steps", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="Sampler steps: DPS needs many (on 40 world scenes 50 verified 8-23 points more than 30).")
@@ -47,7 +48,7 @@ from pixeldrift.sampling.samplers import SAMPLERS
 @click.option("--no-watermark", is_flag=True, help="Skip the invisible watermark (recorded in the metadata).")
 @click.option("-o", "--out", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The .png to write (labelled as AI-generated, like generate's).")
-def restore(image, task, method, mask_path, simulate, prompt, steps, sampler, zeta, seed, model_path, device,
+def restore(image, task, method, mask_path, simulate, noise, prompt, steps, sampler, zeta, seed, model_path, device,
             no_watermark, output):
     """Restore IMAGE, a degraded picture, with the model as the prior; writes a labelled PNG.
 
@@ -69,42 +70,21 @@ def restore(image, task, method, mask_path, simulate, prompt, steps, sampler, ze
     if (mask_path is not None) != (task == "inpaint" and not simulate):
         raise click.BadParameter("--mask goes with --task inpaint (and not with --simulate), and inpainting needs "
                                  "one unless --simulate draws a box", param_hint="--mask")
-    settings = ip.RestoreSettings(task=task, method=method, steps=steps, sampler=sampler, zeta=zeta, seed=seed)
+    settings = ip.RestoreSettings(task=task, method=method, steps=steps, sampler=sampler, zeta=zeta,
+                                  noise_std=noise, seed=seed)
     reported(settings.check)
-    picture = open_image(image)
+    picture, missing = open_image(image), open_image(mask_path, "L")
     started = time.perf_counter()
     model = reported(lambda: open_model(model_path, device=device))
-    y, operator = reported(lambda: _measurement(model, task, picture, mask_path, simulate, seed))
+    y, operator = reported(lambda: ip.image_measurement(model, task, picture, missing, simulate, seed, noise))
     restored = reported(lambda: ip.restore(model, y, operator, [prompt], settings))
     result = pixels_to_images(restored)[0]
-    record = GenerationRecord(
-        prompt=prompt, steps=steps, sampler=sampler, cfg_scale=1.0, seed=seed, width=result.width,
-        height=result.height, model=model.name,
-        extra={"Restore": task, "Restore method": method, "Restore zeta": f"{settings.step_size:g}",
-               "Measurement noise": f"{ip.NOISE_STD:g}", "Restored from": image.name})
+    record = ip.restore_record(settings, prompt, model.name, result.size, image.name, simulate)
     GeneratedImage(result, record).save(output, watermark=not no_watermark)
     if simulate:
         degraded = output.with_name(output.stem + "-degraded.png")
-        GeneratedImage(pixels_to_images(y.clamp(-1, 1))[0], record).save(degraded, watermark=not no_watermark)
+        write_bytes_atomically(degraded, ip.measurement_png(y, record, watermark=not no_watermark))
         click.echo(f"wrote {degraded} (the simulated measurement)")
     click.echo(f"wrote {output} ({task}, {method}, {result.width}x{result.height}) "
                f"in {time.perf_counter() - started:.1f} s")
 
-
-def _measurement(model, task: str, picture, mask_path: Path | None, simulate: bool, seed: int):
-    """(y, A): the picture as the measurement, or (--simulate) the picture degraded by the task."""
-    pixels = images_to_pixels([picture]).to(model.device)
-    if simulate:
-        ip.check_measurement(model, "deblur", pixels)  # a clean picture must be a size the model makes
-        generator = torch.Generator().manual_seed(seed)
-        operator = ip.make_operator(task, 1, picture.size, generator)
-        return ip.measure(operator, pixels, ip.NOISE_STD, generator), operator
-    mask = None
-    if task == "inpaint":
-        hole = open_image(mask_path, "L")
-        if hole.size != picture.size:
-            raise ValueError(f"the mask is {hole.size[0]}x{hole.size[1]} but the image is "
-                             f"{picture.width}x{picture.height}")
-        mask = (torch.from_numpy(np.array(hole)) < 128).float()[None, None].to(model.device)
-        pixels = pixels * mask
-    return pixels, ip.make_operator(task, 1, picture.size, mask=mask)

@@ -21,7 +21,7 @@ from pixeldrift import __version__
 from pixeldrift.server import a1111_api, a1111_controlnet, a1111_settings, openai_api, own_api, own_controls
 from pixeldrift.server import arena_api, audit_api, augment_api
 from pixeldrift.server import spot_api
-from pixeldrift.server import video_api
+from pixeldrift.server import restore_api, video_api
 from pixeldrift.server.adapters import AdapterCatalog
 from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError, install_error_handlers
@@ -47,9 +47,10 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     gallery = Gallery(settings.gallery_dir)
     studio = Studio(settings, catalog, gallery, queue=None, controls=controls,
                     adapters=AdapterCatalog.load(settings.lora_dir, settings.embedding_dir), video=video)
-    # one worker for images, clips and audits (audit_api.AuditRunner, a video_api.ClipRunner): none runs beside another
-    studio.queue = JobQueue(audit_api.AuditRunner(catalog, gallery, settings), settings.queue_size, settings.device,
-                            on_change=studio.save_job)
+    # one worker for images, clips, audits and restorations (restore_api.RestoreRunner, an audit_api.AuditRunner, a
+    # video_api.ClipRunner): none runs beside another
+    studio.queue = JobQueue(restore_api.RestoreRunner(catalog, gallery, settings), settings.queue_size,
+                            settings.device, on_change=studio.save_job)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -78,6 +79,7 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
     app.include_router(augment_api.router)
     app.include_router(spot_api.router)
     app.include_router(video_api.router)
+    app.include_router(restore_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)

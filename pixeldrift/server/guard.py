@@ -41,9 +41,10 @@ SECURITY_HEADERS = [
 
 
 # routes whose JSON or multipart bodies carry images; every other body holds text fields only
-# txt2img and /controlnet/detect carry images too: ControlNet units' control images, as base64; /api/video a first frame
+# txt2img and /controlnet/detect carry images too: ControlNet units' control images, as base64; /api/video a first
+# frame; /api/restore the image to restore and its mask
 UPLOAD_PATHS = ("/api/jobs", "/api/control/map", "/sdapi/v1/img2img", "/sdapi/v1/txt2img", "/controlnet/detect",
-                "/v1/images/edits", "/v1/images/variations", "/api/video")
+                "/v1/images/edits", "/v1/images/variations", "/api/video", "/api/restore")
 BUSY = "the server is holding too many large request bodies at once; try again in a moment"
 
 

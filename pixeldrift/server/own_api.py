@@ -199,12 +199,12 @@ def search_gallery(q: str = Query("", max_length=500, description="words that mu
                    limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
                    studio: Studio = Depends(get_studio)) -> dict:
     rows, total = studio.gallery.search(q, limit, offset)
-    return {"images": [_with_urls(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+    return {"images": [with_urls(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/gallery/{image_id}")
 def gallery_image(image_id: str, studio: Studio = Depends(get_studio)) -> dict:
-    return _with_urls(studio.image_row(image_id))
+    return with_urls(studio.image_row(image_id))
 
 
 @router.get("/gallery/{image_id}/image.png", response_class=FileResponse,
@@ -226,6 +226,6 @@ def delete_image(image_id: str, studio: Studio = Depends(get_studio)) -> dict:
     return {"deleted": image_id}
 
 
-def _with_urls(row: dict) -> dict:
+def with_urls(row: dict) -> dict:
     return {**row, "url": f"/api/gallery/{row['id']}/image.png",
             "download_url": f"/api/gallery/{row['id']}/image.png?download=1"}

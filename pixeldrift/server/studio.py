@@ -14,7 +14,7 @@ from pixeldrift.server.adapters import AdapterCatalog
 from pixeldrift.server.control_catalog import ControlCatalog
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.gallery import ID_PATTERN, Gallery
-from pixeldrift.server.job import Job
+from pixeldrift.server.job import CANCELLED, SUCCEEDED, Job
 from pixeldrift.server.job_queue import JobQueue, QueueFull
 from pixeldrift.server.job_request import request_settings
 from pixeldrift.server.model_catalog import ModelCatalog
@@ -38,6 +38,15 @@ class Studio:
     def submit(self, job: Job) -> int:
         """Queue a job (its row written first); ApiError 429 with Retry-After when the queue is full."""
         return self._queued(lambda: self.queue.submit(job))
+
+    async def run_to_end(self, job: Job, cancelled: str, failed: str) -> None:
+        """Queue a job and wait for its end: ApiError 409 when it was cancelled, 500 when it failed."""
+        self.submit(job)
+        await job.wait_finished()
+        if job.status == CANCELLED:
+            raise ApiError(409, f"{cancelled}: {job.error}")
+        if job.status != SUCCEEDED:
+            raise ApiError(500, job.error or failed)
 
     @staticmethod
     def _queued(action):

@@ -33,7 +33,7 @@ from pixeldrift.pipeline.video_files import MAX_FPS, MIN_FPS, gif_bytes, mp4_byt
 from pixeldrift.pipeline.video_model import VideoSettings
 from pixeldrift.server.errors import ApiError
 from pixeldrift.server.gallery import ID_PATTERN
-from pixeldrift.server.job import CANCELLED, SUCCEEDED, Job, JobCancelled
+from pixeldrift.server.job import Job, JobCancelled
 from pixeldrift.server.job_request import Name, Prompt, build_job
 from pixeldrift.server.job_runner import JobRunner
 from pixeldrift.server.model_catalog import ModelCatalog
@@ -237,12 +237,7 @@ async def make_video(body: ClipBody, studio: Studio = Depends(get_studio),
     """A clip, made on the job worker; answers once its labelled MP4 and GIF are stored."""
     studio.check_room()
     job = await run_in_threadpool(clip_job, body, studio, served)   # decoding and checks off the event loop
-    studio.submit(job)
-    await job.wait_finished()
-    if job.status == CANCELLED:
-        raise ApiError(409, f"the clip was not made: {job.error}")
-    if job.status != SUCCEEDED:
-        raise ApiError(500, job.error or "the clip failed")
+    await studio.run_to_end(job, "the clip was not made", "the clip failed")
     return served.clips.get(job.clip_id)
 
 

@@ -45,6 +45,18 @@ def test_simulate_writes_the_degraded_measurement_beside_the_restoration(random_
     assert read_labels(out.read_bytes()).record.extra["Restore method"] == "pigdm"
 
 
+def test_a_simulated_sr4_measurement_too_small_to_watermark_is_written_labelled_without_one(random_model_dir, tmp_path):
+    out = tmp_path / "big.png"
+    result = run("restore", picture(tmp_path / "clean.png", 32), "--task", "sr4", "--simulate", "--noise", 0.1,
+                 "--model", random_model_dir, "--steps", 1, "-o", out)
+    assert result.exit_code == 0, result.output
+    degraded = read_labels((tmp_path / "big-degraded.png").read_bytes())
+    assert Image.open(tmp_path / "big-degraded.png").size == (8, 8) and not degraded.label["watermark"]["embedded"]
+    record = read_labels(out.read_bytes()).record
+    assert (record.extra["Measurement noise"], record.extra["Measurement"]) == ("0.1", "simulated")
+    assert degraded.ai_generated and degraded.record == record
+
+
 def test_inpainting_reads_the_mask(random_model_dir, tmp_path):
     mask = np.zeros((32, 32), np.uint8)
     mask[8:16, 8:16] = 255
@@ -72,6 +84,7 @@ def test_measurements_the_model_cannot_restore_are_refused(random_model_dir, tmp
     (["--task", "denoise"], "'denoise' is not one of 'sr4', 'deblur', 'motion', 'inpaint'"),
     (["--task", "sr4", "--method", "ddrm"], "'ddrm' is not one of 'dps', 'pigdm'"),
     (["--task", "sr4", "--zeta", "-1"], "-1.0 is not in the range 0<=x<=100"),
+    (["--task", "sr4", "--noise", "0"], "0.0 is not in the range 0.0001<=x<=1"),
     (["--task", "sr4", "-o", "x.jpg"], "must end in .png"),
 ])
 def test_bad_options_are_refused_before_any_model_is_loaded(tmp_path, options, message):

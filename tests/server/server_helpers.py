@@ -47,6 +47,44 @@ def wait_job(client, job_id: str, timeout: float = 30.0) -> dict:
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
+def queued_behind_an_image_job(client, model: GatedModel, path: str, body: dict, kind: str) -> tuple[dict, dict]:
+    """POST `body` to `path` twice while an image job holds the worker (on `model`, gated), and cancel the second
+    while it waits; checks both waited queued, the first ran after the image job and the second answered 409.
+    Returns the two answers' JSON."""
+    answers, threads = {}, []
+
+    def post(name):
+        answers[name] = client.post(path, json=body)
+
+    def waiting() -> list[dict]:
+        return [j for j in client.get("/api/jobs").json()["jobs"] if j["kind"] == kind][::-1]  # oldest first
+    try:
+        image_job = client.post("/api/jobs", json={"prompt": "a red circle", "steps": 3}).json()
+        assert model.paused.wait(30)
+        for name in ("made", "cancelled"):
+            threads.append(threading.Thread(target=post, args=(name,)))
+            threads[-1].start()
+            deadline = time.monotonic() + 30
+            while len(waiting()) < len(threads):
+                assert time.monotonic() < deadline, f"the {kind} job was never queued"
+                time.sleep(0.02)
+        jobs = waiting()
+        time.sleep(0.3)
+        assert [client.get(f"/api/jobs/{j['id']}").json()["status"] for j in jobs] == ["queued", "queued"]
+        assert client.get(f"/api/jobs/{image_job['id']}").json()["status"] == "running"
+        assert client.delete(f"/api/jobs/{jobs[1]['id']}").json()["status"] == "cancelled"
+    finally:
+        model.gate.set()
+    for thread in threads:
+        thread.join(60)
+    image = wait_job(client, image_job["id"])
+    made, cancelled = answers["made"], answers["cancelled"]
+    assert made.status_code == 200 and image["status"] == "succeeded"
+    assert client.get(f"/api/jobs/{made.json()['job_id']}").json()["started"] >= image["finished"]  # after, not beside
+    assert cancelled.status_code == 409 and "cancelled by the user" in cancelled.json()["detail"]
+    return made.json(), cancelled.json()
+
+
 def png_base64(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")

@@ -73,6 +73,20 @@ def wait_until(page, expression: str, timeout_s: float = 30.0) -> None:
     raise AssertionError(f"still false after {timeout_s:g} s: {expression}")
 
 
+def paint_stroke(page, mask_canvas: str, image_canvas: str, to: tuple[float, float]) -> None:
+    """One stroke on a mask painter, from near its top-left corner to `to` (fractions of its size). The image
+    under it loads asynchronously and clears the mask when it lands: paint only after that (under load the stroke
+    was otherwise wiped, and the inpaint changed nothing)."""
+    canvas = page.locator(mask_canvas)
+    canvas.wait_for(state="visible")
+    wait_until(page, f"document.getElementById('{image_canvas}').getContext('2d').getImageData(0, 0, 1, 1).data[3] > 0")
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 10, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * to[0], box["y"] + box["height"] * to[1], steps=12)
+    page.mouse.up()
+
+
 def wait_done(page) -> None:
     # expect() polls without eval(), which the page's Content-Security-Policy forbids
     page.expect(page.locator("#status")).to_have_text(re.compile(r"^Done"), timeout=60_000)
@@ -106,16 +120,7 @@ def test_paint_a_mask_and_inpaint(page):
     page.click("#generate")
     wait_done(page)
     page.locator("#results .card button[data-action=inpaint]").first.click()
-    canvas = page.locator("#mask-canvas")
-    canvas.wait_for(state="visible")
-    # The start image loads asynchronously and clears the mask when it lands: paint only after that
-    # (under load the stroke was otherwise wiped, and the inpaint changed nothing).
-    wait_until(page, "document.getElementById('init-canvas').getContext('2d').getImageData(0, 0, 1, 1).data[3] > 0")
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + 10, box["y"] + 10)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.9, steps=12)
-    page.mouse.up()
+    paint_stroke(page, "#mask-canvas", "init-canvas", (0.4, 0.9))
     page.shot("studio-mask-painted")
     sent = []
     page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/jobs") else None)
@@ -193,9 +198,9 @@ def test_results_show_large_and_crisp_with_their_buttons_on_one_line(page):
     assert image.evaluate("(img) => getComputedStyle(img).imageRendering") == "pixelated"
     buttons = page.locator("#results .card .card-actions > *")
     tops = {round(buttons.nth(i).bounding_box()["y"]) for i in range(buttons.count())}
-    assert buttons.count() == 5 and len(tops) == 1
+    assert buttons.count() == 6 and len(tops) == 1   # img2img, Inpaint, Restore, Reuse, Save, Delete
     gallery_buttons = page.locator("#gallery-list .card .card-actions > *")
-    assert len({round(gallery_buttons.nth(i).bounding_box()["y"]) for i in range(5)}) == 1
+    assert len({round(gallery_buttons.nth(i).bounding_box()["y"]) for i in range(6)}) == 1
     assert missing == []
     page.shot("studio-result-large")
 

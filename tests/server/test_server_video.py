@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
-import time
 
 import imageio_ffmpeg
 import numpy as np
@@ -28,7 +26,7 @@ from pixeldrift.provenance.label import AI_STATEMENT
 from pixeldrift.provenance.record import GenerationRecord
 from pixeldrift.server import video_api
 from pixeldrift.server.video_api import ClipStore, ServedVideo
-from server_helpers import GatedModel, png_base64, wait_job
+from server_helpers import GatedModel, png_base64, queued_behind_an_image_job
 from test_server_bad_input import bomb_png
 
 PROMPT = "a red circle moving right"
@@ -250,35 +248,7 @@ def test_the_body_limit_is_the_upload_limit(make_client, video_dir):
 def test_a_clip_waits_for_the_image_job_on_the_worker_and_can_be_cancelled(make_client, default_model, video_dir):
     model = GatedModel(default_model)
     client = make_client(model, video_path=video_dir, watermark=False)
-    answers, threads = {}, []
-
-    def post(name):
-        answers[name] = client.post("/api/video", json=FAST)
-    try:
-        image_job = client.post("/api/jobs", json={"prompt": "a red circle", "steps": 3}).json()
-        assert model.paused.wait(30)
-        threads += [threading.Thread(target=post, args=(name,)) for name in ("made", "cancelled")]
-        for thread in threads:
-            thread.start()
-            deadline = time.monotonic() + 30
-            while len([j for j in client.get("/api/jobs").json()["jobs"] if j["kind"] == "video"]) < \
-                    threads.index(thread) + 1:
-                assert time.monotonic() < deadline, "the clip was never queued"
-                time.sleep(0.02)
-        clips = [j for j in client.get("/api/jobs").json()["jobs"] if j["kind"] == "video"][::-1]  # oldest first
-        time.sleep(0.3)
-        assert [client.get(f"/api/jobs/{j['id']}").json()["status"] for j in clips] == ["queued", "queued"]
-        assert client.get(f"/api/jobs/{image_job['id']}").json()["status"] == "running"
-        assert client.delete(f"/api/jobs/{clips[1]['id']}").json()["status"] == "cancelled"
-    finally:
-        model.gate.set()
-    for thread in threads:
-        thread.join(60)
-    image = wait_job(client, image_job["id"])
-    made = answers["made"].json()
-    assert answers["made"].status_code == 200 and image["status"] == "succeeded"
-    assert client.get(f"/api/jobs/{made['job_id']}").json()["started"] >= image["finished"]  # after, not beside
-    assert answers["cancelled"].status_code == 409 and "cancelled by the user" in answers["cancelled"].json()["detail"]
+    made, _ = queued_behind_an_image_job(client, model, "/api/video", FAST, "video")
     assert clip_files(client) == sorted(f"{made['id']}.{kind}" for kind in ("gif", "json", "mp4"))
 
 

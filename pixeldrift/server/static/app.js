@@ -23,9 +23,10 @@ async function api(path, options = {}) {
   return body;
 }
 
-function showError(error) {
-  $("error").textContent = error ? String(error.message || error) : "";
-  $("error").hidden = !error;
+function showError(error, id = "error") {
+  // the error's message in the element `id` (the form's; a panel's own: video.js, restore.js), or none
+  $(id).textContent = error ? String(error.message || error) : "";
+  $(id).hidden = !error;
 }
 
 // --- the form --------------------------------------------------------------------------------
@@ -213,16 +214,24 @@ function card(row) {
   const settings = row.kind === "grid" ? "X/Y/Z grid, first cell:" : `${row.width}x${row.height},`;
   node.querySelector("figcaption").textContent =
     `${row.prompt} | ${settings} ${row.steps} steps, ${row.sampler}, cfg ${row.cfg_scale}, seed ${row.seed}, ${row.model}` +
-    (row.settings?.augmentation ? ` | augmented from "${row.settings.augmentation.prompt}"` : "");
+    (row.settings?.augmentation ? ` | augmented from "${row.settings.augmentation.prompt}"` : "") +
+    (row.kind === "restore" ? ` | ${restoredFrom(row.settings.record.extra)}` : "");
   // "To video" only where video.js found a video model on this server (it then draws the gallery again)
   if (!document.body.classList.contains("video-on")) node.querySelector("[data-action=video]").remove();
-  for (const button of node.querySelectorAll("[data-action=img2img], [data-action=inpaint], [data-action=video]")) {
-    button.hidden = row.kind === "grid";  // a sheet of many images is no start image (nor first frame)
+  for (const button of node.querySelectorAll("[data-action=img2img], [data-action=inpaint], [data-action=video], " +
+      "[data-action=restore]")) {
+    button.hidden = row.kind === "grid";  // a sheet of many images is no start image (nor first frame, nor restored)
   }
   node.querySelector("a").href = row.download_url;
   node.querySelector("a").download = `pixeldrift-${row.id.slice(0, 12)}.png`;
   node.addEventListener("click", (event) => cardAction(event, row, node));
   return node;
+}
+
+function restoredFrom(extra) {
+  // a restore's settings, from its record (restore.js shows the same beside the result)
+  return `restored: ${extra.Restore} by ${extra["Restore method"]}, zeta ${extra["Restore zeta"]}, noise ` +
+    `${extra["Measurement noise"]}, measurement ${extra.Measurement}, from ${extra["Restored from"]}`;
 }
 
 async function cardAction(event, row, node) {
@@ -274,7 +283,25 @@ async function refreshGallery(more = false) {
   }
 }
 
-// --- drawing on a canvas: the mask painter and the control scribble share it ---------------------------
+// --- a gallery image as the server keeps it: its labelled PNG's own bytes (video.js, restore.js send them) -----
+function dataUrlOf(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+async function galleryImage(id) {
+  // { row: the gallery row, data: the PNG, byte for byte, as a data URL }
+  const row = await api(`/api/gallery/${id}`);
+  const response = await fetch(row.url);
+  if (!response.ok) throw new Error(`the image could not be read (HTTP ${response.status})`);
+  return { row, data: await dataUrlOf(await response.blob()) };
+}
+
+// --- drawing on a canvas: the mask painters and the control scribble share it ---------------------------
 function loadImageOnto(url, canvases) {
   // the image at its own size on canvases[0]; every canvas takes that size (which also clears it)
   return new Promise((resolve, reject) => {
@@ -360,9 +387,8 @@ function invertMask() {
   context.putImageData(pixels, 0, 0);
 }
 
-function maskDataUrl() {
-  // the painted overlay -> white (repaint) on black (keep), the same size as the start image
-  const source = $("mask-canvas");
+function maskDataUrl(source = $("mask-canvas")) {
+  // the painted overlay -> white (repaint) on black (keep), the same size as the image under it
   const out = document.createElement("canvas");
   out.width = source.width;
   out.height = source.height;

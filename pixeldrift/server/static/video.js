@@ -3,17 +3,15 @@
 // frame the panel makes a clip of its prompt alone (text-to-video). The clip plays in a <video> from its MP4's URL
 // (the page's Content-Security-Policy takes media from this server only), the GIF instead where the MP4 cannot
 // play; both are offered for download beside the clip's label and record. On a server without a video model the
-// panel says so and the cards offer no "To video". Uses app.js's api(), numberOrNull() and refreshGallery().
+// panel says so and the cards offer no "To video". Uses app.js's api(), showError(), numberOrNull(),
+// galleryImage() and refreshGallery().
 "use strict";
 
 (() => {
   const byId = (id) => document.getElementById(id);
   const video = { info: null, first: null };   // first: { data: the picture's own bytes as a data URL, row }
 
-  function showVideoError(error) {
-    byId("video-error").textContent = error ? String(error.message || error) : "";
-    byId("video-error").hidden = !error;
-  }
+  const showVideoError = (error) => showError(error, "video-error");
 
   async function load() {
     const info = await api("/api/video");
@@ -28,22 +26,11 @@
     byId("video-image-guidance").placeholder = `default ${info.defaults.image_guidance}`;
   }
 
-  function dataUrlOf(blob) {
-    return new Promise((resolve, reject) => {
-      const reader = new FileReader();
-      reader.onload = () => resolve(reader.result);
-      reader.onerror = () => reject(reader.error);
-      reader.readAsDataURL(blob);
-    });
-  }
-
   async function toVideo(id) {
     // the gallery's labelled PNG, byte for byte, is the first frame the server reads
     showVideoError(null);
-    const row = await api(`/api/gallery/${id}`);
-    const response = await fetch(row.url);
-    if (!response.ok) throw new Error(`the image could not be read (HTTP ${response.status})`);
-    video.first = { data: await dataUrlOf(await response.blob()), row };
+    const { row, data } = await galleryImage(id);
+    video.first = { data, row };
     const { width, height } = video.info;
     const other = row.width !== width || row.height !== height ? `; the model makes ${width}x${height}` : "";
     byId("video-first-image").src = row.url;
