@@ -285,7 +285,7 @@ def main() -> None:
     print("\n" + table(rows) + footer)
     (args.out / "table.md").write_text(table(rows) + footer + "\n")
     if args.figure:
-        figure(rows, args.out).save(args.figure)
+        figure(rows, args.out).quantize(64).save(args.figure, optimize=True)  # 64 colours: half the bytes
 
 
 if __name__ == "__main__":
