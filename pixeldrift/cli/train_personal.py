@@ -17,7 +17,15 @@ BASE = click.option("--base", type=click.Path(file_okay=False, path_type=Path), 
                     show_default=True, help="The model folder to personalise; its weights are never changed.")
 OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
                    help="Run folder: checkpoint, training log, samples (and DreamBooth's class images).")
+ANY_BASE = click.option("--base", type=click.Path(path_type=Path), default=Path("models/default"), show_default=True,
+                        help="The model to personalise, never changed: a pixeldrift model folder, or a Stable "
+                             "Diffusion checkpoint (a diffusers folder or one .safetensors file: SD 1.x, 2.x, SDXL).")
 FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _is_stable_diffusion(base: Path) -> bool:
+    """A diffusers folder or a single checkpoint file, not a pixeldrift model folder."""
+    return not (base / "config.json").is_file() or (base / "model_index.json").is_file()
 
 
 def _token(help_text: str):
@@ -89,9 +97,7 @@ def _command_line(name: str, options: dict, **named) -> str:
 
 @train.command("lora")
 @_trainer_options(lr=2e-3, **PERSONAL_DEFAULTS)
-@click.option("--base", type=click.Path(path_type=Path), default=Path("models/default"), show_default=True,
-              help="The model to adapt, never changed: a pixeldrift model folder, or a Stable Diffusion "
-                   "checkpoint (a diffusers folder or one .safetensors file: SD 1.x, 2.x, SDXL).")
+@ANY_BASE
 @_lora_shape
 @click.option("--caption-dropout", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of captions replaced by the empty prompt.")
@@ -114,7 +120,7 @@ def train_lora_command(out, base, rank, alpha, convolutions, adapt_text, caption
 
     _refuse_world_and_size(data)
     settings = _run_value(lambda: _lora_settings(rank, alpha, convolutions, adapt_text))
-    if not (base / "config.json").is_file() or (base / "model_index.json").is_file():
+    if _is_stable_diffusion(base):
         _train_stable_diffusion_lora(out, base, settings, caption_dropout or sample_every, export, data, resume,
                                      check, options)
         return
@@ -195,25 +201,36 @@ def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_ima
 
 @train.command("textual-inversion")
 @_trainer_options(lr=5e-3, **PERSONAL_DEFAULTS)
-@BASE
+@ANY_BASE
 @_token("The new word to learn; every caption uses it ('a red sks shape').")
 @click.option("--init-word", default="shape", show_default=True,
-              help="A one-token word whose embedding the new one starts from (a coarse description).")
+              help="A word whose embedding the new one starts from (a coarse description of the subject).")
+@click.option("--vectors", type=click.IntRange(1, 75), default=1, show_default=True,
+              help="Vectors the word stands for (Stable Diffusion only; pixeldrift's words have one).")
 @_samples
 @OUT
 @click.option("--export", type=FILE, help="Write the embedding (.safetensors, A1111's layout) here at the end.")
-def train_inversion_command(out, base, token, init_word, sample_every, sample_prompt, export, data, size, resume,
-                            check, **options):
+def train_inversion_command(out, base, token, init_word, vectors, sample_every, sample_prompt, export, data, size,
+                            resume, check, **options):
     """Learn one new word's embedding (textual inversion), every weight frozen: Gal et al. 2023.
 
     \b
     Examples:
       pixeldrift train textual-inversion --data my_subject --token sks --out runs/ti --export sks.safetensors
       pixeldrift generate "a red sks shape" --embedding sks.safetensors
+      pixeldrift train textual-inversion --base sd15.safetensors --data my_cat --token sks --init-word cat \\
+          --vectors 4 --lr 5e-3 --out runs/sd-ti --export sks.safetensors
+      pixeldrift generate "a photo of sks on a sofa" --model sd15.safetensors --embedding sks.safetensors
     """
     from pixeldrift.train.textual_inversion import inversion_trainer, train_textual_inversion
 
     _refuse_world_and_size(data)
+    if _is_stable_diffusion(base):
+        _train_stable_diffusion_inversion(out, base, token, init_word, vectors, sample_every, export, data, resume,
+                                          check, options)
+        return
+    if vectors != 1:
+        raise click.UsageError("--vectors is for Stable Diffusion checkpoints: a pixeldrift model's word has one")
     if check:
         _run(lambda: _check(inversion_trainer(out, _config(**options), base, data, token, init_word), resume))
         return
@@ -221,6 +238,25 @@ def train_inversion_command(out, base, token, init_word, sample_every, sample_pr
     _train(lambda hook, every: train_textual_inversion(out, _config(**options), base, data, token, init_word, export,
                                                        resume, hook, every, command),
            out, sample_every, sample_prompt, export)
+
+
+def _train_stable_diffusion_inversion(out, base, token, init_word, vectors, sample_every, export, data, resume,
+                                      check, options) -> None:
+    """`train textual-inversion --base` a Stable Diffusion checkpoint (train/sd_textual_inversion.py)."""
+    from pixeldrift.train.sd_textual_inversion import sd_inversion_trainer, train_sd_textual_inversion
+
+    if sample_every:
+        raise click.UsageError("--sample-every is not available for Stable Diffusion checkpoints yet")
+    if check:
+        _run(lambda: _check(sd_inversion_trainer(out, _config(**options), base, data, token, vectors, init_word),
+                            resume))
+        return
+    if export is not None and export.stem.lower() != token.lower():
+        click.echo(f"note: the word of {export.name} will be {export.stem.lower()!r}, its file name, as A1111 "
+                   f"reads it; name it {token}{export.suffix} for the word {token!r}")
+    _train(lambda hook, every: train_sd_textual_inversion(out, _config(**options), base, data, token, vectors,
+                                                          init_word, export=export, resume=resume),
+           out, 0, "", export)
 
 
 def _run_value(make):

@@ -21,10 +21,10 @@ MAX_NEW_TOKENS = 64
 class ExtendedEmbedding(nn.Module):
     """A frozen nn.Embedding of V rows plus trainable rows `new` (k, D), read by ids V .. V + k - 1."""
 
-    def __init__(self, table: nn.Embedding, new_rows: torch.Tensor) -> None:
+    def __init__(self, table: nn.Embedding, new_rows: torch.Tensor, most: int = MAX_NEW_TOKENS) -> None:
         super().__init__()
-        if new_rows.ndim != 2 or new_rows.shape[1] != table.embedding_dim or not 1 <= len(new_rows) <= MAX_NEW_TOKENS:
-            raise ValueError(f"new token embeddings must have shape (1..{MAX_NEW_TOKENS}, {table.embedding_dim}), "
+        if new_rows.ndim != 2 or new_rows.shape[1] != table.embedding_dim or not 1 <= len(new_rows) <= most:
+            raise ValueError(f"new token embeddings must have shape (1..{most}, {table.embedding_dim}), "
                              f"got {tuple(new_rows.shape)}")
         if not torch.isfinite(new_rows).all():
             raise ValueError("new token embeddings must be finite numbers")
@@ -42,8 +42,10 @@ class ExtendedEmbedding(nn.Module):
         return torch.where(is_new[..., None], new, old)
 
 
-def extend(table: nn.Embedding | ExtendedEmbedding, rows: torch.Tensor) -> ExtendedEmbedding:
-    """`table` with `rows` appended (after any rows it already has); the original table stays frozen."""
+def extend(table: nn.Embedding | ExtendedEmbedding, rows: torch.Tensor,
+           most: int = MAX_NEW_TOKENS) -> ExtendedEmbedding:
+    """`table` with `rows` appended (after any rows it already has, `most` in all); the original table stays
+    frozen."""
     if isinstance(table, ExtendedEmbedding):
-        return ExtendedEmbedding(table.table, torch.cat([table.new.detach(), rows.to(table.new.dtype)]))
-    return ExtendedEmbedding(table, rows)
+        return ExtendedEmbedding(table.table, torch.cat([table.new.detach(), rows.to(table.new.dtype)]), most)
+    return ExtendedEmbedding(table, rows, most)

@@ -101,8 +101,13 @@ def lora_about(path: str | Path) -> dict:
 
 def save_embedding(path: str | Path, token: str, vector: torch.Tensor, about: dict | None = None) -> Path:
     """Write one token's embedding (width,) in A1111's safetensors layout, the token in the metadata."""
-    tensors = {EMBEDDING_KEY: vector.detach().float().cpu().reshape(1, -1).contiguous()}
-    metadata = {"pixeldrift": json.dumps({"token": token, **(about or {})})}
+    return write_embedding_tensors(path, {EMBEDDING_KEY: vector.reshape(1, -1)}, {"token": token, **(about or {})})
+
+
+def write_embedding_tensors(path: str | Path, tensors: dict[str, torch.Tensor], about: dict) -> Path:
+    """An embedding file: `tensors` as float32 safetensors, `about` as the "pixeldrift" metadata."""
+    tensors = {key: value.detach().float().cpu().contiguous() for key, value in tensors.items()}
+    metadata = {"pixeldrift": json.dumps(about)}
     return write_bytes_atomically(Path(path), save_safetensors_bytes(tensors, metadata=metadata), make_parents=True)
 
 
@@ -147,5 +152,8 @@ def load_embedding(model, path: str | Path) -> str:
 
 
 def unload_embeddings(model) -> None:
-    if isinstance(model.text_encoder, MiniLMTextEncoder):
+    """Every word an embedding added taken out again (a Stable Diffusion model's too)."""
+    if isinstance(getattr(model, "text_encoder", None), MiniLMTextEncoder):
         model.text_encoder.remove_added_tokens()
+    elif hasattr(model, "unload_embeddings"):
+        model.unload_embeddings()

@@ -12,16 +12,29 @@
 
 SD 1.x and 2.x use the last hidden state; SDXL the penultimate hidden state of
 both encoders side by side, plus the pooled, projected embedding of the second.
+
+Textual-inversion words (Gal et al. 2023; pretrained/embeddings.py) are new tokens: a word
+with n vectors is read, wherever the prompt has it as a word of its own (any case), as n
+ids past the end of each text encoder's embedding table, whose new rows
+(nets/new_tokens.py) hold the vectors; the rest of the text goes through the tokenizer
+as before. Removing the words gives the tables back as they were.
+
+Nothing here turns gradients off: every weight of a loaded model is frozen, so no graph is
+built, except for the new rows textual inversion trains.
 """
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import nn
 
+from pixeldrift.nets.new_tokens import ExtendedEmbedding, extend
 from pixeldrift.pipeline.prompt_weights import apply_token_weights, has_weights, parse_weighted_prompt
 
 WINDOW = 75  # tokens per window, before BOS and EOS
+MAX_ADDED_ROWS = 16 * WINDOW  # new token rows, all words together
 
 
 class ClipPromptEncoder(nn.Module):
@@ -33,6 +46,63 @@ class ClipPromptEncoder(nn.Module):
         self.penultimate = penultimate
         self.pooled = pooled
         self.zero_empty_negative = zero_empty_negative
+        self.added: dict[str, tuple[int, int]] = {}  # word -> (its first row past the tables, its row count)
+        self._eos_ids: list = []  # each encoder's eos_token_id before words were added (see add_word)
+
+    # --- textual-inversion words ---------------------------------------------------------------
+    def add_word(self, word: str, rows: list[torch.Tensor], trainable: bool = False) -> None:
+        """Read `word` (lower case) as n new tokens whose input embeddings are rows[i] (n, width_i) in text
+        encoder i; `trainable` leaves the new rows' gradients on (textual inversion's training)."""
+        if word in self.added:
+            raise ValueError(f"{word!r} is already an added word; unload the embeddings first")
+        if len(rows) != len(self.text_encoders) or len({len(r) for r in rows}) != 1:
+            raise ValueError(f"{word!r} needs the same number of vectors for each of the "
+                             f"{len(self.text_encoders)} text encoders")
+        first = sum(count for _, count in self.added.values())
+        tables = [extend(encoder.get_input_embeddings(), new, MAX_ADDED_ROWS)
+                  for encoder, new in zip(self.text_encoders, rows)]
+        for table in tables:  # the pretrained table stays frozen either way
+            table.new.requires_grad_(trainable)
+        if not self.added:  # the pooled state is the EOS token's: found by its id, not as the largest id
+            inners = [getattr(encoder, "text_model", encoder) for encoder in self.text_encoders]
+            self._eos_ids = [inner.eos_token_id for inner in inners]
+            for inner, tokenizer in zip(inners, self.tokenizers):
+                inner.eos_token_id = tokenizer.eos_token_id
+        for encoder, table in zip(self.text_encoders, tables):
+            encoder.set_input_embeddings(table)
+        self.added[word] = (first, len(rows[0]))
+
+    def word_rows(self, word: str) -> list[torch.Tensor]:
+        """The rows (n, width_i) of an added word in each text encoder's table."""
+        first, count = self.added[word]
+        return [encoder.get_input_embeddings().new[first:first + count] for encoder in self.text_encoders]
+
+    def remove_words(self) -> None:
+        """Every added word gone: the tables and the EOS lookup as they were."""
+        if not self.added:
+            return
+        for encoder, eos in zip(self.text_encoders, self._eos_ids):
+            table = encoder.get_input_embeddings()
+            if isinstance(table, ExtendedEmbedding):
+                encoder.set_input_embeddings(table.table)
+            getattr(encoder, "text_model", encoder).eos_token_id = eos
+        self.added.clear()
+
+    def _token_ids(self, index: int, text: str) -> list[int]:
+        """Text encoder `index`'s token ids of `text`, each added word as its rows' ids."""
+        tokenizer = self.tokenizers[index]
+        if not self.added:
+            return tokenizer(text, add_special_tokens=False).input_ids
+        words = "|".join(re.escape(word) for word in sorted(self.added, key=len, reverse=True))
+        base = self.text_encoders[index].get_input_embeddings().base_size
+        ids = []
+        for k, piece in enumerate(re.split(rf"(?<![\w<>*])({words})(?![\w<>*])", text, flags=re.IGNORECASE)):
+            if k % 2:  # a captured word
+                first, count = self.added[piece.lower()]
+                ids += range(base + first, base + first + count)
+            elif piece:
+                ids += tokenizer(piece, add_special_tokens=False).input_ids
+        return ids
 
     def encode_pair(self, prompts: list[str], negative: list[str]) -> tuple[dict, dict]:
         """Cond and uncond dicts for the denoiser: `context` (N, 77 k, D) and for SDXL `pooled` (N, P)."""
@@ -49,10 +119,10 @@ class ClipPromptEncoder(nn.Module):
             cond["pooled"], uncond["pooled"] = pooled[:n], pooled[n:]
         return cond, uncond
 
-    @torch.no_grad()
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
         parsed = [parse_weighted_prompt(text) for text in texts]
-        per_encoder = [[_windows(tokenizer, chunks) for chunks in parsed] for tokenizer in self.tokenizers]
+        per_encoder = [[_windows(lambda text, i=i: self._token_ids(i, text), chunks) for chunks in parsed]
+                       for i in range(len(self.tokenizers))]
         count = max(len(w) for windows in per_encoder for w in windows)
         states, pooled = [], None
         for encoder, tokenizer, windows in zip(self.text_encoders, self.tokenizers, per_encoder):
@@ -91,12 +161,11 @@ class ClipPromptEncoder(nn.Module):
         return torch.cat(out)
 
 
-def _windows(tokenizer, chunks) -> list[list[tuple[int, float]]]:
+def _windows(token_ids, chunks) -> list[list[tuple[int, float]]]:
     """(token id, weight) windows of at most WINDOW tokens: one or more per BREAK chunk."""
     windows = []
     for chunk in chunks:
-        tokens = [(token, weight) for text, weight in chunk
-                  for token in tokenizer(text, add_special_tokens=False).input_ids]
+        tokens = [(token, weight) for text, weight in chunk for token in token_ids(text)]
         windows += [tokens[i:i + WINDOW] for i in range(0, len(tokens), WINDOW)] or [[]]
     return windows or [[]]
 

@@ -95,6 +95,17 @@ class StableDiffusion(LatentDiffusionPipeline):
 
         unload_loras(self)
 
+    # --- textual inversion ------------------------------------------------------------------
+    def load_embedding(self, path) -> str:
+        """Add an embedding file's word (its file name) with its vectors as new tokens (embeddings.py)."""
+        from pixeldrift.pretrained.embeddings import load_embedding
+
+        return load_embedding(self, path)
+
+    def unload_embeddings(self) -> None:
+        """Every added word gone, the vocabulary as it was."""
+        self.prompt_encoder.remove_words()
+
     # --- LatentDiffusionPipeline hooks ------------------------------------------------------
     @property
     def name(self) -> str:

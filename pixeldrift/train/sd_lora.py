@@ -3,10 +3,11 @@ UNet, written in the kohya layout A1111, ComfyUI and diffusers' load_lora_weight
 
 The adapters (nets/lora.py, Hu et al. 2021) sit on the UNet's attention projections (to_q, to_k, to_v,
 to_out.0 of every attention layer, self and cross); everything else stays frozen. The loss is the model's
-own: eps or v prediction on its discrete training schedule (pipeline's EpsDenoiser / VDenoiser), on the VAE
-posterior mean of each image times the VAE's scaling factor, SDXL conditioned on the image size as it
-samples. Layers are named as kohya names them: the diffusers path for SD 1.x/2.x, the original (LDM) path
-for SDXL, dots as "_" (pretrained/lora.py reads both).
+own (StableDiffusionTraining, shared with textual inversion on SD): eps or v prediction on
+its discrete training schedule (EpsDenoiser / VDenoiser), on the VAE posterior mean of each image times the
+VAE's scaling factor, SDXL conditioned on the image size as it samples. Layers are named as kohya names
+them: the diffusers path for SD 1.x/2.x, the original (LDM) path for SDXL, dots as "_" (pretrained/lora.py
+reads both).
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ def unet_attention_projections(unet: nn.Module) -> list[str]:
             if type(module).__name__ == "Attention" for projection in PROJECTIONS]
 
 
-class StableDiffusionLoRATraining(nn.Module):
-    """The denoising loss of a frozen Stable Diffusion model whose UNet carries LoRA layers."""
+class StableDiffusionTraining(nn.Module):
+    """The per-image denoising loss of a Stable Diffusion model (the module's docstring says which); the
+    subclass unfreezes what trains. `text_trains`: gradients reach the text encoders (textual inversion)."""
 
-    def __init__(self, model, rank: int, alpha: float, seed: int = 0):
+    text_trains = False
+
+    def __init__(self, model):
         super().__init__()
-        model.requires_grad_(False)
-        add_lora(model.unet, unet_attention_projections(model.unet), rank, alpha, seed)
         # Each part registered once: the model holds its UNet twice (as .unet and inside its denoiser), which
         # a safetensors checkpoint cannot store. The model itself is kept unregistered (a deep copy, the EMA,
         # still shares these parts with it).
@@ -58,10 +60,19 @@ class StableDiffusionLoRATraining(nn.Module):
         side = images.shape[-1]
         with torch.no_grad():
             latents = self.sd.pixels_to_latents(images)
-            cond, _ = self.sd.condition(list(captions), [""] * len(captions),
-                                        GenerationRequest(prompt="-", width=side, height=side))
+        with torch.set_grad_enabled(self.text_trains and torch.is_grad_enabled()):
+            cond, _ = self.sd.condition(list(captions), [], GenerationRequest(prompt="-", width=side, height=side))
         sigma = noise.draw(self.draw_sigma)
         return denoising_loss(self.sd.denoiser, latents, sigma, noise.randn(*latents.shape[1:]), **cond)
+
+
+class StableDiffusionLoRATraining(StableDiffusionTraining):
+    """The loss of a frozen Stable Diffusion model whose UNet carries LoRA layers."""
+
+    def __init__(self, model, rank: int, alpha: float, seed: int = 0):
+        model.requires_grad_(False)
+        add_lora(model.unet, unet_attention_projections(model.unet), rank, alpha, seed)
+        super().__init__(model)
 
 
 def kohya_names(model) -> dict[str, nn.Module]:
@@ -92,6 +103,18 @@ def sd_lora_trainer(out: Path, config: TrainerConfig, base: Path, data: str | Pa
                    ImageFolder(data, size=size, seed=config.seed), config, out)
 
 
+def run_sd_training(trainer: Trainer, record: Path, run: dict, config: TrainerConfig, resume: bool,
+                    save=None) -> Trainer:
+    """Keep the run's record, resume if asked, train; then `save(the EMA's model, about)` on rank 0."""
+    keep_run_record(record, run, resume, trainer.rank == 0)
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    if save and trainer.rank == 0:
+        save(trainer.ema.model.sd, {**run, "steps_done": trainer.step, "trainer": asdict(config)})
+    return trainer
+
+
 def train_sd_lora(out: Path, config: TrainerConfig, base: Path, data: str | Path, rank: int = 4,
                   alpha: float = 4.0, family: str | None = None, export: Path | None = None,
                   resume: bool = False) -> Trainer:
@@ -99,10 +122,5 @@ def train_sd_lora(out: Path, config: TrainerConfig, base: Path, data: str | Path
     trainer = sd_lora_trainer(out, config, base, data, rank, alpha, family)
     run = {"method": "lora", "base": str(base), "family": trainer.model.sd.family.name, "data": str(data),
            "rank": rank, "alpha": alpha}
-    keep_run_record(out / "lora_run.json", run, resume, trainer.rank == 0)
-    if resume:
-        trainer.resume()
-    trainer.fit()
-    if export is not None and trainer.rank == 0:
-        save_sd_lora(trainer.ema.model.sd, export, {**run, "steps_done": trainer.step, "trainer": asdict(config)})
-    return trainer
+    return run_sd_training(trainer, out / "lora_run.json", run, config, resume,
+                           None if export is None else lambda model, about: save_sd_lora(model, export, about))
