@@ -17,7 +17,7 @@ from PIL import Image
 from pixeldrift.evaluate.compose import GenerateFn
 from pixeldrift.world import PromptError, parse_prompt, verify
 from pixeldrift.world.caption import plural
-from pixeldrift.world.spec import MAX_OBJECTS, MAX_WORD
+from pixeldrift.world.spec import MAX_OBJECTS, MAX_SIGN_LINES, MAX_SIGN_WORDS, MAX_WORD
 from pixeldrift.world.verify import VerifyResult
 
 MAX_SEEDS = 64
@@ -45,6 +45,7 @@ def _refusal(prompt: str) -> str:
     return f"{prompt!r} is in the world's grammar"
 
 
+_SIX_WORDS = 'a sign reading "THE OLD CAT SAT ON MATS"'
 CHALLENGES = (
     Challenge("counting", "Counting", "exactly 13 red and 7 green circles",
               ("exactly five red circles and three green circles",),
@@ -63,10 +64,13 @@ CHALLENGES = (
               ("a clock showing 11:25",),
               f"Clocks show 5-minute steps, so 11:25 stands in for 11:23 ({_refusal('a clock showing 11:23')})."),
     Challenge("text", "Long text", "a sign with a whole sentence on it",
-              ("a sign reading PLANET",),
-              f"Signs hold one word of 2 to {MAX_WORD} capital letters, and the verifier reads no more: the "
-              f"longest sign the world draws stands in for a sentence "
-              f"({_refusal('a sign reading HELLOWORLD')})."),
+              ('a sign reading "DOGS CAN SWIM"', 'a sign reading "THE CAT SAT ON MATS"'),
+              f"A sign holds up to {MAX_SIGN_WORDS} words of 2 to {MAX_WORD} capitals, wrapped over up to "
+              f"{MAX_SIGN_LINES} lines at the largest letters that fit, and the verifier reads it line by line. At the "
+              "models' 64 pixels three short words are drawn 2 pixels a font cell and five words 1 pixel a cell "
+              "(as the world's six-letter words are); a sentence that does not wrap into 3 lines of 9 letters "
+              "fits only at 128 pixels, and more words not at all "
+              f"({_refusal(_SIX_WORDS)})."),
     Challenge("hands", "Hands", "a hand with five fingers",
               (),
               "Out of the world's scope: it draws shapes, clocks, glasses and signs, no hands, so nothing here "
@@ -93,6 +97,8 @@ def failure_reason(result: VerifyResult) -> str:
             parts.append(f"{check.observed} {noun}, asked for {check.expected}")
         elif check.attribute == "other objects":
             parts.append(f"extra objects: {check.observed}")
+        elif check.attribute == "text":
+            parts.append(f"read {check.observed!r}, asked for {check.expected!r}")
         else:
             parts.append(f"{check.attribute}: {check.observed}, asked for {check.expected}")
     return "; ".join(parts) or "nothing the verifier could check"
@@ -135,11 +141,13 @@ def run_challenge(generate: GenerateFn, item: Challenge, seeds, keep_images: boo
 
 
 def challenge_table(ways: dict[str, dict[str, list[Attempt]]]) -> str:
-    """Markdown: a row per challenge, a column per way of drawing (model, model + plan), passed / drawn."""
+    """Markdown: a row per challenge run, a column per way of drawing (model, model + plan), passed / drawn."""
     names = list(ways)
     lines = ["| challenge | lecture asks | world asks | " + " | ".join(names) + " |",
              "|---|---|---|" + "---:|" * len(names)]
     for item in CHALLENGES:
+        if not any(item.key in attempts for attempts in ways.values()):
+            continue  # not run (pixeldrift challenge --only)
         cells = []
         for name in names:
             attempts = ways[name].get(item.key, [])

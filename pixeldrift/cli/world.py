@@ -69,6 +69,7 @@ def render_command(prompt: str, out: Path, size: str, seed: int) -> None:
       pixeldrift world render "an analog clock showing 11:25" -o clock.png --size 128
       pixeldrift world render "five glasses: empty, quarter, half, three quarters, full" -o q.png
       pixeldrift world render "a sign that says HELLO" -o sign.png --seed 3
+      pixeldrift world render 'a sign reading "THE CAT SAT ON MATS"' -o sentence.png --size 128
     """
     spec = _parse(prompt)
     try:

@@ -6,7 +6,8 @@ Styles (attributes a style leaves out, or the spec leaves open, are not said):
 style   objects                                clock / quantity / text
 ======  =====================================  ===========================================
 short   "3 red circles"                        "a clock at 11:25", "5 glasses: empty, ...",
-                                               "a sign: HELLO"
+                                               "a sign: HELLO" ("a sign: "THE CAT SAT"": a
+                                               sentence is quoted in every style)
 plain   "three red circles"                    "an analog clock showing 11:25",
                                                "five glasses: empty, ...", "a sign that says HELLO"
 bare    "three circles" (no colour)            "a clock showing twenty-five past eleven",
@@ -99,9 +100,14 @@ def _quantity_caption(spec: QuantityScene, style: str) -> str:
     return f"{lead}{NUMBER_WORDS[count]} {vessels} filled {join_list(levels)}"
 
 
+def sign_text(word: str) -> str:
+    """A sign's text as a prompt writes it: a word bare, a sentence in double quotes."""
+    return f'"{word}"' if " " in word else word
+
+
 def _text_caption(spec: TextScene, style: str) -> str:
-    return {"short": f"a sign: {spec.word}", "bare": f"the word {spec.word} on a sign"}.get(
-        style, f"a sign that says {spec.word}")
+    text, noun = sign_text(spec.word), "words" if spec.is_sentence else "word"
+    return {"short": f"a sign: {text}", "bare": f"the {noun} {text} on a sign"}.get(style, f"a sign that says {text}")
 
 
 _BY_KIND = {ObjectsScene: _objects_caption, ClockScene: _clock_caption, QuantityScene: _quantity_caption,

@@ -6,7 +6,7 @@ its maps for free and a benchmark can hand the ground truth's map to a model.
 
     layout   every object filled with its own colour, shapes as the world draws them,
              on one neutral grey (a colour segmentation map; Zhang et al.'s "segmentation")
-    glyph    a sign's word, black on white where the sign shows it, no board (as GlyphControl,
+    glyph    a sign's text, black on white where the sign shows it, no board (as GlyphControl,
              Yang et al. 2023, renders text plainly); white for scenes without a sign
     clock    a sketch of a clock: its rim as a circle and its two hands, black on white
              (white without a clock)

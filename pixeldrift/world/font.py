@@ -13,6 +13,7 @@ import numpy as np
 
 GLYPH_WIDTH, GLYPH_HEIGHT = 5, 7
 LETTER_PITCH = GLYPH_WIDTH + 1  # one blank column between letters
+LINE_GAP = 2  # blank rows between the lines of a sentence; a space between words is one blank letter
 
 _GLYPH_ROWS: dict[str, str] = {
     "A": ".XXX. X...X X...X XXXXX X...X X...X X...X",
@@ -59,8 +60,19 @@ def glyph_stack() -> np.ndarray:
 
 
 def word_bitmap(word: str) -> np.ndarray:
-    """The word as one bool bitmap of shape (7, 6 * len(word) - 1)."""
+    """The word as one bool bitmap of shape (7, 6 * len(word) - 1); a space is a blank letter."""
     bitmap = np.zeros((GLYPH_HEIGHT, LETTER_PITCH * len(word) - 1), dtype=bool)
     for i, letter in enumerate(word):
-        bitmap[:, i * LETTER_PITCH:i * LETTER_PITCH + GLYPH_WIDTH] = glyph(letter)
+        if letter != " ":
+            bitmap[:, i * LETTER_PITCH:i * LETTER_PITCH + GLYPH_WIDTH] = glyph(letter)
+    return bitmap
+
+
+def lines_bitmap(lines: list[str]) -> np.ndarray:
+    """Lines of text one under the other, :data:`LINE_GAP` blank rows apart, each centred on the widest."""
+    width = max(LETTER_PITCH * len(line) - 1 for line in lines)
+    bitmap = np.zeros((len(lines) * (GLYPH_HEIGHT + LINE_GAP) - LINE_GAP, width), dtype=bool)
+    for i, line in enumerate(lines):
+        row, left = i * (GLYPH_HEIGHT + LINE_GAP), (width - LETTER_PITCH * len(line) + 1) // 2
+        bitmap[row:row + GLYPH_HEIGHT, left:left + LETTER_PITCH * len(line) - 1] = word_bitmap(line)
     return bitmap

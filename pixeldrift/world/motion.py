@@ -144,7 +144,9 @@ class SignSpelling:
     kind: ClassVar[str] = "sign"
 
     def __post_init__(self) -> None:
-        TextScene(self.word, self.background)
+        if TextScene(self.word, self.background).is_sentence:
+            raise SpecError(f"word: {self.word!r} is a sentence; accepted: one word of {MIN_SPELLED + 1} to "
+                            f"{MAX_WORD} capital letters")
         if len(self.word) <= MIN_SPELLED:
             raise SpecError(f"word: {self.word!r} is too short to spell out; accepted: {MIN_SPELLED + 1} to "
                             f"{MAX_WORD} capital letters")

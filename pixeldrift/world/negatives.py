@@ -61,6 +61,7 @@ def hard_negative(spec: Scene, rng: random.Random) -> Scene:
         level = spec.fills[i] + (1 if spec.fills[i] < 4 and (spec.fills[i] == 0 or rng.random() < 0.5) else -1)
         return replace(spec, fills=spec.fills[:i] + (level,) + spec.fills[i + 1:])
     assert isinstance(spec, TextScene)
-    i = rng.randrange(len(spec.word))
+    letters = [i for i, ch in enumerate(spec.word) if ch != " "]  # a sentence keeps its spaces
+    i = letters[rng.randrange(len(letters))]
     letter = _other(rng, spec.word[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
     return replace(spec, word=spec.word[:i] + letter + spec.word[i + 1:])

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import random
 
-from pixeldrift.world.caption import NUMBER_WORDS, STYLES, article, caption, join_list, plural
+from pixeldrift.world.caption import NUMBER_WORDS, STYLES, article, caption, join_list, plural, sign_text
 from pixeldrift.world.spec import SHAPES, ClockScene, ObjectGroup, ObjectsScene, Scene, TextScene
 
 
@@ -60,7 +60,7 @@ def paraphrase(spec: Scene, rng: random.Random, held_out: bool = False) -> str:
     if isinstance(spec, ClockScene):
         return f"{rng.choice(words.clock_leads)} {spec.hour}:{spec.minute:02d}"
     if isinstance(spec, TextScene):
-        return f"{rng.choice(words.sign_leads)} {spec.word}"
+        return f"{rng.choice(words.sign_leads)} {sign_text(spec.word)}"
     return caption(spec, "plain")
 
 

@@ -3,7 +3,8 @@
 It reads everything :mod:`caption` writes, in every style, and the other words
 people use for the same things (see :mod:`paraphrase`): "exactly four", "a single",
 "tiny"/"big", "left of" without "to the", "directly above", "a clock face that reads
-3:40", "a sign reading ZEBRA", "no circles, just one black square". It reads
+3:40", "a sign reading ZEBRA", "a sign reading "THE CAT SAT ON MATS"" (a sentence is
+quoted), "no circles, just one black square". It reads
 nothing it would have to guess: an unknown word, a count above eight or a time
 off the 5-minute grid raise :class:`PromptError` naming the word or construction
 it could not read. Attributes a prompt does not mention become wildcards
@@ -24,8 +25,13 @@ class PromptError(ValueError):
 
 
 _BACKGROUND = re.compile(r"^(?P<body>.+?) on an? (?P<background>" + "|".join(BACKGROUNDS) + r") background$")
-_TEXT = re.compile(r"^(?:a sign (?:that says|that reads|saying|reading|with the word)|a sign:) (?P<word>\S+)$"
-                   r"|^the word (?P<word2>\S+) on a sign$")
+# A sign's text is one word, bare or in double quotes, or a sentence, which needs the quotes: everything
+# between them is the sign's (a sign reading "THE CAT SAT ON MATS"); curly quotes read as straight ones.
+_SIGN_LEAD = r"^(?:a sign (?:that says|that reads|saying|reading|with the words?)|a sign:) "
+_SIGN_TEXT = r"(?P<{}>\"[^\"“”]*\"|“[^\"“”]*”|[^\s\"“”]+)"
+_TEXT = re.compile(_SIGN_LEAD + _SIGN_TEXT.format("word") + "$|^the words? " + _SIGN_TEXT.format("word2")
+                   + " on a sign$")
+_UNQUOTED = re.compile(_SIGN_LEAD + "(?P<rest>.+)$|^the words? (?P<rest2>.+) on a sign$")
 _CLOCK = re.compile(r"^(?:an analog clock|an analogue clock|a clock)(?: face)? "
                     r"(?:showing|at|that shows|that reads|reading) (?P<time>.+)$")
 _QUANTITY = re.compile(r"^(?:a row of )?(?P<count>\S+) (?P<vessels>\S+)(?::| filled) (?P<levels>.+)$")
@@ -66,8 +72,12 @@ def parse_prompt(prompt: str) -> Scene:
 
 def _parse_body(text: str, lowered: str, background: str | None) -> Scene:
     if match := _TEXT.match(lowered):
-        start = match.start("word") if match["word"] else match.start("word2")
-        return TextScene(text[start:start + len(match["word"] or match["word2"])].upper(), background)
+        group = "word" if match["word"] else "word2"
+        words = text[match.start(group):match.end(group)]
+        return TextScene((words[1:-1].strip() if words[0] in "\"“" else words).upper(), background)
+    if match := _UNQUOTED.match(lowered):
+        raise PromptError(f"sign text {match['rest'] or match['rest2']!r} is neither one word nor one sentence in "
+                          'double quotes; accepted: a sign reading HELLO, a sign reading "THE CAT SAT ON MATS"')
     if match := _CLOCK.match(lowered):
         return ClockScene(*_parse_time(match["time"]), background)
     if match := _QUANTITY.match(lowered):

@@ -4,7 +4,8 @@ Shapes, clocks and vessels are drawn with Pillow on a 256-pixel canvas and box-
 downsampled to the output size (4x supersampling at 64 px), which anti-aliases
 every edge in C at about a tenth of a millisecond. Sign letters are the one
 exception: they are pixel art from :mod:`pixeldrift.world.font`, drawn on the
-output grid at an integer scale so they stay crisp and exactly readable.
+output grid at an integer scale so they stay crisp and exactly readable; a sentence
+is wrapped over up to three lines at the largest scale that fits (:func:`sign_layout`).
 The seed fixes everything the spec leaves open: wildcards, positions, the
 background shade, the sign colour.
 """
@@ -18,14 +19,16 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from pixeldrift.world import palette
-from pixeldrift.world.font import GLYPH_HEIGHT, LETTER_PITCH, word_bitmap
+from pixeldrift.world.font import GLYPH_HEIGHT, LETTER_PITCH, LINE_GAP, lines_bitmap, word_bitmap
 from pixeldrift.world.layout import SIZE_FRACTION, Placement, arrange, arrange_groups, scatter
 from pixeldrift.world.shapes import draw_shape
-from pixeldrift.world.spec import (IMAGE_SIZES, ClockScene, ObjectGroup, ObjectsScene, QuantityScene, Scene, SpecError,
-                                   TextScene)
+from pixeldrift.world.spec import (IMAGE_SIZES, MAX_SIGN_LINES, ClockScene, ObjectGroup, ObjectsScene, QuantityScene,
+                                   Scene, SpecError, TextScene)
 from pixeldrift.world.wildcards import resolve_wildcards
 
 CANVAS = 256  # supersampled drawing side for every output size
+# A sign's text spans at most SIGN_ROOM of the image, its letters at most SIGN_LETTERS of it tall.
+SIGN_ROOM, SIGN_LETTERS = 0.84, 0.45
 
 # Clock geometry as fractions of the face radius R; the verifier reads hands in
 # radius bands where only one hand can be (minute hand alone beyond HOUR_HAND).
@@ -196,15 +199,59 @@ def _clip_below(trapezoid, level: float):
 
 def sign_letter_scale(letters: int, size: int) -> int:
     """Output pixels per font cell: the largest integer that fits the word on the canvas."""
-    return max(1, min(int(0.84 * size / (LETTER_PITCH * letters - 1)), int(0.45 * size / GLYPH_HEIGHT)))
+    return max(1, min(int(SIGN_ROOM * size / (LETTER_PITCH * letters - 1)), int(SIGN_LETTERS * size / GLYPH_HEIGHT)))
+
+
+def _wrap(words: list[str], letters: int) -> list[str] | None:
+    """Words greedily into lines of at most ``letters`` letters and spaces; None when a word is longer."""
+    lines: list[str] = []
+    for word in words:
+        if len(word) > letters:
+            return None
+        if lines and len(lines[-1]) + 1 + len(word) <= letters:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _layout(words: list[str], size: int) -> tuple[int, list[str]] | None:
+    for scale in range(int(SIGN_LETTERS * size / GLYPH_HEIGHT), 0, -1):
+        room = SIGN_ROOM * size / scale  # font cells the text may span, each way
+        lines = _wrap(words, int((room + 1) / LETTER_PITCH))
+        if lines and len(lines) <= MAX_SIGN_LINES and len(lines) * (GLYPH_HEIGHT + LINE_GAP) - LINE_GAP <= room:
+            return scale, lines
+    return None
+
+
+def sign_layout(text: str, size: int) -> tuple[int, list[str]]:
+    """(pixels per font cell, lines) of a sentence sign: the largest integer scale at which the words,
+    wrapped greedily, fit in :data:`MAX_SIGN_LINES` lines within the room a word has (84% of the image,
+    here each way; letters at most 45% of it tall). :class:`SpecError` names the sizes it fits otherwise."""
+    words = text.split(" ")
+    layout = _layout(words, size)
+    if layout is None:
+        room = SIGN_ROOM * size  # at the smallest scale, one pixel a font cell
+        lines = min(MAX_SIGN_LINES, int((room + LINE_GAP) / (GLYPH_HEIGHT + LINE_GAP)))
+        fits = ", ".join(str(other) for other in IMAGE_SIZES if _layout(words, other))
+        raise SpecError(f"word: {text!r} does not fit a {size}-pixel sign; accepted at size {size}: up to {lines} "
+                        f"lines of {int((room + 1) / LETTER_PITCH)} letters and spaces"
+                        + (f" (this sentence fits at {fits} pixels)" if fits else ""))
+    return layout
 
 
 def _render_sign(rng: random.Random, spec: TextScene, size: int, background,
                  letters_shown: int | None = None) -> np.ndarray:
     image = np.empty((size, size, 3), dtype=np.uint8)
     image[:] = background
-    scale = sign_letter_scale(len(spec.word), size)
-    bitmap = word_bitmap(spec.word).copy()
+    if spec.is_sentence:
+        if letters_shown is not None:
+            raise SpecError(f"letters_shown: a sentence sign ({spec.word!r}) is shown whole; accepted: a word")
+        scale, lines = sign_layout(spec.word, size)
+        bitmap = lines_bitmap(lines)
+    else:
+        scale = sign_letter_scale(len(spec.word), size)
+        bitmap = word_bitmap(spec.word).copy()
     if letters_shown is not None:
         if not 0 <= letters_shown <= len(spec.word):
             raise SpecError(f"letters_shown: {letters_shown!r} is not accepted; accepted: 0 to {len(spec.word)}")

@@ -32,6 +32,10 @@ MAX_RELATION_GROUP, MAX_RELATION_OBJECTS = 3, 4
 IMAGE_SIZES = (32, 64, 128)
 MIN_VESSELS, MAX_VESSELS = 2, 5
 MIN_WORD, MAX_WORD = 2, 6
+# A sign may hold a sentence instead (asked for explicitly; the training stream draws one word): up to
+# MAX_SIGN_WORDS words of MIN_WORD to MAX_WORD capitals one space apart, wrapped by the renderer over up
+# to MAX_SIGN_LINES lines.
+MAX_SIGN_WORDS, MAX_SIGN_LINES = 5, 3
 MINUTE_STEP = 5
 
 
@@ -156,7 +160,8 @@ class QuantityScene:
 
 @dataclass(frozen=True)
 class TextScene:
-    """A sign showing ``word``: 2 to 6 capital letters A-Z."""
+    """A sign showing ``word``: 2 to 6 capital letters A-Z, or a sentence of up to 5 such words one
+    space apart ("THE CAT SAT ON MATS"), which the renderer wraps over up to 3 lines."""
 
     word: str
     background: str | None = None
@@ -164,13 +169,30 @@ class TextScene:
 
     def __post_init__(self) -> None:
         word = self.word
-        if not isinstance(word, str) or not (MIN_WORD <= len(word) <= MAX_WORD) or not _is_capitals(word):
-            raise SpecError(f"word: {word!r} is not accepted; accepted: {MIN_WORD} to {MAX_WORD} capital letters A-Z")
+        if isinstance(word, str) and " " in word:
+            _check_sentence(word)
+        elif not isinstance(word, str) or not _is_word(word):
+            raise SpecError(f"word: {word!r} is not accepted; accepted: {MIN_WORD} to {MAX_WORD} capital letters "
+                            f"A-Z, or a sentence of up to {MAX_SIGN_WORDS} such words one space apart")
         _check_choice("background", self.background, BACKGROUNDS)
 
+    @property
+    def is_sentence(self) -> bool:
+        return " " in self.word
 
-def _is_capitals(word: str) -> bool:
-    return all("A" <= ch <= "Z" for ch in word)
+
+def _is_word(word: str) -> bool:
+    return MIN_WORD <= len(word) <= MAX_WORD and all("A" <= ch <= "Z" for ch in word)
+
+
+def _check_sentence(text: str) -> None:
+    words = text.split(" ")
+    if len(words) > MAX_SIGN_WORDS:
+        raise SpecError(f"word: {text!r} has {len(words)} words; accepted: up to {MAX_SIGN_WORDS} words on a sign")
+    bad = next((w for w in words if not _is_word(w)), None)
+    if bad is not None:
+        raise SpecError(f"word: {bad!r} in {text!r} is not accepted; accepted: words of {MIN_WORD} to {MAX_WORD} "
+                        "capital letters A-Z, one space apart")
 
 
 Scene = ObjectsScene | ClockScene | QuantityScene | TextScene

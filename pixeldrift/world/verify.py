@@ -20,9 +20,10 @@ from pixeldrift.world.read_clock import read_clock
 from pixeldrift.world.read_objects import SeenObject, read_objects
 from pixeldrift.world.read_pixels import BACKGROUND_PALETTE, UnreadableScene, border_colour, nearest
 from pixeldrift.world.read_quantity import read_quantity
-from pixeldrift.world.read_text import read_text
+from pixeldrift.world.read_text import read_lines, read_text
+from pixeldrift.world.render import sign_layout
 from pixeldrift.world.spec import (BACKGROUNDS, FILL_NAMES, IMAGE_SIZES, ClockScene, ObjectGroup, ObjectsScene,
-                                   QuantityScene, Scene, TextScene)
+                                   QuantityScene, Scene, SpecError, TextScene)
 
 BACKGROUND_TOLERANCE = 0.25  # farthest a border colour may be from a named background
 BACKGROUND_SPREAD = 0.08  # largest median deviation of the border: more is not a plain background
@@ -57,7 +58,8 @@ class VerifyResult:
     def explain(self) -> str:
         """One line per problem or failed check; "correct" when there are none."""
         lines = [f"could not read: {p}" for p in self.problems]
-        lines += [f"{c.attribute}: expected {c.expected}, found {c.observed}" for c in self.failures]
+        lines += [f"text: read {c.observed!r}, asked for {c.expected!r}" if c.attribute == "text" else
+                  f"{c.attribute}: expected {c.expected}, found {c.observed}" for c in self.failures]
         return "\n".join(lines) if lines else "correct"
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,8 +222,16 @@ def _quantity_checks(pixels, background, spec: QuantityScene) -> tuple[list[Chec
 
 
 def _text_checks(pixels, background, spec: TextScene) -> tuple[list[Check], dict]:
-    word = read_text(pixels)
-    return [Check("word", spec.word, word, word == spec.word)], {"word": word}
+    if not spec.is_sentence:
+        word = read_text(pixels)
+        return [Check("word", spec.word, word, word == spec.word)], {"word": word}
+    try:
+        sign_layout(spec.word, len(pixels))
+    except SpecError as error:
+        raise UnreadableScene(str(error)) from None
+    lines = read_lines(pixels)  # where the lines break is the drawer's choice: the words are checked
+    text = " ".join(lines)
+    return [Check("text", spec.word, text, text == spec.word)], {"word": text, "lines": lines}
 
 
 _KIND_CHECKS = {ObjectsScene: _objects_checks, ClockScene: _clock_checks,

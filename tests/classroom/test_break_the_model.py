@@ -45,10 +45,23 @@ def test_a_model_that_draws_the_wrong_thing_fails_each_picture_with_its_reason()
     table = challenge_table({"wrong": {"time": attempts}, "truth": {"time": run_challenge(
         groundtruth_generator(64), challenge("time"), [0, 1, 2])}})
     assert "| Analog time | a clock showing 11:23 | a clock showing 11:25 | 0/3 | 3/3 |" in table
+    assert "Counting" not in table  # a challenge not run has no row
     with pytest.raises(ValueError, match="seeds"):
         run_challenge(groundtruth_generator(64), challenge("time"), [])
     with pytest.raises(ValueError, match="accepted: counting"):
         challenge("juggling")
+
+
+def test_long_text_asks_for_sentences_that_fit_the_models_64_pixels_and_names_what_was_read():
+    from pixeldrift.world.render import sign_layout
+    item = challenge("text")
+    signs = [parse_prompt(p) for p in item.prompts]
+    assert all(s.is_sentence for s in signs) and max(len(s.word.split()) for s in signs) == 5
+    assert [sign_layout(s.word, 64)[0] for s in signs] == [2, 1]  # pixels a font cell at 64
+    assert "has 6 words" in item.limit
+    attempts = run_challenge(drawing_instead('a sign reading "THE CAT"'), item, [0, 1])
+    assert not any(a.ok for a in attempts)
+    assert attempts[-1].reason == "read 'THE CAT', asked for 'THE CAT SAT ON MATS'"
 
 
 def test_contender_specs_read_every_field_and_refuse_bad_ones():
