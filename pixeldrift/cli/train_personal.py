@@ -1,6 +1,7 @@
-"""`pixeldrift train lora|dreambooth|textual-inversion`: personalisation of a frozen pixeldrift model on a folder
-of one's own images (captions in metadata.jsonl, or a .txt beside each image). Resumable like every run;
-`--check` validates every image and caption (each bad file named) and trains nothing."""
+"""`pixeldrift train lora|dreambooth|textual-inversion`: personalisation of a frozen pixeldrift model, or of a
+Stable Diffusion checkpoint (--base), on a folder of one's own images (captions in metadata.jsonl, or a .txt
+beside each image). Resumable like every run; `--check` validates every image and caption (each bad file
+named) and trains nothing."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from click.core import ParameterSource
 from pixeldrift.cli.train import _config, _run, _trainer_options, train
 from pixeldrift.nets.lora import MAX_RANK
 
-BASE = click.option("--base", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
-                    show_default=True, help="The model folder to personalise; its weights are never changed.")
 OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
                    help="Run folder: checkpoint, training log, samples (and DreamBooth's class images).")
 ANY_BASE = click.option("--base", type=click.Path(path_type=Path), default=Path("models/default"), show_default=True,
@@ -150,7 +149,7 @@ def _train_stable_diffusion_lora(out, base, settings, unsupported, export, data,
 
 @train.command("dreambooth")
 @_trainer_options(lr=5e-4, **PERSONAL_DEFAULTS)
-@BASE
+@ANY_BASE
 @_token("The rare identifier word every caption uses for the subject ('a red sks shape').")
 @click.option("--no-prior", is_flag=True, help="Leave out prior preservation (the ablation: the class drifts).")
 @click.option("--prior-weight", type=click.FloatRange(0, 100), default=1.0, show_default=True,
@@ -167,7 +166,8 @@ def _train_stable_diffusion_lora(out, base, settings, unsupported, export, data,
 @_samples
 @OUT
 @click.option("--export", type=click.Path(path_type=Path),
-              help="Write the result here at the end: a model folder, or with --lora a .safetensors file.")
+              help="Write the result here at the end: a model folder, or with --lora a .safetensors file; for "
+                   "a Stable Diffusion base a diffusers folder, or one .safetensors file in the original layout.")
 def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_images, class_data, use_lora, rank,
                              alpha, convolutions, adapt_text, sample_every, sample_prompt, export, data, size, resume,
                              check, **options):
@@ -179,6 +179,8 @@ def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_ima
       pixeldrift train dreambooth --data my_subject --token sks --out runs/db --export models/db-sks
       pixeldrift train dreambooth --data my_subject --no-prior --out runs/db-noprior --export models/db-noprior
       pixeldrift train dreambooth --data my_subject --lora --lr 2e-3 --out runs/db-lora --export db.safetensors
+      pixeldrift train dreambooth --base sd15.safetensors --data my_cat --token sks --lr 5e-6 \\
+          --out runs/sd-db --export models/sd15-sks            # or --export sd15-sks.safetensors
     """
     from pixeldrift.train.dreambooth import dreambooth_trainer, train_dreambooth
 
@@ -186,6 +188,10 @@ def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_ima
     if class_data is not None and no_prior:
         raise click.UsageError("--class-data is for prior preservation: leave out --class-data or --no-prior")
     lora = _run_value(lambda: _lora_settings(rank, alpha, convolutions, adapt_text)) if use_lora else None
+    if _is_stable_diffusion(base):
+        _train_stable_diffusion_dreambooth(out, base, token, not no_prior, prior_weight, class_images, class_data,
+                                           lora, sample_every, export, data, resume, check, options)
+        return
     if check:
         _run(lambda: _check(dreambooth_trainer(out, _config(**options), base, data, token, not no_prior, prior_weight,
                                                class_images, lora, make_class_images=False, class_data=class_data),
@@ -197,6 +203,24 @@ def train_dreambooth_command(out, base, token, no_prior, prior_weight, class_ima
                                                 prior_weight, class_images, lora, export, resume, hook, every,
                                                 command, class_data),
            out, sample_every, sample_prompt, export)
+
+
+def _train_stable_diffusion_dreambooth(out, base, token, prior, prior_weight, class_images, class_data, lora,
+                                       sample_every, export, data, resume, check, options) -> None:
+    """`train dreambooth --base` a Stable Diffusion checkpoint (train/sd_dreambooth.py)."""
+    from pixeldrift.train.sd_dreambooth import check_settings, sd_dreambooth_trainer, train_sd_dreambooth
+
+    if sample_every:
+        raise click.UsageError("--sample-every is not available for Stable Diffusion checkpoints yet")
+    _run_value(lambda: check_settings(lora, export, prior, prior_weight, class_data))
+    if check:
+        _run(lambda: _check(sd_dreambooth_trainer(out, _config(**options), base, data, token, prior, prior_weight,
+                                                  class_images, lora, make_class_images=False,
+                                                  class_data=class_data), resume))
+        return
+    _train(lambda hook, every: train_sd_dreambooth(out, _config(**options), base, data, token, prior, prior_weight,
+                                                   class_images, lora, export, resume, class_data),
+           out, 0, "", export)
 
 
 @train.command("textual-inversion")

@@ -65,7 +65,8 @@ def generate_class_images(model, prompts: list[str], count: int, folder: Path, s
     if (folder / "class_images.json").is_file() and read_json_object(folder / "class_images.json") == record:
         return folder
     jobs = [(prompts[i % len(prompts)], seed + i) for i in range(count)]
-    settings = GenerationRequest(prompt="-", width=model.config.image_size, height=model.config.image_size)
+    side = model.limits.default_width
+    settings = GenerationRequest(prompt="-", width=side, height=side)
     lines = []
     for start in range(0, count, CLASS_BATCH):
         batch = jobs[start:start + CLASS_BATCH]
@@ -90,6 +91,24 @@ class SubjectAndClass(ExampleSource):
         return (self.subject if index % 2 == 0 else self.prior).example(index // 2)
 
 
+def training_examples(model, subject: ImageFolder, identifier: str, out: Path, seed: int, prior: bool = True,
+                      class_images: int = 50, make_class_images: bool = True,
+                      class_data: str | Path | None = None) -> ExampleSource:
+    """The subject's images, and with `prior` class images in every other slot: read from `class_data` (checked
+    whole, even by a --check) or drawn by the base `model` into OUT/class-images. `make_class_images` False
+    (a --check) gives the subject alone and writes nothing."""
+    size = model.limits.default_width
+    if prior and class_data is not None:
+        given = ImageFolder(class_data, size=size, seed=seed)
+        check_identifier(given, identifier, present=False)
+        return SubjectAndClass(subject, given) if make_class_images else subject
+    if prior and make_class_images:
+        prompts = list(dict.fromkeys(class_caption(text, identifier) for _, text in subject.rows))
+        folder = generate_class_images(model, prompts, class_images, out / "class-images", seed)
+        return SubjectAndClass(subject, ImageFolder(folder, size=size, seed=seed))
+    return subject
+
+
 def dreambooth_trainer(out: Path, config: TrainerConfig, base: Path, data: str | Path, identifier: str,
                        prior: bool = True, prior_weight: float = 1.0, class_images: int = 50,
                        lora: LoRASettings | None = None, make_class_images: bool = True,
@@ -102,15 +121,8 @@ def dreambooth_trainer(out: Path, config: TrainerConfig, base: Path, data: str |
     base_record = {**base_of(model), "folder": str(base)}
     subject = caption_folder(data, model, config.seed)
     check_identifier(subject, identifier)
-    source = subject
-    if prior and class_data is not None:
-        given = caption_folder(class_data, model, config.seed)
-        check_identifier(given, identifier, present=False)
-        source = SubjectAndClass(subject, given) if make_class_images else subject
-    elif prior and make_class_images:
-        prompts = list(dict.fromkeys(class_caption(text, identifier) for _, text in subject.rows))
-        folder = generate_class_images(model, prompts, class_images, out / "class-images", config.seed)
-        source = SubjectAndClass(subject, ImageFolder(folder, size=model.config.image_size, seed=config.seed))
+    source = training_examples(model, subject, identifier, out, config.seed, prior, class_images, make_class_images,
+                               class_data)
     if lora is not None:
         add_adapters(model, lora, config.seed)
     else:

@@ -127,6 +127,12 @@ class DreamBoothTraining(TextToImageTraining):
         self.identifier, self.prior_weight = identifier, prior_weight
 
     def forward(self, images, captions, noise):
-        losses = self.loss(self.model.denoiser, images, captions, noise)
-        weights = [1.0 if self.identifier in caption.split() else self.prior_weight for caption in captions]
-        return losses * torch.tensor(weights, device=losses.device)
+        return prior_weighted(self.loss(self.model.denoiser, images, captions, noise), captions, self.identifier,
+                              self.prior_weight)
+
+
+def prior_weighted(losses: torch.Tensor, captions, identifier: str, prior_weight: float) -> torch.Tensor:
+    """Per-image losses weighted as DreamBooth's eq. 2: 1 for the subject's rows (their caption names the
+    identifier), lambda = `prior_weight` for the class images'."""
+    weights = [1.0 if identifier in caption.split() else prior_weight for caption in captions]
+    return losses * torch.tensor(weights, device=losses.device)

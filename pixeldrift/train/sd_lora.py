@@ -3,7 +3,7 @@ UNet, written in the kohya layout A1111, ComfyUI and diffusers' load_lora_weight
 
 The adapters (nets/lora.py, Hu et al. 2021) sit on the UNet's attention projections (to_q, to_k, to_v,
 to_out.0 of every attention layer, self and cross); everything else stays frozen. The loss is the model's
-own (StableDiffusionTraining, shared with textual inversion on SD): eps or v prediction on
+own (StableDiffusionTraining, shared with textual inversion and DreamBooth on SD): eps or v prediction on
 its discrete training schedule (EpsDenoiser / VDenoiser), on the VAE posterior mean of each image times the
 VAE's scaling factor, SDXL conditioned on the image size as it samples. Layers are named as kohya names
 them: the diffusers path for SD 1.x/2.x, the original (LDM) path for SDXL, dots as "_" (pretrained/lora.py
@@ -23,6 +23,7 @@ from pixeldrift.diffusion.losses import denoising_loss, discrete_sigma_sampler
 from pixeldrift.nets.lora import add_lora, lora_layers
 from pixeldrift.nets.lora_files import kohya_tensors, write_lora_file
 from pixeldrift.pipeline.request import GenerationRequest
+from pixeldrift.train.recipes import prior_weighted
 from pixeldrift.train.run_record import keep_run_record
 from pixeldrift.train.trainer import Trainer, TrainerConfig
 
@@ -36,12 +37,13 @@ def unet_attention_projections(unet: nn.Module) -> list[str]:
 
 
 class StableDiffusionTraining(nn.Module):
-    """The per-image denoising loss of a Stable Diffusion model (the module's docstring says which); the
-    subclass unfreezes what trains. `text_trains`: gradients reach the text encoders (textual inversion)."""
+    """The per-image denoising loss of a Stable Diffusion model (the module's docstring says which); the caller
+    or subclass unfreezes what trains. `text_trains`: gradients reach the text encoders (textual inversion);
+    `prior` (identifier, lambda): DreamBooth's weighting of the class images' rows (recipes.prior_weighted)."""
 
     text_trains = False
 
-    def __init__(self, model):
+    def __init__(self, model, prior: tuple[str, float] | None = None):
         super().__init__()
         # Each part registered once: the model holds its UNet twice (as .unet and inside its denoiser), which
         # a safetensors checkpoint cannot store. The model itself is kept unregistered (a deep copy, the EMA,
@@ -49,6 +51,7 @@ class StableDiffusionTraining(nn.Module):
         self.unet, self.vae, self.prompt_encoder = model.unet, model.vae, model.prompt_encoder
         object.__setattr__(self, "sd", model)
         self.draw_sigma = discrete_sigma_sampler(model.denoiser.schedule)
+        self.prior = prior
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -63,16 +66,17 @@ class StableDiffusionTraining(nn.Module):
         with torch.set_grad_enabled(self.text_trains and torch.is_grad_enabled()):
             cond, _ = self.sd.condition(list(captions), [], GenerationRequest(prompt="-", width=side, height=side))
         sigma = noise.draw(self.draw_sigma)
-        return denoising_loss(self.sd.denoiser, latents, sigma, noise.randn(*latents.shape[1:]), **cond)
+        losses = denoising_loss(self.sd.denoiser, latents, sigma, noise.randn(*latents.shape[1:]), **cond)
+        return losses if self.prior is None else prior_weighted(losses, captions, *self.prior)
 
 
 class StableDiffusionLoRATraining(StableDiffusionTraining):
     """The loss of a frozen Stable Diffusion model whose UNet carries LoRA layers."""
 
-    def __init__(self, model, rank: int, alpha: float, seed: int = 0):
+    def __init__(self, model, rank: int, alpha: float, seed: int = 0, prior: tuple[str, float] | None = None):
         model.requires_grad_(False)
         add_lora(model.unet, unet_attention_projections(model.unet), rank, alpha, seed)
-        super().__init__(model)
+        super().__init__(model, prior)
 
 
 def kohya_names(model) -> dict[str, nn.Module]:

@@ -143,81 +143,28 @@ def make_sdxl(folder: Path, seed: int = 0) -> Path:
 
 # ----- the same model as one file with the original key names -----------------------------
 
-_VAE_RESNET = re.compile(r"^(encoder|decoder)\.(down|up)_blocks\.(\d+)\.(resnets|downsamplers|upsamplers)\.(\d+)\.(.*)$")
-_VAE_ATTENTION = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
-
-
-def _original_vae_name(key: str, levels: int) -> str:
-    for side in ("encoder", "decoder"):
-        key = key.replace(f"{side}.conv_norm_out", f"{side}.norm_out")
-        key = key.replace(f"{side}.mid_block.resnets.0.", f"{side}.mid.block_1.")
-        key = key.replace(f"{side}.mid_block.resnets.1.", f"{side}.mid.block_2.")
-        if f"{side}.mid_block.attentions.0." in key:
-            key = key.replace(f"{side}.mid_block.attentions.0.", f"{side}.mid.attn_1.")
-            for new, old in _VAE_ATTENTION.items():
-                key = key.replace(f"attn_1.{new}.", f"attn_1.{old}.")
-    match = _VAE_RESNET.match(key)
-    if match:
-        side, direction, level, part, index, rest = match.groups()
-        level = int(level) if side == "encoder" else levels - 1 - int(level)  # the decoder counts upwards
-        if part == "resnets":
-            return f"{side}.{direction}.{level}.block.{index}.{rest.replace('conv_shortcut', 'nin_shortcut')}"
-        return f"{side}.{direction}.{level}.{'downsample' if direction == 'down' else 'upsample'}.{rest}"
-    return key.replace("conv_shortcut", "nin_shortcut")
-
-
-def _open_clip_layers(tensors: dict, prefix: str) -> dict:
-    """transformers' CLIP text model in OpenCLIP's names: fused q/k/v, resblocks, ln_final, transposed projection."""
-    out = {}
-    for key, value in tensors.items():
-        name = key.replace("text_model.encoder.layers.", "transformer.resblocks.").replace(".self_attn.", ".attn.")
-        name = name.replace("layer_norm1", "ln_1").replace("layer_norm2", "ln_2")
-        name = name.replace(".mlp.fc1.", ".mlp.c_fc.").replace(".mlp.fc2.", ".mlp.c_proj.")
-        name = name.replace("text_model.final_layer_norm.", "ln_final.")
-        name = name.replace("text_model.embeddings.token_embedding.weight", "token_embedding.weight")
-        name = name.replace("text_model.embeddings.position_embedding.weight", "positional_embedding")
-        if key == "text_projection.weight":
-            out[prefix + "text_projection"] = value.T.contiguous()
-        elif ".q_proj." in name:
-            kind = name.rsplit(".", 1)[1]
-            fused = torch.cat([value, tensors[key.replace("q_proj", "k_proj")], tensors[key.replace("q_proj",
-                                                                                                  "v_proj")]])
-            out[prefix + name.replace("q_proj." + kind, "in_proj_" + kind)] = fused
-        elif ".k_proj." not in name and ".v_proj." not in name:
-            out[prefix + name] = value
-    return out
-
-
-def _with_text_model_prefix(tensors: dict) -> dict:
-    """Original files name CLIP weights text_model.*; transformers 5 saves CLIPTextModel without the prefix."""
-    return {k if k.startswith(("text_model.", "text_projection")) else "text_model." + k: v
-            for k, v in tensors.items()}
-
-
 def to_single_file(folder: Path, path: Path) -> Path:
     """Write a tiny diffusers folder as one safetensors file with the original (CompVis / SGM) key names."""
     from safetensors.torch import load_file, save_file
 
-    from pixeldrift.pretrained.original_names import original_unet_name
+    from pixeldrift.pretrained.original_names import (open_clip_tensors, original_unet_name, original_vae_tensors,
+                                                      with_text_model_prefix)
 
     unet_config = json.loads((folder / "unet" / "config.json").read_text())
     vae_levels = len(json.loads((folder / "vae" / "config.json").read_text())["block_out_channels"])
     tensors = {}
     for key, value in load_file(folder / "unet" / "diffusion_pytorch_model.safetensors").items():
         tensors["model.diffusion_model." + original_unet_name(key, unet_config)] = value
-    for key, value in load_file(folder / "vae" / "diffusion_pytorch_model.safetensors").items():
-        name = _original_vae_name(key, vae_levels)
-        if ".attn_1." in name and value.ndim == 2:
-            value = value[:, :, None, None]  # the original VAE attention uses 1x1 convolutions
-        tensors["first_stage_model." + name] = value
+    vae = original_vae_tensors(load_file(folder / "vae" / "diffusion_pytorch_model.safetensors"), vae_levels)
+    tensors.update({"first_stage_model." + k: v for k, v in vae.items()})
     if (folder / "text_encoder_2").is_dir():
-        clip = _with_text_model_prefix(load_file(folder / "text_encoder" / "model.safetensors"))
+        clip = with_text_model_prefix(load_file(folder / "text_encoder" / "model.safetensors"))
         tensors.update({"conditioner.embedders.0.transformer." + k: v for k, v in clip.items()})
-        tensors.update(_open_clip_layers(_with_text_model_prefix(load_file(folder / "text_encoder_2" /
-                                                                           "model.safetensors")),
+        tensors.update(open_clip_tensors(with_text_model_prefix(load_file(folder / "text_encoder_2" /
+                                                                          "model.safetensors")),
                                          "conditioner.embedders.1.model."))
     else:
-        clip = _with_text_model_prefix(load_file(folder / "text_encoder" / "model.safetensors"))
+        clip = with_text_model_prefix(load_file(folder / "text_encoder" / "model.safetensors"))
         tensors.update({"cond_stage_model.transformer." + k: v for k, v in clip.items()})
     save_file({k: v.contiguous() for k, v in tensors.items()}, path)
     return path
