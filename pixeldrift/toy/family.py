@@ -50,14 +50,20 @@ def mlp(inputs: int, outputs: int, hidden: int, depth: int, activation=nn.SiLU) 
 class GAN(nn.Module):
     """A generator G(z) and a discriminator D(x) (Goodfellow et al. 2014); only G samples."""
 
-    def __init__(self, config: FamilyConfig, dims: int = 2):
+    def __init__(self, config: FamilyConfig, dims: int = 2, generator: nn.Module | None = None,
+                 discriminator: nn.Module | None = None):
+        """MLPs by default; any `generator` ((N, gan_noise) -> a sample) and `discriminator` (a sample ->
+        (N, 1) logits), e.g. convolutions over images (toy/family_world.py)."""
         super().__init__()
         self.noise_size = config.gan_noise
-        self.generator = mlp(config.gan_noise, dims, config.hidden, config.depth)
-        self.discriminator = mlp(dims, 1, config.hidden, config.depth, lambda: nn.LeakyReLU(0.2))
+        if generator is None:
+            generator = mlp(config.gan_noise, dims, config.hidden, config.depth)
+        if discriminator is None:
+            discriminator = mlp(dims, 1, config.hidden, config.depth, lambda: nn.LeakyReLU(0.2))
+        self.generator, self.discriminator = generator, discriminator
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.generator(z)  # (N, dims)
+        return self.generator(z)  # (N, dims) or (N, C, H, W)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -82,11 +88,12 @@ def generator_loss(gan: GAN, fake: torch.Tensor) -> torch.Tensor:
     return F.softplus(-gan.discriminator(fake)).mean()
 
 
-def train_gan(sample, config: FamilyConfig, on_step=None) -> GAN:
-    """Alternate one discriminator step and one generator step, Adam with betas (0.5, 0.999), constant rate."""
+def train_gan(sample, config: FamilyConfig, on_step=None, build=GAN) -> GAN:
+    """Alternate one discriminator step and one generator step, Adam with betas (0.5, 0.999), constant rate;
+    `build(config)` makes the GAN."""
     config.check()
     torch.manual_seed(config.seed)
-    gan = GAN(config)
+    gan = build(config)
     generator = torch.Generator().manual_seed(config.seed)
     torch.set_flush_denormal(True)
     d_opt = torch.optim.Adam(gan.discriminator.parameters(), lr=config.learning_rate, betas=config.gan_betas)
@@ -112,11 +119,17 @@ class VAE(nn.Module):
     """An encoder q(z | x) = N(mu(x), diag s(x)^2) and a decoder p(x | z) = N(m(z), diag sigma^2), with one
     learned sigma per axis (Kingma & Welling 2014). Samples: z ~ N(0, I), then x ~ p(x | z)."""
 
-    def __init__(self, config: FamilyConfig, dims: int = 2):
+    def __init__(self, config: FamilyConfig, dims: int = 2, encoder: nn.Module | None = None,
+                 decoder: nn.Module | None = None):
+        """MLPs by default; any `encoder` (x -> (N, 2 latent)) and `decoder` (z -> x's shape) with `dims`
+        numbers per sample, e.g. convolutions over images (toy/family_world.py), one sigma per number."""
         super().__init__()
         self.latent = config.latent
-        self.encoder = mlp(dims, 2 * config.latent, config.hidden, config.depth)
-        self.decoder = mlp(config.latent, dims, config.hidden, config.depth)
+        if encoder is None:
+            encoder = mlp(dims, 2 * config.latent, config.hidden, config.depth)
+        if decoder is None:
+            decoder = mlp(config.latent, dims, config.hidden, config.depth)
+        self.encoder, self.decoder = encoder, decoder
         self.log_sigma = nn.Parameter(torch.full((dims,), math.log(0.5)))
 
     def negative_elbo(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -124,8 +137,8 @@ class VAE(nn.Module):
         reparameterisation), plus KL(q(z | x) || N(0, I)) in closed form (Kingma & Welling 2014, eq. 10)."""
         mu, log_var = self.encoder(x).chunk(2, dim=1)  # (N, latent) each
         z = mu + (0.5 * log_var).exp() * torch.randn(mu.shape, generator=generator)
-        mean = self.decoder(z)  # (N, dims)
-        reconstruction = (((x - mean) / self.log_sigma.exp()).pow(2) / 2 + self.log_sigma
+        mean = self.decoder(z).flatten(1)  # (N, dims)
+        reconstruction = (((x.flatten(1) - mean) / self.log_sigma.exp()).pow(2) / 2 + self.log_sigma
                           + 0.5 * math.log(2 * math.pi)).sum(1)
         kl = 0.5 * (mu.pow(2) + log_var.exp() - 1 - log_var).sum(1)
         return (reconstruction + kl).mean()
@@ -136,14 +149,15 @@ class VAE(nn.Module):
         mean = self.decoder(torch.randn(n, self.latent, generator=generator))
         if not decoder_noise:
             return mean
-        return mean + self.log_sigma.exp() * torch.randn(mean.shape, generator=generator)
+        return mean + self.log_sigma.exp().view(mean.shape[1:]) * torch.randn(mean.shape, generator=generator)
 
 
-def train_vae(sample, config: FamilyConfig, on_step=None) -> VAE:
-    """Maximise the ELBO on fresh data every step, Adam with cosine decay (the diffusion models' loop)."""
+def train_vae(sample, config: FamilyConfig, on_step=None, build=VAE) -> VAE:
+    """Maximise the ELBO on fresh data every step, Adam with cosine decay (the diffusion models' loop);
+    `build(config)` makes the VAE."""
     config.check()
     torch.manual_seed(config.seed)
-    vae = VAE(config)
+    vae = build(config)
     generator = torch.Generator().manual_seed(config.seed)
     optimise(vae, lambda step: vae.negative_elbo(sample(config.batch_size, generator), generator),
              config.steps, config.learning_rate, on_step=on_step)

@@ -53,19 +53,25 @@ class FewStepConfig:
     seed: int = 0
 
     def check(self) -> None:
-        unknown = sorted(set(self.methods) - set(METHODS))
-        if unknown or not self.methods:
-            raise ValueError(f"unknown method {', '.join(unknown) or '(none)'}; accepted: {', '.join(METHODS)}")
+        check_training(self.methods, METHODS, self.budget_seconds, self.train_steps, 3600)
         if not 1 <= self.reflow_rounds <= 5:
             raise ValueError(f"reflow rounds must be from 1 to 5, got {self.reflow_rounds}")
-        if not 0.5 <= self.budget_seconds <= 3600:
-            raise ValueError(f"the budget must be from 0.5 to 3600 CPU seconds, got {self.budget_seconds}")
-        if self.train_steps is not None and not 1 <= self.train_steps <= 1_000_000:
-            raise ValueError(f"train steps must be from 1 to 1,000,000, got {self.train_steps}")
         if not 64 <= self.num_samples <= 100_000 or not 64 <= self.pairs <= 1_000_000:
             raise ValueError("need 64 to 100,000 samples and 64 to 1,000,000 pairs")
         if self.batch_size < 2 or not all(1 <= n <= 1000 for n in self.step_counts):
             raise ValueError("need a batch of at least 2 and step counts from 1 to 1000")
+
+
+def check_training(methods: tuple[str, ...], accepted: tuple[str, ...], budget_seconds: float,
+                   train_steps: int | None, most_seconds: float) -> None:
+    """The methods are known, the CPU budget from 0.5 to `most_seconds`, the step count (if any) sane."""
+    unknown = sorted(set(methods) - set(accepted))
+    if unknown or not methods:
+        raise ValueError(f"unknown method {', '.join(unknown) or '(none)'}; accepted: {', '.join(accepted)}")
+    if not 0.5 <= budget_seconds <= most_seconds:
+        raise ValueError(f"the budget must be from 0.5 to {most_seconds:,g} CPU seconds, got {budget_seconds}")
+    if train_steps is not None and not 1 <= train_steps <= 1_000_000:
+        raise ValueError(f"train steps must be from 1 to 1,000,000, got {train_steps}")
 
 
 @dataclass
@@ -118,15 +124,21 @@ def steps_in_budget(train: Callable[[int], object], seconds: float, probe_steps:
     return int(min(100_000, max(probe_steps, seconds / max(per_step, 1e-5))))
 
 
-def _train(config: FewStepConfig, train: Callable[[int], object], share: float = 1.0):
-    """Train under the config's budget: (model, steps, CPU seconds)."""
-    if config.train_steps is not None:
-        steps = max(1, int(config.train_steps * share))
-    else:
-        steps = steps_in_budget(train, config.budget_seconds * share)
+def train_in_budget(train: Callable[[int], object], seconds: float, steps: int | None = None,
+                    probe_steps: int = PROBE_STEPS):
+    """`train(n)` for as many steps as fit in `seconds` of CPU time (or exactly `steps`):
+    (model, steps, CPU seconds it took)."""
+    if steps is None:
+        steps = steps_in_budget(train, seconds, probe_steps)
     started = time.process_time()
     model = train(steps)
     return model, steps, time.process_time() - started
+
+
+def _train(config: FewStepConfig, train: Callable[[int], object], share: float = 1.0):
+    """Train under the config's budget: (model, steps, CPU seconds)."""
+    steps = None if config.train_steps is None else max(1, int(config.train_steps * share))
+    return train_in_budget(train, config.budget_seconds * share, steps)
 
 
 # ----- sampling each kind of model ---------------------------------------------------------

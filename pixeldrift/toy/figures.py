@@ -267,3 +267,41 @@ def quality_diversity_speed(panels: dict[str, list[dict]], floors: dict[str, flo
     fig.legend(handles=handles, loc="outside right center", fontsize=8)
     fig.colorbar(dots, ax=list(axes[0]), shrink=0.8, label="share of modes reached", location="left", extend="min")
     return save(fig, path)
+
+
+def image_family(rows: list[dict], title: str, path: Path, shown: int = 8) -> Path:
+    """Left: `shown` samples of each row (rows: dicts with name, images (k, S, S, 3) uint8, ms, accepted,
+    coverage); right: the quality / diversity / speed triangle, each model's share of samples that read
+    as a scene against its CPU ms per image, coloured by the share of modes it reaches."""
+    plt = pyplot()
+    fig, (grid, triangle) = plt.subplots(1, 2, figsize=(13, 0.75 * len(rows) + 1.6), constrained_layout=True,
+                                         gridspec_kw={"width_ratios": [1.25, 1]})
+    fig.suptitle(title)
+    side = rows[0]["images"].shape[1]
+    gap = np.full((side, 2, 3), 255, dtype=np.uint8)
+    strips = [np.concatenate([np.concatenate([im, gap], 1) for im in row["images"][:shown]], 1) for row in rows]
+    width = max(s.shape[1] for s in strips)
+    strips = [np.pad(s, ((0, 2), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in strips]
+    grid.imshow(np.concatenate(strips, 0), interpolation="nearest")
+    grid.set_yticks([(side + 2) * (i + 0.5) for i in range(len(rows))], [r["name"] for r in rows], fontsize=8)
+    grid.set_xticks([])
+    grid.set_title("generated samples (the last row: real renders)", fontsize=9)
+    timed = [r for r in rows if r["ms"] is not None]
+    norm = plt.Normalize(0.0, 1.0)
+    for i, r in enumerate(timed):
+        dots = triangle.scatter([r["ms"]], [100 * r["accepted"]], c=[r["coverage"]], cmap="viridis", norm=norm,
+                                s=80, marker=MARKERS[i % len(MARKERS)], edgecolors="black", linewidths=0.6,
+                                zorder=3, label=r["name"])
+    data = [r for r in rows if r["ms"] is None]
+    for r in data:
+        triangle.axhline(100 * r["accepted"], color="grey", linestyle="--", linewidth=0.8, label=r["name"])
+    triangle.set(xscale="log", xlabel="CPU ms per image (one thread)", ylabel="% of samples that read as a scene",
+                 ylim=(-3, 103), title="quality, diversity, speed: colour = share of modes reached")
+    if timed:  # at least a decade wide, so the log axis has labelled ticks
+        low, high = min(r["ms"] for r in timed), max(r["ms"] for r in timed)
+        triangle.set_xlim(min(low / 1.5, high / 10), high * 1.5)
+    triangle.grid(alpha=0.3, which="both")
+    triangle.legend(fontsize=7, loc="best")
+    if timed:
+        fig.colorbar(dots, ax=triangle, shrink=0.8, label="share of modes reached")
+    return save(fig, path)

@@ -56,6 +56,11 @@ def liu_straightness(paths: torch.Tensor, times: torch.Tensor) -> float:
     return ((dt / span) * squared).sum().item()
 
 
+def reached(sample_shares: torch.Tensor, data_shares: torch.Tensor) -> torch.Tensor:
+    """Which modes the samples reach: those where they put at least REACHED_SHARE of the data's share."""
+    return sample_shares >= REACHED_SHARE * data_shares
+
+
 @dataclass(frozen=True)
 class ModeGrid:
     """A grid over the plane whose cells that hold data are the data's modes.
@@ -89,8 +94,7 @@ class ModeGrid:
     def coverage(self, samples: torch.Tensor) -> float:
         """Share of the modes that receive at least REACHED_SHARE of the data's share of the samples."""
         modes = self.modes
-        reached = self.shares(samples)[modes] >= REACHED_SHARE * self.data_share[modes]
-        return reached.float().mean().item()
+        return reached(self.shares(samples)[modes], self.data_share[modes]).float().mean().item()
 
     def on_modes(self, samples: torch.Tensor) -> float:
         """Share of the samples that land in a mode cell."""
