@@ -276,6 +276,49 @@ def train_reflow_command(out, teacher, pair_count, pairs_from, pair_steps, pair_
         click.echo(f"wrote the few-step model folder {export}")
 
 
+@train.command("consistency")
+@_trainer_options(steps=1500, batch_size=32, lr=5e-5, warmup=50, ema=0.995)
+@click.option("--teacher", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
+              show_default=True, help="The model to distil; the student starts from its weights.")
+@click.option("--intervals", type=click.IntRange(2, 1280), default=40, show_default=True,
+              help="Karras noise levels; the loss ties each to its neighbour, one teacher step apart.")
+@click.option("--guidance", type=click.FloatRange(0, 50), help="The teacher's guidance, distilled [its default].")
+@click.option("--sample-steps", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="The exported folder's default number of steps.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--export", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the few-step model folder here at the end.")
+def train_consistency_command(out, teacher, intervals, guidance, sample_steps, export, data, size, resume, check,
+                              **options):
+    """Consistency distillation (Song et al. 2023): a model that draws in 1-4 calls, from a trained teacher.
+
+    The student, from the teacher's weights, learns to give the same answer at neighbouring points of the
+    teacher's guided ODE path (one Euler step of the teacher apart), so it jumps to the path's end from any
+    point; sampled with the consistency sampler at guidance 1. Trains on the world stream at the teacher's size.
+
+    \b
+    Examples:
+      pixeldrift train consistency --teacher models/default --out runs/cd --export models/cd
+      pixeldrift train consistency --out runs/cd --steps 3000 --resume --export models/cd
+    """
+    from pixeldrift.train.consistency import DistillSettings, consistency_trainer, train_consistency
+    from pixeldrift.train.run import check_run
+    if data != "world" or click.get_current_context().get_parameter_source("size") is not ParameterSource.DEFAULT:
+        raise click.UsageError("consistency distillation trains on the world stream at the teacher's size; leave out "
+                               "--data and --size")
+    try:
+        settings = DistillSettings(intervals=intervals, guidance=guidance)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if check:
+        _run(lambda: click.echo(check_run(consistency_trainer(out, _config(**options), teacher, settings), resume)))
+        return
+    _run(lambda: train_consistency(out, _config(**options), teacher, settings, export=export, resume=resume,
+                                   sample_steps=sample_steps))
+    if export and int(os.environ.get("RANK", "0")) == 0:
+        click.echo(f"wrote the few-step model folder {export}")
+
+
 def _refuse_with_init(*names: str) -> None:
     """--init takes the architecture from its model folder: an architecture option beside it would be ignored."""
     context = click.get_current_context()

@@ -11,6 +11,7 @@ from __future__ import annotations
 DISPLAY_NAMES = {
     "euler": "Euler", "euler_ancestral": "Euler a", "heun": "Heun", "ddim": "DDIM", "ddpm": "DDPM",
     "dpmpp_2m": "DPM++ 2M", "dpmpp_2m_sde": "DPM++ 2M SDE", "unipc": "UniPC", "flow_euler": "Flow Euler",
+    "consistency": "LCM",
 }
 A1111_ALIASES = {"euler": "k_euler", "euler_ancestral": "k_euler_a", "heun": "k_heun", "dpmpp_2m": "k_dpmpp_2m",
                  "dpmpp_2m_sde": "k_dpmpp_2m_sde"}

@@ -350,6 +350,27 @@ def sample_flow_euler(denoiser, x, sigmas, extra_args=None, callback: Callback =
     return sample_euler(denoiser, x, sigmas, extra_args, callback, generator)
 
 
+@torch.no_grad()
+def sample_consistency(denoiser, x, sigmas, extra_args=None, callback: Callback = None, generator=None):
+    """Multistep consistency sampling (Song et al. 2023, "Consistency Models", Algorithm 1).
+
+    A consistency model maps any point of an ODE path to the path's end, so each step jumps to the
+    end, x0 = f(x, sigma_i), then noises x0 back up to the next level: x = x0 + sqrt(sigma_{i+1}^2 -
+    sigma_min^2) z (sigma_min: the denoiser's `sigma_min`, else 0). The last step, to sigma 0, returns
+    the jump. One call per step; on an ordinary diffusion model it is DDPM-like sampling with all the
+    noise renewed at every step.
+    """
+    model, s = _Model(denoiser, x, sigmas, extra_args), sigmas.tolist()
+    sigma_min = getattr(denoiser, "sigma_min", 0.0)
+    for i in range(len(s) - 1):
+        denoised = model(x, i)
+        _report(callback, i, x, denoised)
+        x = denoised
+        if s[i + 1] > 0:
+            x = denoised + _noise_like(x, generator) * math.sqrt(max(s[i + 1] ** 2 - sigma_min**2, 0.0))
+    return model.finish(x)
+
+
 SAMPLERS: dict[str, Callable] = {
     "euler": sample_euler,
     "euler_ancestral": sample_euler_ancestral,
@@ -362,8 +383,12 @@ SAMPLERS: dict[str, Callable] = {
     "dpm_solver_1": sample_dpm_solver_1,
     "dpm_solver_2": sample_dpm_solver_2,
     "flow_euler": sample_flow_euler,
+    "consistency": sample_consistency,
 }
-STOCHASTIC_SAMPLERS = frozenset({"euler_ancestral", "ddpm", "dpmpp_2m_sde"})
+STOCHASTIC_SAMPLERS = frozenset({"euler_ancestral", "ddpm", "dpmpp_2m_sde", "consistency"})
+# Samplers of consistency models (train/consistency.py): on a diffusion model each jump lands on the
+# posterior mean, so they draw blurred means, not the model's distribution
+CONSISTENCY_SAMPLERS = frozenset({"consistency"})
 
 
 def get_sampler(name: str) -> Callable:

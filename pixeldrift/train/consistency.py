@@ -1,0 +1,148 @@
+"""`pixeldrift train consistency`: consistency distillation (Song et al. 2023) of a text-to-image model.
+
+A consistency model f(x, sigma) maps every point of a probability-flow ODE path to the path's end, so
+one call draws an image and a few calls refine it (sampling/samplers.sample_consistency, their
+Algorithm 1). Consistency distillation (their Algorithm 2) learns f from a trained teacher:
+
+1. a training latent x0 and caption, a level n of N Karras levels sigma_1 < ... < sigma_N on
+   [sigma_min, sigma_max], and x_{n+1} = x0 + sigma_{n+1} z;
+2. one step of the teacher's ODE from sigma_{n+1} down to sigma_n (Euler, i.e. DDIM in sigma space),
+   guided: the teacher's denoiser is D_u + w (D_c - D_u), so the student learns the guided ODE and
+   is sampled at guidance 1, one call a step (the guided distillation of Latent Consistency Models,
+   Luo et al. 2023, eq. 9-10, with w fixed);
+3. the loss d(f(x_{n+1}, sigma_{n+1}), f^-(x_n, sigma_n)) weighted by 1 / (sigma_{n+1} - sigma_n), with
+   d the pseudo-Huber distance sqrt(|a - b|^2 + c^2) - c, c = 0.00054 sqrt(dims) (iCT, Song &
+   Dhariwal 2023, section 3.3 and 3.5).
+
+The target f^- is the student itself under stop-gradient, not a slow EMA of it: iCT (section 3.2)
+shows the EMA target biases the objective and that mu = 0 trains better; the trainer's own EMA is
+still what is exported. Captions are never dropped: the student is only ever asked the guided
+question. Its answer to the empty prompt is not trained and drifts with the shared weights, so the
+export is meant for guidance 1 (one call a step); guidance above 1 or a negative prompt would mix in
+that untrained branch.
+
+The student starts from the teacher's weights and keeps the teacher's parameterization, so the export
+is an ordinary model folder that every command loads. The boundary condition f(x, sigma_min) = x holds
+as closely as the parameterization makes it: EDM's c_skip at sigma 0.002 is 0.99998 and c_out 0.002.
+Its sampling defaults: the consistency sampler, `sample_steps` steps on the flow_even schedule (for two
+steps sigma 80 then 1, the middle of the path in flow time), guidance 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pixeldrift.data import WorldStream
+from pixeldrift.pipeline.model_folder import load_model, save_model
+from pixeldrift.pipeline.text_to_image import TextToImage
+from pixeldrift.sampling.sigma_schedules import karras_sigmas
+from pixeldrift.train.run import init_distributed
+from pixeldrift.train.trainer import Trainer, TrainerConfig
+
+MAX_INTERVALS = 1280
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    """`intervals` Karras levels (rho 7) on [sigma_min, sigma_max] of the teacher, so intervals - 1 gaps
+    between neighbours; the teacher's guidance `guidance` (None: its folder's default)."""
+
+    intervals: int = 40
+    guidance: float | None = None
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.intervals <= MAX_INTERVALS:
+            raise ValueError(f"intervals must be from 2 to {MAX_INTERVALS}, got {self.intervals}")
+        if self.guidance is not None and not 0 <= self.guidance <= 50:
+            raise ValueError(f"guidance must be from 0 to 50, got {self.guidance}")
+
+
+def pseudo_huber(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-sample sqrt(|a - b|^2 + c^2) - c with c = 0.00054 sqrt(dims) (iCT, section 3.3)."""
+    c = 0.00054 * math.sqrt(a[0].numel())
+    return torch.sqrt((a - b).pow(2).flatten(1).sum(1) + c * c) - c
+
+
+class ConsistencyDistillation(nn.Module):
+    """The loss of consistency distillation on world images (see the module's docstring)."""
+
+    def __init__(self, student: TextToImage, teacher: TextToImage, settings: DistillSettings):
+        super().__init__()
+        self.model, self.settings = student, settings
+        self.teacher = teacher.requires_grad_(False).eval()
+        student.requires_grad_(False)
+        student.denoiser.requires_grad_(True)
+        defaults = teacher.sampling_defaults
+        self.guidance = defaults.guidance if settings.guidance is None else settings.guidance
+        levels = karras_sigmas(settings.intervals, defaults.sigma_min, defaults.sigma_max)[:-1]  # less its final 0
+        self.register_buffer("levels", levels.flip(0), persistent=False)  # ascending: sigma_1 < ... < sigma_N
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()
+        if self.model.vae is not None:
+            self.model.vae.eval()
+        return self
+
+    def forward(self, images, captions, noise):
+        levels = self.levels
+        n = (noise.rand() * (len(levels) - 1)).long().clamp(max=len(levels) - 2)
+        sigma_low, sigma_high = levels[n], levels[n + 1]
+        with torch.no_grad():
+            # the posterior mean: the teacher's ODE is solved from a latent, not from a VAE sample
+            latents = self.model.pixels_to_latents(images)
+            x_high = latents + sigma_high.view(-1, 1, 1, 1) * noise.randn(*latents.shape[1:])
+            # the text encoder is frozen and the teacher's own: one encoding serves both networks
+            cond = self.model.text_encoder.encode(list(captions)).as_cond()
+            uncond = self.model.text_encoder.encode([""] * len(captions)).as_cond()
+            x_low = self.teacher_step(x_high, sigma_high, sigma_low, cond, uncond)
+            target = self.model.denoiser(x_low, sigma_low, **cond)
+        prediction = self.model.denoiser(x_high, sigma_high, **cond)
+        return pseudo_huber(prediction, target) / (sigma_high - sigma_low)
+
+    def teacher_step(self, x, sigma, sigma_next, cond: dict, uncond: dict) -> torch.Tensor:
+        """One Euler step of the teacher's guided probability-flow ODE from sigma to sigma_next (per sample)."""
+        guided = self.teacher.denoiser(x, sigma, **cond)
+        if self.guidance != 1:
+            unconditional = self.teacher.denoiser(x, sigma, **uncond)
+            guided = unconditional + self.guidance * (guided - unconditional)
+        return torch.lerp(guided, x, (sigma_next / sigma).view(-1, 1, 1, 1))  # x + (x - D)(s' - s)/s
+
+
+def consistency_model(model: TextToImage, steps: int) -> TextToImage:
+    """The same model with the consistency sampler's defaults: `steps` steps on flow_even, guidance 1."""
+    sampling = replace(model.config.sampling, sampler="consistency", schedule="flow_even", steps=steps,
+                       guidance=1.0, excite=0.0)
+    model.config = replace(model.config, sampling=sampling)
+    return model
+
+
+def consistency_trainer(out: Path, config: TrainerConfig, teacher_folder: Path,
+                        settings: DistillSettings = DistillSettings()) -> Trainer:
+    """The run's trainer: the student from the teacher's weights, on the world stream at the teacher's size."""
+    teacher = load_model(teacher_folder)
+    student = load_model(teacher_folder).train()
+    module = ConsistencyDistillation(student, teacher, settings)
+    return Trainer(module, WorldStream(seed=config.seed, size=teacher.config.image_size), config, out)
+
+
+def train_consistency(out: Path, config: TrainerConfig, teacher_folder: Path,
+                      settings: DistillSettings = DistillSettings(), export: Path | None = None,
+                      resume: bool = False, sample_steps: int = 2) -> TextToImage:
+    """Distil (or resume); with `export` write the few-step model folder."""
+    init_distributed(config.device)
+    trainer = consistency_trainer(out, config, teacher_folder, settings)
+    if resume:
+        trainer.resume()
+    trainer.fit()
+    student = consistency_model(trainer.ema.model.model, sample_steps)
+    if export is not None and trainer.rank == 0:
+        recipe = {"trainer": asdict(config), "method": "consistency distillation", "teacher": str(teacher_folder),
+                  "distill": asdict(settings), "guidance": trainer.ema.model.guidance, "steps_done": trainer.step}
+        save_model(student, export, training=recipe)
+    return student

@@ -1,0 +1,137 @@
+"""Consistency distillation of a text-to-image model and the consistency sampler: exact on Gaussian data,
+the loss's pieces, a tiny model distilled end to end, its folder's defaults, and the command's refusals."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from pixeldrift.cli.main import run
+from pixeldrift.pipeline import GenerationRequest, load_model
+from pixeldrift.sampling.samplers import STOCHASTIC_SAMPLERS, get_sampler
+from pixeldrift.train.consistency import (ConsistencyDistillation, DistillSettings, consistency_trainer,
+                                          pseudo_huber, train_consistency)
+from pixeldrift.train.trainer import BatchNoise, TrainerConfig
+
+MU, SPREAD = 1.5, 0.7  # Gaussian data N(MU, SPREAD^2)
+
+
+@pytest.fixture(autouse=True)
+def _single_thread(one_thread):
+    """One thread (tests/conftest.py says why)."""
+
+
+def gaussian_consistency_function(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """The exact consistency function of N(MU, SPREAD^2) data: the probability-flow ODE's map to sigma 0."""
+    sigma = sigma.view(-1, *([1] * (x.ndim - 1)))
+    return MU + SPREAD / torch.sqrt(SPREAD**2 + sigma**2) * (x - MU)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4])
+def test_the_sampler_draws_the_data_distribution_from_an_exact_consistency_function(steps):
+    sigmas = torch.cat([torch.tensor([80.0, 3.0, 1.0, 0.3][:steps]), torch.zeros(1)])
+    x = torch.randn(40_000, 1, generator=torch.Generator().manual_seed(0)) * 80.0 + MU
+    out = get_sampler("consistency")(gaussian_consistency_function, x, sigmas,
+                                     generator=torch.Generator().manual_seed(1))
+    assert out.mean().item() == pytest.approx(MU, abs=0.02)
+    assert out.std().item() == pytest.approx(SPREAD, rel=0.02)
+    assert "consistency" in STOCHASTIC_SAMPLERS
+
+
+def test_one_step_returns_the_jump_and_later_steps_renoise_to_the_next_level():
+    calls = []
+
+    def to_seven(x, sigma):
+        calls.append((x.clone(), sigma.clone()))
+        return torch.full_like(x, 7.0)
+
+    x = torch.randn(5000, 1)
+    assert torch.equal(get_sampler("consistency")(to_seven, x, torch.tensor([80.0, 0.0])), torch.full_like(x, 7.0))
+    calls.clear()
+    get_sampler("consistency")(to_seven, x, torch.tensor([80.0, 2.0, 0.0]), generator=torch.Generator())
+    second_x, second_sigma = calls[1]
+    assert torch.all(second_sigma == 2.0)
+    assert second_x.mean().item() == pytest.approx(7.0, abs=0.1) and second_x.std().item() == pytest.approx(2.0, rel=0.05)
+
+
+def test_pseudo_huber_is_zero_for_equal_inputs_and_near_the_l2_distance_far_apart():
+    a = torch.randn(3, 4, 8, 8)
+    assert torch.allclose(pseudo_huber(a, a), torch.zeros(3), atol=1e-7)
+    b = a + 1.0
+    assert pseudo_huber(a, b) == pytest.approx(torch.full((3,), 16.0) - 0.00054 * math.sqrt(256), abs=1e-3)
+
+
+def test_settings_are_bounded():
+    with pytest.raises(ValueError, match="intervals must be from 2 to 1280, got 1"):
+        DistillSettings(intervals=1)
+    with pytest.raises(ValueError, match="guidance must be from 0 to 50"):
+        DistillSettings(guidance=-1)
+
+
+def config(**overrides) -> TrainerConfig:
+    return TrainerConfig(**{**dict(steps=2, batch_size=4, learning_rate=1e-3, warmup_steps=1, checkpoint_every=1,
+                                   log_every=1, ema_decay=0.5), **overrides})
+
+
+def test_the_teacher_step_is_euler_on_the_guided_ode(random_model_dir, tmp_path):
+    module = consistency_trainer(tmp_path / "run", config(), random_model_dir, DistillSettings(guidance=3.0)).model
+    encoder, teacher = module.model.text_encoder, module.teacher.denoiser
+    cond, uncond = encoder.encode(["a red circle"] * 2).as_cond(), encoder.encode([""] * 2).as_cond()
+    x, sigma, sigma_next = torch.randn(2, 4, 8, 8), torch.tensor([5.0, 0.5]), torch.tensor([4.0, 0.25])
+    with torch.no_grad():
+        guided = teacher(x, sigma, **uncond) + 3.0 * (teacher(x, sigma, **cond) - teacher(x, sigma, **uncond))
+        expected = x + (x - guided) / sigma.view(-1, 1, 1, 1) * (sigma_next - sigma).view(-1, 1, 1, 1)
+        assert torch.allclose(module.teacher_step(x, sigma, sigma_next, cond, uncond), expected, atol=1e-5)
+
+
+def test_only_the_student_denoiser_trains_and_the_loss_falls(random_model_dir, tmp_path):
+    trainer = consistency_trainer(tmp_path / "run", config(), random_model_dir, DistillSettings(intervals=10))
+    module: ConsistencyDistillation = trainer.model
+    assert {n.split(".")[1] for n, p in module.named_parameters() if p.requires_grad} == {"denoiser"}
+    assert all(not p.requires_grad for p in module.teacher.parameters())
+    teacher_before = {k: v.clone() for k, v in module.teacher.state_dict().items()}
+    images, captions = trainer.data.batch([0, 1, 2, 3])
+
+    def fixed_loss():
+        noise = BatchNoise(torch.Generator().manual_seed(3), slice(0, 4), 4, torch.device("cpu"))
+        return module(images, captions, noise).mean()
+
+    optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=3e-3)
+    before = fixed_loss().item()
+    for _ in range(20):
+        optimizer.zero_grad()
+        fixed_loss().backward()
+        optimizer.step()
+    assert math.isfinite(before) and fixed_loss().item() < 0.9 * before
+    assert all(torch.equal(v, module.teacher.state_dict()[k]) for k, v in teacher_before.items())
+
+
+def test_distil_export_and_generate_with_the_folder_defaults(random_model_dir, tmp_path):
+    student = train_consistency(tmp_path / "run", config(steps=3), random_model_dir, DistillSettings(intervals=8),
+                                export=tmp_path / "cd", sample_steps=3)
+    folder = load_model(tmp_path / "cd")
+    defaults = folder.sampling_defaults
+    assert (defaults.sampler, defaults.schedule, defaults.steps, defaults.guidance) == ("consistency", "flow_even",
+                                                                                      3, 1.0)
+    request = GenerationRequest("a red circle", seed=2, width=32, height=32)
+    assert folder.generate(request)[0].image.tobytes() == student.generate(request)[0].image.tobytes()
+    assert folder.generate(request)[0].image.tobytes() != load_model(random_model_dir).generate(request)[0].image.tobytes()
+
+
+def test_the_command_trains_resumes_and_refuses_bad_options(random_model_dir, tmp_path, capsys):
+    common = ["train", "consistency", "--teacher", str(random_model_dir), "--batch-size", "2", "--warmup", "1",
+              "--threads", "1", "--intervals", "6"]
+    assert run([*common, "--steps", "2", "--out", str(tmp_path / "run")]) == 0, capsys.readouterr().err
+    assert run([*common, "--steps", "3", "--resume", "--out", str(tmp_path / "run"), "--export",
+                str(tmp_path / "cd")]) == 0, capsys.readouterr().err
+    assert "wrote the few-step model folder" in capsys.readouterr().out
+    assert run(["generate", "a red circle", "--model", str(tmp_path / "cd"), "-o", str(tmp_path / "x.png")]) == 0
+    assert Image.open(tmp_path / "x.png").size == (32, 32)
+    code = run([*common[:-1], "1", "--out", str(tmp_path / "bad")])
+    assert code == 2 and "--intervals" in capsys.readouterr().err
+    code = run([*common, "--data", "somewhere", "--out", str(tmp_path / "bad")])
+    assert code == 2 and "leave out --data and --size" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
