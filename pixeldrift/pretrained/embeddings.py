@@ -45,8 +45,8 @@ class SDEmbedding:
         return next(iter(self.vectors.values())).shape[0]
 
     @property
-    def widths(self) -> list[int]:
-        return [vectors.shape[1] for vectors in self.vectors.values()]
+    def widths(self) -> dict[str, int]:
+        return {key: vectors.shape[1] for key, vectors in self.vectors.items()}
 
 
 def embedding_word(path: Path) -> str:
@@ -120,17 +120,29 @@ def text_widths(model) -> list[int]:
     return [encoder.config.hidden_size for encoder in model.prompt_encoder.text_encoders]
 
 
+def width_error(model, widths: dict[str, int]) -> str | None:
+    """Why vectors of these widths ("" -> width, or clip_l / clip_g -> width) do not fit the model's text
+    encoders (naming both), or None."""
+    wanted = text_widths(model)
+    keys = list(SDXL_KEYS) if len(wanted) == 2 else [""]
+    if list(widths) == keys and list(widths.values()) == wanted:
+        return None
+    return (f"its vectors are {widths_text(widths)} wide; {model.name}'s text encoder tokens are "
+            f"{widths_text(dict(zip(keys, wanted)))} wide (an embedding for another Stable Diffusion family?)")
+
+
+def widths_text(widths: dict[str, int]) -> str:
+    """"768", or "clip_l 768 + clip_g 1280" for SDXL."""
+    return " + ".join(f"{key} {width}" if key else str(width) for key, width in widths.items())
+
+
 def rows_for(model, embedding: SDEmbedding, path: Path) -> list[torch.Tensor]:
     """The embedding's rows for each of the model's text encoders; BadFileError naming both widths if it is for
     another kind of model."""
-    widths = text_widths(model)
-    keys = list(SDXL_KEYS) if len(widths) == 2 else [""]
-    if list(embedding.vectors) != keys or embedding.widths != widths:
-        given = " + ".join(f"{k} {w}" if k else str(w) for k, w in zip(embedding.vectors, embedding.widths))
-        wanted = " + ".join(f"{k} {w}" if k else str(w) for k, w in zip(keys, widths))
-        raise BadFileError(f"{path}: its vectors are {given} wide; {model.name}'s text encoder tokens are "
-                           f"{wanted} wide (an embedding for another Stable Diffusion family?)")
-    return [embedding.vectors[key] for key in keys]
+    why = width_error(model, embedding.widths)
+    if why is not None:
+        raise BadFileError(f"{path}: {why}")
+    return list(embedding.vectors.values())
 
 
 def load_embedding(model, path: str | Path) -> str:

@@ -2,10 +2,13 @@
 
     pixeldrift serve --loras DIR --embeddings DIR
 
-Each folder's .safetensors files (not its subfolders) are listed at start, and again on
-POST /sdapi/v1/refresh-loras or /refresh-embeddings: a LoRA (Hu et al. 2021) by its file's
-name (its alias is kohya's ss_output_name), an embedding (Gal et al. 2023) by its word.
-A prompt applies them as AUTOMATIC1111's extra networks do:
+Each folder's files (not its subfolders) are listed at start, and again on POST
+/sdapi/v1/refresh-loras or /refresh-embeddings: a LoRA (Hu et al. 2021) .safetensors by its
+file's name (its alias is kohya's ss_output_name), an embedding (Gal et al. 2023) by its word,
+in any layout A1111 reads (.safetensors, .pt, .bin; pretrained/embeddings.py): one vector for
+pixeldrift's MiniLM encoder (its word the file's token), or n vectors for a Stable Diffusion
+model's CLIP encoders (its word the file's name). A prompt applies them as AUTOMATIC1111's
+extra networks do:
 
     "a red sks shape <lora:crescent:0.8>"    the LoRA crescent merged at weight 0.8 (1 when left out)
     "a red sks shape"                        any embedding whose word the prompt or negative prompt uses
@@ -16,8 +19,8 @@ the text the model reads and kept in the prompt the image records, which also ge
 "Lora hashes" / "TI hashes" parameters (name: the first 12 hex digits of the file's
 SHA-256; for a LoRA, of the bytes after the safetensors header, kohya's and A1111's
 "addnet" hash). An unknown name, a weight that is not a number from -10 to 10, a LoRA
-that does not fit the job's model, more than MAX_TAGS tags or another kind of tag is a 400
-naming it, before anything is queued.
+or a used embedding that does not fit the job's model, more than MAX_TAGS tags or another
+kind of tag is a 400 naming it, before anything is queued.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from pathlib import Path
 from pixeldrift.bounded_files import BadFileError, regular_file
 from pixeldrift.nets.io import read_header
 from pixeldrift.nets.lora_files import FACTOR_SUFFIXES, MAX_SCALE, check_scale
+from pixeldrift.pretrained.clip_prompts import ClipPromptEncoder
+from pixeldrift.pretrained.embeddings import SUFFIXES as EMBEDDING_SUFFIXES
+from pixeldrift.pretrained.embeddings import read_sd_embedding, width_error, widths_text
 from pixeldrift.server.errors import ApiError
 
 LOG = logging.getLogger("pixeldrift.server")
@@ -114,45 +120,73 @@ def _fit_error(model, path: Path) -> str | None:
 
 @dataclass(frozen=True)
 class EmbeddingFile:
-    name: str          # its word
+    name: str                  # its word for pixeldrift's own models: the token it was trained as, or file_word
     path: Path
-    width: int
-    about: dict        # the "pixeldrift" metadata: base model, steps
+    widths: dict[str, int]     # "" -> width, or clip_l / clip_g -> width for SDXL
+    vectors: int               # per text encoder
+    about: dict                # A1111's step / sd_checkpoint(_name), or the "pixeldrift" metadata: base, steps
     shorthash: str
+    own_error: str | None = None   # why pixeldrift's own models cannot read it, or None
 
     def fit_error(self, model) -> str | None:
         """Why `model` cannot take this embedding (A1111 lists such ones as skipped), or None."""
         from pixeldrift.nets.minilm_text_encoder import MiniLMTextEncoder
 
+        if _reads_file_words(model):
+            return width_error(model, self.widths)
         encoder = getattr(model, "text_encoder", None)
         if not isinstance(encoder, MiniLMTextEncoder):
             return f"{model.name} has no MiniLM text encoder"
-        if encoder.output_dim != self.width:
-            return f"{self.width}-wide, {model.name}'s tokens are {encoder.output_dim} wide"
+        if self.widths != {"": encoder.output_dim}:
+            return (f"its vectors are {widths_text(self.widths)} wide; {model.name}'s text encoder tokens are "
+                    f"{encoder.output_dim} wide")
+        if self.own_error is not None:
+            return self.own_error
         token = encoder.tokenizer.token_to_id(self.name)   # ids past the vocabulary: words a job added
         if token is not None and token < encoder.tokenizer.get_vocab_size(with_added_tokens=False):
             return f"{self.name!r} is already a word of the text encoder"
         return None
 
     def listing(self) -> dict:
-        """A1111's /sdapi/v1/embeddings entry."""
-        base = self.about.get("base") if isinstance(self.about.get("base"), dict) else {}
-        checkpoint = base.get("denoiser_sha256")
-        return {"step": self.about.get("steps_done"), "sd_checkpoint": checkpoint[:10] if checkpoint else None,
-                "sd_checkpoint_name": base.get("name"), "shape": self.width, "vectors": 1}
+        """A1111's /sdapi/v1/embeddings entry: what the file says of its training (an A1111 .pt's step and
+        checkpoint, or pixeldrift's record of its base model), its width (SDXL's two added) and vectors."""
+        base = self.about.get("base")
+        if isinstance(base, dict):   # trained on a pixeldrift model: its name and denoiser's SHA-256
+            checkpoint, name = base.get("denoiser_sha256"), base.get("name")
+        else:                        # on a Stable Diffusion checkpoint: its path
+            checkpoint, name = None, Path(base).name if isinstance(base, str) else None
+        return {"step": self.about.get("step", self.about.get("steps_done")),
+                "sd_checkpoint": self.about.get("sd_checkpoint",
+                                                checkpoint[:10] if isinstance(checkpoint, str) else None),
+                "sd_checkpoint_name": self.about.get("sd_checkpoint_name", name),
+                "shape": sum(self.widths.values()), "vectors": self.vectors}
 
-    def used_in(self, *texts: str) -> bool:
-        pattern = re.compile(rf"(?<![\w<>*]){re.escape(self.name)}(?![\w<>*])", re.IGNORECASE)
+    @property
+    def file_word(self) -> str:
+        """A1111's word, the one Stable Diffusion models read: the file's name, lower case."""
+        return self.path.stem.lower()
+
+    def word(self, model) -> str:
+        return self.file_word if _reads_file_words(model) else self.name
+
+    def used_in(self, model, *texts: str) -> bool:
+        pattern = re.compile(rf"(?<![\w<>*]){re.escape(self.word(model))}(?![\w<>*])", re.IGNORECASE)
         return any(pattern.search(text) for text in texts)
+
+
+def _reads_file_words(model) -> bool:
+    """Whether `model` is a Stable Diffusion model (CLIP text encoders; pretrained/clip_prompts.py)."""
+    return isinstance(getattr(model, "prompt_encoder", None), ClipPromptEncoder)
 
 
 @dataclass(frozen=True)
 class JobAdapters:
-    """What one job applies: the prompt as written (tags kept), each LoRA at its weight, the embeddings."""
+    """What one job applies: the prompt as written (tags kept), each LoRA at its weight, each embedding by the
+    word the job's model reads."""
 
     prompt: str
     loras: tuple[tuple[LoraFile, float], ...] = ()
-    embeddings: tuple[EmbeddingFile, ...] = ()
+    embeddings: tuple[tuple[EmbeddingFile, str], ...] = ()
 
     def recorded(self, record):
         """The image's record as A1111 writes it: the prompt with its tags, the files' hashes."""
@@ -160,7 +194,7 @@ class JobAdapters:
         if self.loras:
             extra["Lora hashes"] = ", ".join(f"{_bare(lora.name)}: {lora.shorthash}" for lora, _ in self.loras)
         if self.embeddings:
-            extra["TI hashes"] = ", ".join(f"{_bare(e.name)}: {e.shorthash}" for e in self.embeddings)
+            extra["TI hashes"] = ", ".join(f"{_bare(word)}: {e.shorthash}" for e, word in self.embeddings)
         return replace(record, prompt=self.prompt, extra=extra)
 
 
@@ -181,15 +215,18 @@ class AdapterCatalog:
     @classmethod
     def load(cls, lora_dir: Path | None, embedding_dir: Path | None) -> "AdapterCatalog":
         """Both folders read; ValueError for a folder that is missing or holds over MAX_ADAPTER_FILES files."""
-        loras = [lora for path in _files(lora_dir, "--loras") if (lora := _lora_file(path))]
+        loras = [lora for path in _files(lora_dir, "--loras", (".safetensors",)) if (lora := _lora_file(path))]
         embeddings, words = [], set()
-        for path in _files(embedding_dir, "--embeddings"):
+        for path in _files(embedding_dir, "--embeddings", EMBEDDING_SUFFIXES):
             embedding = _embedding_file(path)
-            if embedding is not None and embedding.name in words:
-                LOG.warning("embedding %s skipped: another file has the word %r", path, embedding.name)
-            elif embedding is not None:
+            if embedding is None:
+                continue
+            taken = {embedding.name, embedding.file_word} & words   # pixeldrift's word, or Stable Diffusion's
+            if taken:
+                LOG.warning("embedding %s skipped: another file has the word %r", path, taken.pop())
+            else:
                 embeddings.append(embedding)
-                words.add(embedding.name)
+                words |= {embedding.name, embedding.file_word}
         return cls(loras, embeddings, lora_dir, embedding_dir)
 
     def refreshed(self) -> "AdapterCatalog":
@@ -204,16 +241,21 @@ class AdapterCatalog:
         return found
 
     def embedding_listing(self, model) -> dict:
-        """A1111's shape: the embeddings `model` (the default) takes are loaded, the others skipped."""
+        """A1111's shape: the embeddings `model` (the default) takes are loaded, the others skipped, each
+        with the reason too."""
         listing = {"loaded": {}, "skipped": {}}
-        for word, embedding in self.embeddings.items():
-            listing["skipped" if embedding.fit_error(model) else "loaded"][word] = embedding.listing()
+        for embedding in self.embeddings.values():
+            why, word = embedding.fit_error(model), embedding.word(model)
+            if why is None:
+                listing["loaded"][word] = embedding.listing()
+            else:
+                listing["skipped"][word] = {**embedding.listing(), "reason": why}
         return listing
 
     def for_job(self, job, models) -> None:
         """Strip the job's LoRA tags from the prompt it draws, check each against its model (from the catalog
-        `models`), and note what it applies (job.adapters); ApiError 400 naming what is wrong. Embeddings the
-        model cannot take stay words, with a warning."""
+        `models`), and note what it applies (job.adapters); ApiError 400 naming what is wrong, an embedding the
+        prompt uses that the model cannot take included."""
         r, model = job.request, models.resolve(job.model_name).model
         if TAG.search(r.negative_prompt):
             raise ApiError(400, "LoRA tags go in the prompt, not the negative prompt", "negative_prompt")
@@ -221,17 +263,16 @@ class AdapterCatalog:
         loras = tuple((self.lora(name), weight) for name, weight in tags)
         for lora, _ in loras:
             lora.check_fits(model, job.model_name)
-        embeddings = []
-        for embedding in self.embeddings.values():
-            if not embedding.used_in(text, r.negative_prompt):
-                continue
+        embeddings = tuple((e, e.word(model)) for e in self.embeddings.values()
+                           if e.used_in(model, text, r.negative_prompt))
+        for embedding, word in embeddings:
             why = embedding.fit_error(model)
-            if why is None:
-                embeddings.append(embedding)
-            else:
-                job.warnings.append(f"embedding {embedding.name!r} was read as a plain word: {why}")
+            if why is not None:
+                raise ApiError(400, f"embedding {word!r} ({embedding.path.name}) does not fit model "
+                                    f"{job.model_name!r}: {why}", "prompt" if embedding.used_in(model, text)
+                               else "negative_prompt")
         if loras or embeddings:
-            job.adapters = JobAdapters(r.prompt, loras, tuple(embeddings))
+            job.adapters = JobAdapters(r.prompt, loras, embeddings)
             job.request = replace(r, prompt=text)
 
 
@@ -289,7 +330,7 @@ def adapters_applied(model, adapters: JobAdapters | None):
     try:
         for lora, weight in adapters.loras:
             model.load_lora(lora.path, weight)
-        for embedding in adapters.embeddings:
+        for embedding, _ in adapters.embeddings:
             model.load_embedding(embedding.path)
         yield
     finally:
@@ -304,7 +345,7 @@ def adapter_listing(studio) -> dict:
             "embeddings": sorted(adapters.embedding_listing(model)["loaded"])}
 
 
-def _files(folder: Path | None, option: str) -> list[Path]:
+def _files(folder: Path | None, option: str, suffixes: tuple[str, ...]) -> list[Path]:
     if folder is None:
         return []
     folder = Path(folder)
@@ -312,11 +353,11 @@ def _files(folder: Path | None, option: str) -> list[Path]:
         raise ValueError(f"{option} {folder}: not a folder")
     found = []
     for path in folder.iterdir():
-        if path.suffix.lower() == ".safetensors":
+        if path.suffix.lower() in suffixes:
             found.append(path)
             if len(found) > MAX_ADAPTER_FILES:
-                raise ValueError(f"{option} {folder}: over {MAX_ADAPTER_FILES} .safetensors files; keep the ones "
-                                 "to serve in a folder of their own")
+                raise ValueError(f"{option} {folder}: over {MAX_ADAPTER_FILES} {', '.join(suffixes)} files; keep "
+                                 "the ones to serve in a folder of their own")
     return sorted(found)
 
 
@@ -339,11 +380,13 @@ def _lora_file(path: Path) -> LoraFile | None:
 
 
 def _embedding_file(path: Path) -> EmbeddingFile | None:
+    """A listed embedding, or None (logged) for a file that holds none (pretrained/embeddings.py says what is
+    read, and how a pickle is read without running it)."""
     from pixeldrift.pipeline.adapter_files import read_embedding
 
     try:
-        word, vector = read_embedding(path)
-        _, metadata = read_header(path)
+        embedding = read_sd_embedding(path)
+        metadata = read_header(path)[1] if path.suffix.lower() == ".safetensors" else {}
     except BadFileError as error:
         LOG.warning("embedding skipped: %s", error)
         return None
@@ -351,5 +394,10 @@ def _embedding_file(path: Path) -> EmbeddingFile | None:
         about = json.loads(metadata.get("pixeldrift", "{}"))
     except json.JSONDecodeError:
         about = {}
-    return EmbeddingFile(word, path, int(vector.shape[0]), about if isinstance(about, dict) else {},
-                         _sha256(path)[:_HASH_CHARS])
+    try:   # pixeldrift's own models read one vector from a .safetensors, its word the token it was trained as
+        word, own_error = read_embedding(path)[0], None
+    except BadFileError as error:
+        word, own_error = embedding.word, str(error).removeprefix(f"{path}: ")
+    return EmbeddingFile(word, path, embedding.widths, embedding.count,
+                         {**(about if isinstance(about, dict) else {}), **embedding.about},
+                         _sha256(path)[:_HASH_CHARS], own_error)

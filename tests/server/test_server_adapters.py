@@ -1,5 +1,6 @@
 """LoRAs and embeddings served from folders (issue 19): A1111's listings, the <lora:NAME:WEIGHT> prompt tag
-applied for one job only (the image equals the CLI's --lora FILE:WEIGHT), and every bad tag a 400 naming it."""
+applied for one job only (the image equals the CLI's --lora FILE:WEIGHT), and every bad tag a 400 naming it;
+Stable Diffusion embeddings in A1111's layouts served for the tiny SD models they fit."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import base64
 import hashlib
 import io
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,13 +19,13 @@ from PIL import Image
 
 from pixeldrift.cli.main import run
 from pixeldrift.pipeline import GenerationRequest, load_model
-from pixeldrift.pipeline.adapter_files import lora_about, save_embedding
+from pixeldrift.pipeline.adapter_files import lora_about, save_embedding, write_embedding_tensors
 from pixeldrift.provenance.label import read_labels
 from pixeldrift.server import adapters
 from pixeldrift.server.adapters import MAX_TAGS, TAG, AdapterCatalog, parse_tags
 from pixeldrift.server.errors import ApiError
 from personal_files import lora_file
-from server_helpers import decode_png, wait_job
+from server_helpers import decode_png, png_base64, wait_job
 
 SETTINGS = {"steps": 4, "seed": 3}
 
@@ -134,6 +137,8 @@ def test_an_embedding_applies_where_its_word_is_used_and_is_taken_out_after(serv
     ("a star <lora:crescent:1> <lora:crescent:0.5>", "tagged twice"),
     ("a star <hypernet:crescent:1>", "<lora:NAME:WEIGHT> tags only"),
     ("a star" + " <lora:crescent:1>" * 9, "over 8 LoRA tags"),
+    ("a narrow star", "embedding 'narrow' (narrow.safetensors) does not fit model 'pixeldrift-cpu': its vectors "
+                      "are 16 wide; pixeldrift-cpu's text encoder tokens are 384 wide"),
 ])
 def test_bad_tags_are_refused_by_name_before_queueing(served, prompt, words):
     for path, body in (("/sdapi/v1/txt2img", {"prompt": prompt}), ("/api/jobs", {"prompt": prompt})):
@@ -191,3 +196,131 @@ def test_any_prompt_is_read_or_refused_by_name(text):
         return
     assert TAG.search(rest) is None
     assert len(tags) <= MAX_TAGS and all(-10 <= weight <= 10 for _, weight in tags)
+
+
+# ----- Stable Diffusion embeddings ----------------------------------------------------------
+
+SD = {"steps": 2, "seed": 3, "width": 32, "height": 32}
+
+
+def file_hash(path) -> str:
+    """A1111's embedding hash: SHA-256 of the whole file, first 12 hex digits."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory):
+    """Tiny SD 1.x and SDXL folders (tests/pretrained/tiny_sd_models.py), a model opened from each, and a
+    folder of embeddings: A1111's sks.pt (2 vectors, its step and checkpoint), pixeldrift's SD export
+    trained.safetensors (emb_params; its token, base and steps in the metadata: SD's word is the file's name),
+    SDXL's xlsks.safetensors (clip_l, clip_g), kohya's wide.safetensors (1024 wide: SD 2.x's) and one for
+    pixeldrift's own model."""
+    pytest.importorskip("diffusers")
+    sys.path.insert(0, str(Path(__file__).parents[1] / "pretrained"))
+    from tiny_sd_models import make_sd1, make_sdxl
+
+    from pixeldrift.pretrained import open_model
+
+    root = tmp_path_factory.mktemp("tiny-sd")
+    sd1, sdxl = make_sd1(root / "tiny-sd1"), make_sdxl(root / "tiny-sdxl")
+    folder, draw = root / "embeddings", torch.Generator().manual_seed(2)
+    folder.mkdir()
+    torch.save({"string_to_token": {"*": 265}, "string_to_param": {"*": torch.randn(2, 32, generator=draw)},
+                "name": "sks", "step": 100, "sd_checkpoint": "a1b2c3d4e5", "sd_checkpoint_name": "tiny-sd1"},
+               folder / "sks.pt")
+    write_embedding_tensors(folder / "trained.safetensors", {"emb_params": torch.randn(1, 32, generator=draw)},
+                            {"token": "mydog", "base": str(sd1), "steps_done": 5})
+    write_embedding_tensors(folder / "xlsks.safetensors", {"clip_l": torch.randn(2, 16, generator=draw),
+                                                           "clip_g": torch.randn(2, 32, generator=draw)}, {})
+    write_embedding_tensors(folder / "wide.safetensors", {"emb_params": torch.randn(1, 1024, generator=draw)}, {})
+    save_embedding(folder / "pxsks.safetensors", "pxsks", torch.randn(384, generator=draw) * 0.05)
+    return {"sd1": (sd1, open_model(sd1)), "sdxl": (sdxl, open_model(sdxl)), "embeddings": folder}
+
+
+def test_sd_embeddings_are_listed_for_the_model_they_fit(make_client, tiny_sd, default_model):
+    folder = tiny_sd["embeddings"]
+    listing = make_client(model=tiny_sd["sd1"][1], embedding_dir=folder).get("/sdapi/v1/embeddings").json()
+    assert sorted(listing["loaded"]) == ["sks", "trained"]
+    assert listing["loaded"]["sks"] == {"step": 100, "sd_checkpoint": "a1b2c3d4e5", "sd_checkpoint_name": "tiny-sd1",
+                                        "shape": 32, "vectors": 2}       # as the A1111 .pt says
+    assert listing["loaded"]["trained"] == {"step": 5, "sd_checkpoint": None, "sd_checkpoint_name": "tiny-sd1",
+                                            "shape": 32, "vectors": 1}   # from pixeldrift's metadata
+    skipped = listing["skipped"]
+    assert sorted(skipped) == ["pxsks", "wide", "xlsks"]
+    assert skipped["xlsks"]["reason"].startswith("its vectors are clip_l 16 + clip_g 32 wide; tiny-sd1's text "
+                                                 "encoder tokens are 32 wide")
+    assert (skipped["xlsks"]["shape"], skipped["xlsks"]["vectors"]) == (48, 2)   # A1111: clip_l's + clip_g's
+    assert skipped["wide"]["reason"].startswith("its vectors are 1024 wide; tiny-sd1's")
+    xl = make_client(model=tiny_sd["sdxl"][1], embedding_dir=folder)
+    assert list(xl.get("/sdapi/v1/embeddings").json()["loaded"]) == ["xlsks"]
+    assert xl.get("/api/info").json()["embeddings"] == ["xlsks"]
+    own = make_client(model=default_model, embedding_dir=folder).get("/sdapi/v1/embeddings").json()
+    assert list(own["loaded"]) == ["pxsks"] and "mydog" in own["skipped"]   # the token, for pixeldrift's models
+    assert own["skipped"]["sks"]["reason"] == "its vectors are 32 wide; pixeldrift-cpu's text encoder tokens are " \
+                                              "384 wide"
+
+
+@pytest.mark.parametrize("family, word", [("sd1", "sks"), ("sdxl", "xlsks")])
+def test_an_sd_embedding_applies_for_its_job_only_as_generate_does(make_client, tiny_sd, tmp_path, family, word):
+    folder, model = tiny_sd[family]
+    embeddings = tiny_sd["embeddings"]
+    served = make_client(model=model, watermark=False, embedding_dir=embeddings)
+    plain = make_client(model=model, watermark=False)       # the same model without the folder
+    prompt = f"a photo of {word}"
+    without, _, _ = txt2img(plain, prompt, **SD)
+    cat, _, _ = txt2img(served, "a photo of a cat", **SD)
+    with_word, info, encoded = txt2img(served, prompt, **SD)
+    assert with_word.tobytes() != without.tobytes()
+    assert not model.prompt_encoder.added                    # taken out after the job
+    assert txt2img(plain, prompt, **SD)[0].tobytes() == without.tobytes()
+    assert txt2img(served, "a photo of a cat", **SD)[0].tobytes() == cat.tobytes()
+    path = next(embeddings.glob(f"{word}.*"))
+    out = tmp_path / "cli.png"
+    assert run(["generate", prompt, "--model", str(folder), "--embedding", str(path), "--steps", "2", "--size",
+                "32", "--seed", "3", "--no-watermark", "-o", str(out)]) == 0
+    assert Image.open(out).convert("RGB").tobytes() == with_word.convert("RGB").tobytes()
+    assert info["prompt"] == prompt and info["extra_generation_params"]["TI hashes"] == f"{word}: {file_hash(path)}"
+    assert f'TI hashes: "{word}: {file_hash(path)}"' in read_labels(base64.b64decode(encoded)).parameters
+    assert "TI hashes" not in txt2img(served, "a photo of a cat", **SD)[1]["extra_generation_params"]
+
+
+def test_img2img_and_the_own_api_apply_an_sd_embedding(make_client, tiny_sd):
+    model = tiny_sd["sd1"][1]
+    served = make_client(model=model, watermark=False, embedding_dir=tiny_sd["embeddings"])
+    plain = make_client(model=model, watermark=False)
+    init = png_base64(txt2img(plain, "a photo of a cat", **SD)[0])
+    images = {}
+    for name, client in (("served", served), ("plain", plain)):
+        response = client.post("/sdapi/v1/img2img", json={"prompt": "a photo of sks", "init_images": [init], **SD})
+        assert response.status_code == 200, response.text
+        images[name] = decode_png(response.json()["images"][0]).tobytes()
+        info = json.loads(response.json()["info"])["extra_generation_params"]
+        assert ("TI hashes" in info) == (name == "served")
+    assert images["served"] != images["plain"] and not model.prompt_encoder.added
+    job = served.post("/api/jobs", json={"prompt": "a photo of sks", **SD}).json()
+    done = wait_job(served, job["id"])
+    assert done["status"] == "succeeded", done
+    row = served.get(f"/api/gallery/{done['images'][0]}").json()
+    assert row["settings"]["record"]["extra"]["TI hashes"].startswith("sks: ")
+    image = Image.open(io.BytesIO(served.get(row["url"]).content)).convert("RGB")
+    assert image.tobytes() == txt2img(served, "a photo of sks", **SD)[0].convert("RGB").tobytes()
+    trained = tiny_sd["embeddings"] / "trained.safetensors"   # its token is mydog; SD's word, the file's name
+    info = txt2img(served, "a photo of trained", **SD)[1]["extra_generation_params"]
+    assert info["TI hashes"] == f"trained: {file_hash(trained)}" and not model.prompt_encoder.added
+
+
+@pytest.mark.parametrize("body, param, words", [
+    ({"prompt": "a photo of xlsks"}, "prompt", "embedding 'xlsks' (xlsks.safetensors) does not fit model "
+                                               "'tiny-sd1': its vectors are clip_l 16 + clip_g 32 wide"),
+    ({"prompt": "a photo of wide"}, "prompt", "embedding 'wide' (wide.safetensors) does not fit model 'tiny-sd1': "
+                                              "its vectors are 1024 wide; tiny-sd1's text encoder tokens are 32"),
+    ({"prompt": "a cat", "negative_prompt": "pxsks"}, "negative_prompt", "embedding 'pxsks' (pxsks.safetensors)"),
+])
+def test_an_embedding_the_model_cannot_take_is_refused_naming_it(make_client, tiny_sd, body, param, words):
+    client = make_client(model=tiny_sd["sd1"][1], embedding_dir=tiny_sd["embeddings"])
+    init = {"init_images": [png_base64(Image.new("RGB", (32, 32)))]}
+    for path, more in (("/sdapi/v1/txt2img", {}), ("/sdapi/v1/img2img", init), ("/api/jobs", {})):
+        response = client.post(path, json={**body, **SD, **more})
+        assert response.status_code == 400, response.text
+        assert words in response.json()["detail"] and response.json()["param"] == param, response.text
+    assert client.get("/api/gallery").json()["total"] == 0
