@@ -29,8 +29,14 @@ def _single_thread(one_thread):
 
 @pytest.fixture(scope="module")
 def pairs_dir(random_model_dir, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pairs")
-    draw_pairs(load_model(random_model_dir), folder, SETTINGS, report=lambda line: None)
+    """Drawn on one thread whatever the caller's setting (a module fixture is made before the
+    function-scoped one-thread fixture applies), so the pairs are the same in any test order."""
+    folder, threads = tmp_path_factory.mktemp("pairs"), torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        draw_pairs(load_model(random_model_dir), folder, SETTINGS, report=lambda line: None)
+    finally:
+        torch.set_num_threads(threads)
     return folder
 
 
@@ -42,7 +48,9 @@ def test_each_pair_is_what_the_teacher_generates_from_that_noise_and_caption(ran
         row = next(i for i in range(SETTINGS.count) if torch.equal(data.pairs[i], pair[0]))
         request = GenerationRequest(captions[0], steps=3, sampler="euler", guidance=3.0, seed=NOISE_SEED_BASE + row)
         expected = teacher.sample(captions, [NOISE_SEED_BASE + row], request)[0]
-        assert np.array_equal(np.asarray(teacher.to_images(pair[:, :4])[0]), np.asarray(expected))
+        # drawn in a batch of 4, sampled here alone: float sums may round apart by one level, not more
+        drawn = np.asarray(teacher.to_images(pair[:, :4])[0]).astype(int)
+        assert np.abs(drawn - np.asarray(expected).astype(int)).max() <= 1
         validated = request.validated(teacher.sampling_defaults, teacher.limits)
         assert torch.equal(pair[0, 4:], teacher.unit_noise([NOISE_SEED_BASE + row], validated)[0])
 
