@@ -28,6 +28,7 @@ import torch
 
 from pixeldrift.diffusion.forward import append_dims
 from pixeldrift.diffusion.parameterization import Denoiser
+from pixeldrift.sampling.samplers import sample_consistency  # noqa: F401  (Algorithm 1, the toy's sampler too)
 from pixeldrift.sampling.sigma_schedules import karras_sigmas
 from pixeldrift.toy.model import EDM_TIME_FACTOR, TimeMLP, check_optimisation, optimise
 
@@ -203,25 +204,3 @@ def consistency_sigmas(steps: int, sigma_min: float = 0.002, sigma_max: float = 
     """The noise levels of multistep sampling, then 0: sigma_max and steps - 1 levels below it,
     Karras-spaced towards sigma_min (which is not visited: f is the identity there)."""
     return torch.cat([karras_sigmas(steps + 1, sigma_min, sigma_max, rho)[:steps], torch.zeros(1)])
-
-
-@torch.no_grad()
-def sample_consistency(model, x: torch.Tensor, sigmas: torch.Tensor, extra_args=None, callback=None,
-                       generator=None) -> torch.Tensor:
-    """Multistep consistency sampling (Song et al. 2023, Algorithm 1), as a pixeldrift sampler.
-
-    x starts as noise at sigmas[0]; each step jumps to the end, x0 = f(x, sigma_i), then
-    noises it back up to the next level, x = x0 + sqrt(sigma_{i+1}^2 - sigma_min^2) z.
-    The last step, to sigma 0, returns the jump. One call per step.
-    """
-    extra_args = extra_args or {}
-    sigma_min = getattr(model, "sigma_min", 0.0)
-    for i in range(len(sigmas) - 1):
-        x0 = model(x, sigmas[i].expand(len(x)).to(x), **extra_args)
-        if callback is not None:
-            callback(i, x, x0)
-        x = x0
-        if sigmas[i + 1] > 0:
-            spread = math.sqrt(max(sigmas[i + 1].item() ** 2 - sigma_min**2, 0.0))
-            x = x0 + spread * torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-    return x
