@@ -69,3 +69,8 @@ def denoising_loss(
     squared_error = (x0_hat - x0).pow(2).flatten(1).mean(1)
     return denoiser.loss_weight(sigma) * squared_error
 
+
+def pseudo_huber(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
+    """sqrt(||a - b||^2 + c^2) - c per sample: like ||a - b||^2 / 2c near 0, like ||a - b|| far away
+    (the consistency models' distance, iCT: Song & Dhariwal 2023, section 3.3)."""
+    return ((a - b).pow(2).flatten(1).sum(1) + c * c).sqrt() - c

@@ -4,11 +4,11 @@ A style adapter should change how things are drawn and keep what is drawn. The w
 checked exactly. An object drawn as an outline is a ring of its colour around a hole of background:
 its *hollowness* is the share of its filled silhouette (the ring with its holes filled) that is
 background. Solid world objects have none (their anti-aliased edges close no hole: 0.0 on 200 object
-renders); outlined ones (`outline_objects` with a 2 px ring at 64 px, as bench/personalise_style.py trains
-on them) have 0.08-0.58, median 0.37 (small stars and crosses the least), and all 200 verify once filled. An image is in the style when its objects' pooled hollowness
-reaches `OUTLINED`. What is drawn is checked by filling every hole with the colour
-of the ring around it, which turns an outline back into the solid object the world's verifier reads,
-and verifying the prompt on that.
+renders); outlined ones (`outline_objects` with a 2 px ring at 64 px, as bench/personalise_style.py
+trains on them) have 0.08-0.58, median 0.37 (small stars and crosses the least), and all 200 verify
+once filled. An image is in the style when its objects' pooled hollowness reaches `OUTLINED`. What is
+drawn is checked by filling every hole with the colour of the ring around it, which turns an outline
+back into the solid object the world's verifier reads, and verifying the prompt on that.
 """
 
 from __future__ import annotations
@@ -49,9 +49,14 @@ def _pixels(image) -> np.ndarray:
     return np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, np.float32) / 255.0
 
 
+def background_distance(pixels: np.ndarray) -> np.ndarray:
+    """Each pixel's colour distance from the background (the frame's colour)."""
+    return np.linalg.norm(pixels - border_colour(pixels), axis=2)
+
+
 def object_mask(pixels: np.ndarray) -> np.ndarray:
-    """Pixels that differ from the background (the frame's colour) as the world's reader sees objects."""
-    return np.linalg.norm(pixels - border_colour(pixels), axis=2) > FOREGROUND_DISTANCE
+    """Pixels that differ from the background as the world's reader sees objects."""
+    return background_distance(pixels) > FOREGROUND_DISTANCE
 
 
 def outline_objects(pixels: np.ndarray, ring: int) -> np.ndarray:
@@ -75,7 +80,7 @@ def fill_outlines(image) -> np.ndarray:
     object's core, its pixels at least `CORE_FRACTION` of its largest distance from the background
     (the anti-aliased rim is a blend, not the colour)."""
     pixels = _pixels(image)
-    distance = np.linalg.norm(pixels - border_colour(pixels), axis=2)
+    distance = background_distance(pixels)
     mask = distance > FOREGROUND_DISTANCE
     filled = ndimage.binary_fill_holes(mask)
     labels, count = ndimage.label(filled)

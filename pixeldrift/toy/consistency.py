@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from pixeldrift.diffusion.forward import append_dims
+from pixeldrift.diffusion.losses import pseudo_huber
 from pixeldrift.diffusion.parameterization import Denoiser
 from pixeldrift.sampling.samplers import sample_consistency  # noqa: F401  (Algorithm 1, the toy's sampler too)
 from pixeldrift.sampling.sigma_schedules import karras_sigmas
@@ -105,11 +106,6 @@ def noise_levels(intervals: int, config: ConsistencyConfig) -> torch.Tensor:
     ramp = torch.linspace(0, 1, intervals + 1, dtype=torch.float64)
     lo, hi = config.sigma_min ** (1 / config.rho), config.sigma_max ** (1 / config.rho)
     return ((lo + ramp * (hi - lo)) ** config.rho).float()
-
-
-def pseudo_huber(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
-    """sqrt(||a - b||^2 + c^2) - c per sample: like ||a - b||^2 / 2c near 0, like ||a - b|| far away (iCT)."""
-    return ((a - b).pow(2).flatten(1).sum(1) + c * c).sqrt() - c
 
 
 def _huber_c(config: ConsistencyConfig, dims: int) -> float:

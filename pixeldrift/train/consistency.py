@@ -31,16 +31,18 @@ steps sigma 80 then 1, the middle of the path in flow time), guidance 1.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from pixeldrift.data import WorldStream
+from pixeldrift.diffusion.losses import pseudo_huber
 from pixeldrift.pipeline.model_folder import load_model, save_model
 from pixeldrift.pipeline.text_to_image import TextToImage
 from pixeldrift.sampling.sigma_schedules import karras_sigmas
+from pixeldrift.train.reflow import few_step_model
 from pixeldrift.train.run import init_distributed
 from pixeldrift.train.trainer import Trainer, TrainerConfig
 
@@ -62,10 +64,9 @@ class DistillSettings:
             raise ValueError(f"guidance must be from 0 to 50, got {self.guidance}")
 
 
-def pseudo_huber(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-sample sqrt(|a - b|^2 + c^2) - c with c = 0.00054 sqrt(dims) (iCT, section 3.3)."""
-    c = 0.00054 * math.sqrt(a[0].numel())
-    return torch.sqrt((a - b).pow(2).flatten(1).sum(1) + c * c) - c
+def consistency_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-sample pseudo-Huber distance with iCT's c = 0.00054 sqrt(dims) (section 3.3)."""
+    return pseudo_huber(a, b, 0.00054 * math.sqrt(a[0].numel()))
 
 
 class ConsistencyDistillation(nn.Module):
@@ -103,7 +104,7 @@ class ConsistencyDistillation(nn.Module):
             x_low = self.teacher_step(x_high, sigma_high, sigma_low, cond, uncond)
             target = self.model.denoiser(x_low, sigma_low, **cond)
         prediction = self.model.denoiser(x_high, sigma_high, **cond)
-        return pseudo_huber(prediction, target) / (sigma_high - sigma_low)
+        return consistency_distance(prediction, target) / (sigma_high - sigma_low)
 
     def teacher_step(self, x, sigma, sigma_next, cond: dict, uncond: dict) -> torch.Tensor:
         """One Euler step of the teacher's guided probability-flow ODE from sigma to sigma_next (per sample)."""
@@ -112,14 +113,6 @@ class ConsistencyDistillation(nn.Module):
             unconditional = self.teacher.denoiser(x, sigma, **uncond)
             guided = unconditional + self.guidance * (guided - unconditional)
         return torch.lerp(guided, x, (sigma_next / sigma).view(-1, 1, 1, 1))  # x + (x - D)(s' - s)/s
-
-
-def consistency_model(model: TextToImage, steps: int) -> TextToImage:
-    """The same model with the consistency sampler's defaults: `steps` steps on flow_even, guidance 1."""
-    sampling = replace(model.config.sampling, sampler="consistency", schedule="flow_even", steps=steps,
-                       guidance=1.0, excite=0.0)
-    model.config = replace(model.config, sampling=sampling)
-    return model
 
 
 def consistency_trainer(out: Path, config: TrainerConfig, teacher_folder: Path,
@@ -140,7 +133,7 @@ def train_consistency(out: Path, config: TrainerConfig, teacher_folder: Path,
     if resume:
         trainer.resume()
     trainer.fit()
-    student = consistency_model(trainer.ema.model.model, sample_steps)
+    student = few_step_model(trainer.ema.model.model, sample_steps, sampler="consistency")
     if export is not None and trainer.rank == 0:
         recipe = {"trainer": asdict(config), "method": "consistency distillation", "teacher": str(teacher_folder),
                   "distill": asdict(settings), "guidance": trainer.ema.model.guidance, "steps_done": trainer.step}

@@ -187,9 +187,10 @@ class ReflowTraining(nn.Module):
         return denoising_loss(self.model.denoiser, latents, sigma, z, **cond)
 
 
-def few_step_model(model: TextToImage, steps: int) -> TextToImage:
-    """The same model with few-step sampling defaults: Euler in equal flow-time steps, guidance 1."""
-    sampling = replace(model.config.sampling, sampler="euler", schedule="flow_even", steps=steps, guidance=1.0,
+def few_step_model(model: TextToImage, steps: int, sampler: str = "euler") -> TextToImage:
+    """The same model with few-step sampling defaults: `sampler` (Euler for reflow, the consistency sampler for
+    a consistency model) in equal flow-time steps, guidance 1 (distilled in: one call a step)."""
+    sampling = replace(model.config.sampling, sampler=sampler, schedule="flow_even", steps=steps, guidance=1.0,
                        excite=0.0)
     model.config = replace(model.config, sampling=sampling)
     return model

@@ -12,8 +12,8 @@ from PIL import Image
 from pixeldrift.cli.main import run
 from pixeldrift.pipeline import GenerationRequest, load_model
 from pixeldrift.sampling.samplers import STOCHASTIC_SAMPLERS, get_sampler
-from pixeldrift.train.consistency import (ConsistencyDistillation, DistillSettings, consistency_trainer,
-                                          pseudo_huber, train_consistency)
+from pixeldrift.train.consistency import (ConsistencyDistillation, DistillSettings, consistency_distance,
+                                          consistency_trainer, train_consistency)
 from pixeldrift.train.trainer import BatchNoise, TrainerConfig
 
 MU, SPREAD = 1.5, 0.7  # Gaussian data N(MU, SPREAD^2)
@@ -59,9 +59,9 @@ def test_one_step_returns_the_jump_and_later_steps_renoise_to_the_next_level():
 
 def test_pseudo_huber_is_zero_for_equal_inputs_and_near_the_l2_distance_far_apart():
     a = torch.randn(3, 4, 8, 8)
-    assert torch.allclose(pseudo_huber(a, a), torch.zeros(3), atol=1e-7)
+    assert torch.allclose(consistency_distance(a, a), torch.zeros(3), atol=1e-7)
     b = a + 1.0
-    assert pseudo_huber(a, b) == pytest.approx(torch.full((3,), 16.0) - 0.00054 * math.sqrt(256), abs=1e-3)
+    assert consistency_distance(a, b) == pytest.approx(torch.full((3,), 16.0) - 0.00054 * math.sqrt(256), abs=1e-3)
 
 
 def test_settings_are_bounded():
