@@ -29,11 +29,17 @@ from pixeldrift.world.motion import MAX_FRAMES, MIN_FRAMES
               help="Share of clips whose first frame is given clean (image-to-video).")
 @click.option("--temporal-lr-scale", type=click.FloatRange(0, 100, min_open=True), default=5.0, show_default=True,
               help="The new temporal layers' learning rate as a multiple of --lr (the pretrained layers take --lr).")
+@click.option("--freeze-spatial", is_flag=True,
+              help="Train the temporal layers only; every frame keeps the image model's spatial weights "
+                   "(AnimateDiff's motion module).")
+@click.option("--spatial-from", type=click.Path(file_okay=False, path_type=Path),
+              help="With --init a video model folder: put this image model folder's UNet back as its spatial "
+                   "layers before training (its temporal layers are kept).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path),
               help="Write the video model folder here at the end.")
-def train_video_command(out, init, shared_noise, frames, fps, caption_dropout, first_frame_share, temporal_lr_scale, export, data, size, resume,
-                        check, **options):
+def train_video_command(out, init, shared_noise, frames, fps, caption_dropout, first_frame_share, temporal_lr_scale,
+                        freeze_spatial, spatial_from, export, data, size, resume, check, **options):
     """Train a latent video diffusion model on clips of the world in motion.
 
     The image model's UNet keeps its weights and gains attention across frames after every stage (zero at
@@ -45,6 +51,7 @@ def train_video_command(out, init, shared_noise, frames, fps, caption_dropout, f
     Examples:
       pixeldrift train video --init models/default --steps 3000 --out runs/video --export models/video
       pixeldrift train video --out runs/video --resume --export models/video
+      pixeldrift train video --init models/video --spatial-from models/default --freeze-spatial --out runs/motion
     """
     from pixeldrift.train.video import train_video
     context = click.get_current_context()
@@ -57,4 +64,5 @@ def train_video_command(out, init, shared_noise, frames, fps, caption_dropout, f
     _run(lambda: train_video(out, _config(**options), init, frames=frames, fps=fps,
                              temporal=TemporalConfig(shared_noise=shared_noise), export=export, resume=resume,
                              caption_dropout=caption_dropout, first_frame_share=first_frame_share,
-                             temporal_lr_scale=temporal_lr_scale, report=click.echo))
+                             temporal_lr_scale=temporal_lr_scale, freeze_spatial=freeze_spatial,
+                             spatial_from=spatial_from, report=click.echo))

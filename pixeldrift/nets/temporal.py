@@ -79,7 +79,9 @@ class TemporalBlock(nn.Module):
         """x (N*F, C, H, W) with a clip's frames consecutive; text (N, D) the clip's pooled caption."""
         nf, c, height, width = x.shape
         n = nf // frames
-        h = self.norm_in(x).reshape(n, frames, c, height * width).permute(0, 3, 1, 2)  # (N, HW, F, C)
+        # contiguous: torch's CPU GroupNorm backward crashes on a channels-last input that needs no gradient
+        # (the spatial layers' output when they are frozen, train/video.py)
+        h = self.norm_in(x.contiguous()).reshape(n, frames, c, height * width).permute(0, 3, 1, 2)  # (N, HW, F, C)
         h = h + self.frame_embed[:frames] + self.text_proj(text)[:, None, None, :]
         h = h.reshape(n * height * width, frames, c)
         h = h + self.attn(self.norm_attn(h))

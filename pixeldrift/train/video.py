@@ -5,6 +5,11 @@ temporal layers and train on video clips; here the spatial layers start from the
 weights and are trained on with the temporal ones, at one learning rate (their sec. 3.1.1 also
 fine-tunes the whole network in some settings), and the VAE and text encoder stay frozen.
 
+With `freeze_spatial` only the temporal layers learn and every frame keeps the image model's spatial
+weights (AnimateDiff, Guo et al. 2024, sec. 4.2, trains its motion module this way), so the frames stay as good
+as the image model's stills; `spatial_from` puts an image model's spatial weights back under a video model's
+temporal layers, to go on from a video model whose spatial layers drifted.
+
 The loss is the image model's denoising loss (EDM weighting, its noise-level distribution) on every
 frame of a clip at one noise level, with two conditionings dropped at random so that sampling can
 guide on each (sampling/video_guidance.py):
@@ -42,7 +47,7 @@ class VideoTraining(nn.Module):
     """forward(clips (N, F, 3, H, W) in [-1, 1], captions, noise) -> the per-clip loss (N,)."""
 
     def __init__(self, model: TextToVideo, caption_dropout: float = 0.1, first_frame_share: float = 0.5,
-                 temporal_lr_scale: float = 5.0):
+                 temporal_lr_scale: float = 5.0, freeze_spatial: bool = False):
         super().__init__()
         if not 0 < temporal_lr_scale <= 100:
             raise ValueError(f"the temporal layers' learning-rate scale must be in (0, 100], got {temporal_lr_scale}")
@@ -54,6 +59,8 @@ class VideoTraining(nn.Module):
         image_model = model.image_model
         image_model.vae.requires_grad_(False)
         image_model.text_encoder.requires_grad_(False)
+        if freeze_spatial:
+            model.denoiser.net.spatial.requires_grad_(False)
         self.draw_sigma = training_sigma_sampler(image_model)
 
     def learning_rate_scale(self, name: str) -> float:
@@ -93,28 +100,47 @@ class VideoTraining(nn.Module):
         return (sample * vae.cfg.latent_scale).reshape(*clips.shape[:2], *posterior.mean.shape[1:])
 
 
-def initial_video_model(init: Path, temporal: TemporalConfig, defaults: VideoSettings) -> TextToVideo:
+def initial_video_model(init: Path, temporal: TemporalConfig, defaults: VideoSettings,
+                        spatial_from: Path | None = None) -> TextToVideo:
     """From an image model folder: its UNet with new temporal layers. From a video model folder: that model,
-    trained on (with `temporal`'s noise prior and `defaults`; its layers' shapes are the folder's)."""
+    trained on (with `temporal`'s noise prior and `defaults`; its layers' shapes are the folder's), its spatial
+    layers replaced by the UNet of the image model folder `spatial_from` when that is given."""
     defaults.check(temporal.max_frames)
     if read_json_object(Path(init) / "config.json").get("format") != VIDEO_FORMAT:
+        if spatial_from is not None:
+            raise ValueError(f"spatial_from replaces a video model's spatial layers; {init} is an image model, "
+                             "whose UNet already is the spatial layers")
         return TextToVideo(load_model(init), temporal, defaults)
     model = load_video_model(init)
     model.temporal = replace(model.temporal, shared_noise=temporal.shared_noise)
     model.denoiser.net.cfg, model.defaults = model.temporal, defaults
     defaults.check(model.temporal.max_frames)
+    if spatial_from is not None:
+        replace_spatial_layers(model, spatial_from)
     return model
+
+
+def replace_spatial_layers(model: TextToVideo, image_folder: Path) -> None:
+    """Load the UNet of the image model folder into the video model's spatial layers (shapes must agree)."""
+    unet = load_model(image_folder).denoiser.net
+    spatial = model.denoiser.net.spatial
+    if unet.cfg != spatial.cfg:
+        raise ValueError(f"the UNet of {image_folder} is not the video model's spatial UNet: "
+                         f"{unet.cfg} against {spatial.cfg}")
+    with torch.no_grad():
+        for name, tensor in spatial.state_dict().items():
+            tensor.copy_(unet.state_dict()[name])
 
 
 def train_video(out: Path, config: TrainerConfig, init: Path, frames: int = 8, fps: int = 8,
                 temporal: TemporalConfig = TemporalConfig(), export: Path | None = None, resume: bool = False,
                 caption_dropout: float = 0.1, first_frame_share: float = 0.5, temporal_lr_scale: float = 5.0,
-                report=print) -> TextToVideo:
+                freeze_spatial: bool = False, spatial_from: Path | None = None, report=print) -> TextToVideo:
     """Grow a video model from the image model folder `init` and train it on world clips; export a folder."""
     init_distributed(config.device)
     rank = dist.get_rank() if dist.is_initialized() else 0
-    model = initial_video_model(init, temporal, VideoSettings(frames=frames, fps=fps))
-    module = VideoTraining(model, caption_dropout, first_frame_share, temporal_lr_scale).train()
+    model = initial_video_model(init, temporal, VideoSettings(frames=frames, fps=fps), spatial_from)
+    module = VideoTraining(model, caption_dropout, first_frame_share, temporal_lr_scale, freeze_spatial).train()
     data = VideoStream(seed=config.seed, size=model.size, frames=frames)
     trainer = Trainer(module, data, config, out)
     if resume:
@@ -124,7 +150,8 @@ def train_video(out: Path, config: TrainerConfig, init: Path, frames: int = 8, f
     if export is not None and rank == 0:
         recipe = {"trainer": asdict(config), "method": "video", "init": str(init), "frames": frames,
                   "caption_dropout": caption_dropout, "first_frame_share": first_frame_share,
-                  "temporal_lr_scale": temporal_lr_scale,
+                  "temporal_lr_scale": temporal_lr_scale, "freeze_spatial": freeze_spatial,
+                  "spatial_from": None if spatial_from is None else str(spatial_from),
                   "steps_done": trainer.step}
         save_video_model(shipped, export, training=recipe)
         report(f"wrote the video model folder {export}")

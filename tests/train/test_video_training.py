@@ -110,3 +110,44 @@ def test_train_video_refuses_data_and_size_options(random_model_dir, tmp_path):
     result = CliRunner().invoke(cli, ["train", "video", "--init", str(random_model_dir), "--out", str(tmp_path),
                                       "--size", "32"])
     assert result.exit_code == 2 and "leave out" in result.output
+
+
+def test_freeze_spatial_trains_the_temporal_layers_alone(random_model_dir):
+    model = TextToVideo(load_model(random_model_dir))
+    module = VideoTraining(model, caption_dropout=0.0, first_frame_share=0.5, freeze_spatial=True)
+    module(*_clips(), _noise()).mean().backward()
+    net = model.denoiser.net
+    assert all(p.grad is None and not p.requires_grad for p in net.spatial.parameters())
+    assert all(block.proj_out.weight.grad.abs().sum() > 0 for block in net.temporal)
+
+
+def test_a_temporal_block_backpropagates_from_a_channels_last_input_that_needs_no_gradient(random_model_dir):
+    """Frozen spatial layers hand the temporal layers such an input; torch's CPU GroupNorm backward crashed on it."""
+    block = TextToVideo(load_model(random_model_dir)).denoiser.net.temporal[0]
+    channels = block.norm_in.num_channels
+    x = torch.randn(4, channels, 4, 4).contiguous(memory_format=torch.channels_last)
+    block(x, 2, torch.zeros(2, block.text_proj.in_features)).sum().backward()
+    assert block.norm_in.weight.grad is not None
+
+
+def test_spatial_from_puts_the_image_model_back_under_the_temporal_layers(random_model_dir, tmp_path):
+    from pixeldrift.nets.temporal import TemporalConfig
+    from pixeldrift.pipeline.video_model import VideoSettings
+    from pixeldrift.train.video import initial_video_model
+    export = tmp_path / "video"
+    result = CliRunner().invoke(cli, ["train", "video", "--init", str(random_model_dir), "--batch-size", "2",
+                                      "--steps", "2", "--warmup", "1", "--lr", "1e-2", "--out", str(tmp_path / "run"),
+                                      "--export", str(export)])
+    assert result.exit_code == 0, result.output
+    trained, image = load_video_model(export), load_model(random_model_dir)
+    image_state = image.denoiser.net.state_dict()
+    assert any(not torch.equal(t, image_state[k]) for k, t in trained.denoiser.net.spatial.state_dict().items())
+    restored = initial_video_model(export, TemporalConfig(), VideoSettings(), spatial_from=random_model_dir)
+    for name, tensor in restored.denoiser.net.spatial.state_dict().items():
+        assert torch.equal(tensor, image_state[name]), name
+    for (name, tensor), kept in zip(restored.denoiser.net.temporal.state_dict().items(),
+                                    trained.denoiser.net.temporal.state_dict().values()):
+        assert torch.equal(tensor, kept), name
+    refused = CliRunner().invoke(cli, ["train", "video", "--init", str(random_model_dir), "--spatial-from",
+                                       str(random_model_dir), "--out", str(tmp_path / "run2")])
+    assert refused.exit_code == 1 and "is an image model" in refused.output
