@@ -9,10 +9,12 @@
     filled in at random); caption A is the scene's, caption B changes the first object's colour.
     Invert with A, regenerate with B. Success: the verifier accepts B and every other object's
     centre moved <= 2 px from where the render put it. Baseline: SDEdit (image-to-image) with B
-    at the same strength, sampler (DDIM = Euler), steps and guidance.
+    at the same strength, sampler (DDIM = Euler), steps and guidance. A method named with
+    "+diffedit" redraws only inside DiffEdit's mask (applications/diffedit.py).
 
     nice -n 19 python bench/inversion.py --scenes 16 --edits 16
     python bench/inversion.py --scenes 4 --edits 4 --steps 10 --edit-strengths 1.0   # a quick look
+    nice -n 19 python bench/inversion.py --scenes 0 --edits 16 --edit-methods negative-prompt+diffedit,plain+diffedit
 """
 
 from __future__ import annotations
@@ -131,8 +133,10 @@ def table_b(model, args, size: int) -> list[str]:
         started = time.perf_counter()
         common = InversionSettings(steps=args.edit_steps, guidance=args.edit_guidance, strength=strength)
         outputs = {}
-        for method in args.edit_methods:
-            settings = replace(common, method=method)
+        for method in args.edit_methods:  # "negative-prompt", or "negative-prompt+diffedit" for the masked edit
+            base_method, *extras = method.split("+")
+            settings = replace(common, method=base_method, diffedit="diffedit" in extras,
+                               prompt_to_prompt=args.p2p_share if "p2p" in extras else 0.0)
             inversion = invert_images(model, images, captions_a, settings)
             outputs[method] = pixels_to_images(regenerate(model, inversion, captions_b, settings))
             if method == "negative-prompt":  # the ceiling of editing: the same inversion regenerated with A
@@ -169,7 +173,10 @@ def main() -> None:
     parser.add_argument("--edit-steps", type=int, default=20)
     parser.add_argument("--edit-guidance", type=float, default=4.0)
     parser.add_argument("--edit-strengths", default="0.6,1.0")
-    parser.add_argument("--edit-methods", default="negative-prompt,plain")
+    parser.add_argument("--edit-methods", default="negative-prompt,plain",
+                        help="inversion methods; '+diffedit' after one (negative-prompt+diffedit) masks the edit, "
+                             "'+p2p' keeps the source's cross-attention for --p2p-share of the steps")
+    parser.add_argument("--p2p-share", type=float, default=0.8, help="(b): prompt-to-prompt's share of steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

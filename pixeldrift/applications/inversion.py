@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pixeldrift.applications.diffedit import MASK_SAMPLES, edit_mask, masked_decode
+from pixeldrift.applications.prompt_to_prompt import PromptToPrompt, changed_tokens, token_alignment
 from pixeldrift.pipeline.editing import first_step
 from pixeldrift.pipeline.pixels import images_to_pixels, pixels_to_images
 from pixeldrift.pipeline.request import GenerationRequest, _check_int, _check_range
@@ -51,6 +53,8 @@ METHODS = ("plain", "negative-prompt", "null-text")
 MAX_GUIDANCE = 50.0
 MAX_REFINE = 20
 MAX_NULL_TEXT_ITERATIONS = 50
+MAX_MASK_SAMPLES = 50
+MAX_EMPHASIS = 10.0
 
 
 # ----- over the denoiser ---------------------------------------------------------------------
@@ -169,6 +173,11 @@ class InversionSettings:
     refine: int = 0                # fixed-point iterations per inversion step (0 = plain DDIM inversion)
     null_text_iterations: int = 10
     null_text_lr: float = 1e-2
+    diffedit: bool = False         # an edit redraws only where the captions disagree (applications/diffedit.py)
+    prompt_to_prompt: float = 0.0  # share of an edit's steps that keep the source's cross-attention (prompt_to_prompt.py)
+    self_attention_share: float = 0.0  # and its self-attention
+    emphasis: float = 1.0          # prompt-to-prompt's re-weighting of the edited words' attention
+    mask_samples: int = MASK_SAMPLES
 
     def check(self) -> None:
         check_steps(self.steps)
@@ -181,6 +190,12 @@ class InversionSettings:
             raise ValueError(f"strength {self.strength} of {self.steps} steps inverts no step; raise either")
         _check_int("refine", self.refine, 0, MAX_REFINE)
         _check_int("null-text iterations", self.null_text_iterations, 0, MAX_NULL_TEXT_ITERATIONS)
+        _check_int("mask samples", self.mask_samples, 1, MAX_MASK_SAMPLES)
+        _check_range("prompt-to-prompt share", self.prompt_to_prompt, 0, 1)
+        _check_range("self-attention share", self.self_attention_share, 0, 1)
+        _check_range("emphasis", self.emphasis, 0, MAX_EMPHASIS)
+        if self.prompt_to_prompt > 0 and self.method == "null-text":
+            raise ValueError("prompt-to-prompt runs with the plain or negative-prompt method, not null-text")
         if self.schedule is not None and self.schedule not in SIGMA_SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; accepted: {', '.join(SIGMA_SCHEDULES)}")
 
@@ -265,11 +280,72 @@ def regenerate(model, inversion: Inversion, targets: list[str] | None, settings:
         uncond = source  # Miyake et al. 2023: the source prompt is the negative prompt
         if targets == inversion.prompts:
             scale = 1.0  # D_A + w (D_A - D_A) = D_A exactly: one pass instead of two
-    denoiser = CFGDenoiser(model.denoiser, scale)
+    guided = CFGDenoiser(model.denoiser, scale)
+    denoiser = guided
     if settings.method == "null-text":
-        denoiser = StepwiseUncond(denoiser, inversion.sigmas, inversion.unconds)
-    latents = sample_euler(denoiser, inversion.noise, inversion.sigmas, {"cond": target, "uncond": uncond})
+        denoiser = StepwiseUncond(guided, inversion.sigmas, inversion.unconds)
+    conditions = {"cond": target, "uncond": uncond}
+    edit = targets != inversion.prompts
+    if settings.prompt_to_prompt > 0 and edit:
+        denoiser = _prompt_to_prompt(model, guided, inversion, targets, (source, target, uncond), settings)
+    if settings.diffedit and edit:
+        mask = edit_mask(guided, inversion.path[-1], _mask_sigma(model, settings), source, target, uncond,
+                         settings.mask_samples, generator=torch.Generator().manual_seed(0))
+        latents = masked_decode(denoiser, inversion.path, inversion.sigmas, mask, conditions)
+    else:
+        latents = sample_euler(denoiser, inversion.noise, inversion.sigmas, conditions)
     return model.latents_to_pixels(latents)
+
+
+def _prompt_to_prompt(model, guided, inversion: Inversion, targets: list[str], conditions: tuple[dict, dict, dict],
+                      settings: InversionSettings) -> PromptToPrompt:
+    """The guided denoiser wrapped so the edit attends as the inverted source did (prompt_to_prompt.py)."""
+    source, target, uncond = conditions
+    source_uncond = source if settings.method == "negative-prompt" else uncond  # the source path's guidance
+    alignment, changed = _alignments(model, inversion.prompts, targets, target)
+    return PromptToPrompt(guided, attention_layers(model, "cross_attn"), inversion.path, inversion.sigmas, source,
+                          source_uncond, alignment, _last_swapped_sigma(inversion.sigmas, settings.prompt_to_prompt),
+                          attention_layers(model, "self_attn"),
+                          _last_swapped_sigma(inversion.sigmas, settings.self_attention_share),
+                          emphasis=1 + (settings.emphasis - 1) * changed.to(alignment.dtype))
+
+
+def attention_layers(model, kind: str) -> list:
+    """The denoiser's attention modules of one kind: "cross_attn" (to the text) or "self_attn"."""
+    return [getattr(m, kind) for m in model.denoiser.modules() if getattr(m, kind, None) is not None]
+
+
+def _alignments(model, prompts: list[str], targets: list[str], target: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, L, L): each source caption's tokens aligned to its target's, L the encoded length; (N, L) the
+    target tokens that differ from the source's."""
+    length, texts = target["context"].shape[1], list(prompts) + list(targets)
+    encoder = getattr(model, "text_encoder", None)
+    if hasattr(encoder, "tokenize"):  # MiniLM
+        ids, mask, _ = encoder.tokenize(texts, pad_to=length)
+    elif hasattr(getattr(encoder, "tokenizer", None), "encode"):  # the byte-level encoder's TokenBatch
+        tokens = encoder.tokenizer.encode(texts, pad_to=length)
+        ids, mask = tokens.ids, tokens.mask
+    else:
+        raise ValueError(f"prompt-to-prompt needs the text encoder's tokens; {model.name}'s encoder does not give them")
+    real = [row[:int(m.sum())].tolist() for row, m in zip(ids, mask)]
+    n = len(prompts)
+    alignment = torch.stack([token_alignment(real[i], real[n + i], length) for i in range(n)])
+    changed = torch.stack([changed_tokens(real[i], real[n + i], length) for i in range(n)])
+    return alignment.to(model.device), changed.to(model.device)
+
+
+def _last_swapped_sigma(sigmas: torch.Tensor, share: float) -> float:
+    """The lowest level whose step keeps the source's attention: the first `share` of the steps do (none at 0)."""
+    if share == 0:
+        return float("inf")
+    swapped = max(1, math.ceil(share * (len(sigmas) - 1)))
+    return float(sigmas[swapped - 1]) * (1 - 1e-6)
+
+
+def _mask_sigma(model, settings: InversionSettings) -> float:
+    """DiffEdit's noise level for the mask: the middle of the model's schedule (the paper's 50% strength)."""
+    sigmas = model.sigmas(settings.schedule or model.sampling_defaults.schedule, settings.steps)
+    return float(sigmas[settings.steps // 2])
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:

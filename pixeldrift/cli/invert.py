@@ -38,6 +38,16 @@ from pixeldrift.safety.moderation import PromptTooLong, check_prompt_length
 @click.option("--null-text-iterations", type=click.IntRange(1, 50), default=10, show_default=True,
               help="With --method null-text: Adam iterations per step.")
 @click.option("--negative", "negative_prompt", default="", help="Negative prompt (plain and null-text's start).")
+@click.option("--diffedit", is_flag=True,
+              help="With --to-prompt: redraw only where the two prompts' predictions differ (DiffEdit, Couairon et "
+                   "al. 2023); every other latent stays the image's own.")
+@click.option("--prompt-to-prompt", "p2p_share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="With --to-prompt: share of the steps whose cross-attention is the source's (prompt-to-prompt, "
+                   "Hertz et al. 2023), so new words land where the old ones were drawn; 0 is off.")
+@click.option("--self-attention", "self_share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="With --prompt-to-prompt: share of the steps whose self-attention is the source's too.")
+@click.option("--emphasis", type=click.FloatRange(0, 10), default=1.0, show_default=True,
+              help="With --prompt-to-prompt: weight on the changed words' attention (the paper's re-weighting).")
 @click.option("--model", "model_path", type=click.Path(path_type=Path),
               help="A model folder or checkpoint; the embedded default when omitted.")
 @click.option("--device", default="cpu", show_default=True)
@@ -45,7 +55,7 @@ from pixeldrift.safety.moderation import PromptTooLong, check_prompt_length
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The .png to write: the reconstruction, or the edit with --to-prompt.")
 def invert(image, prompt, to_prompt, steps, guidance, method, strength, refine, null_text_iterations,
-           negative_prompt, model_path, device, no_watermark, output):
+           negative_prompt, diffedit, p2p_share, self_share, emphasis, model_path, device, no_watermark, output):
     """Invert IMAGE to noise with DDIM run backwards, regenerate it, print the reconstruction PSNR.
 
     IMAGE must be a size the model makes (64x64 for the default model); it is not resized.
@@ -57,7 +67,12 @@ def invert(image, prompt, to_prompt, steps, guidance, method, strength, refine, 
       pixeldrift invert scene.png --prompt "a red circle left of a blue square" -o back.png
       pixeldrift invert scene.png --prompt "a red circle left of a blue square" \\
           --to-prompt "a green circle left of a blue square" --guidance 4 --method negative-prompt -o edit.png
+      pixeldrift invert scene.png --prompt "a red circle left of a blue square" \
+          --to-prompt "a green circle left of a blue square" --guidance 2 --method negative-prompt \
+          --strength 0.6 --diffedit --prompt-to-prompt 0.8 -o edit.png
     """
+    if to_prompt is None and (diffedit or p2p_share > 0):
+        raise click.UsageError("--diffedit and --prompt-to-prompt edit an image: give --to-prompt")
     _check_output(output, None, 1)
     for name, text in (("--prompt", prompt), ("--to-prompt", to_prompt or ""), ("--negative", negative_prompt)):
         try:
@@ -65,7 +80,9 @@ def invert(image, prompt, to_prompt, steps, guidance, method, strength, refine, 
         except PromptTooLong as error:
             raise click.BadParameter(str(error), param_hint=name) from None
     settings = InversionSettings(steps=steps, guidance=guidance, method=method, strength=strength, refine=refine,
-                                 negative_prompt=negative_prompt, null_text_iterations=null_text_iterations)
+                                 negative_prompt=negative_prompt, null_text_iterations=null_text_iterations,
+                                 diffedit=diffedit, prompt_to_prompt=p2p_share, self_attention_share=self_share,
+                                 emphasis=emphasis)
     reported(settings.check)
     picture = open_image(image)
     started = time.perf_counter()
@@ -80,12 +97,24 @@ def invert(image, prompt, to_prompt, steps, guidance, method, strength, refine, 
         prompt=to_prompt or prompt, negative_prompt=prompt if method == "negative-prompt" else negative_prompt,
         steps=steps, sampler="ddim", cfg_scale=guidance, seed=0, width=picture.width, height=picture.height,
         model=model.name, extra={"Inversion": method, "Inverted prompt": prompt, "Inversion strength": str(strength),
-                                 "Reconstruction PSNR": f"{score:.2f}"})
+                                 "Reconstruction PSNR": f"{score:.2f}", **_edit_controls(settings, to_prompt)})
     GeneratedImage(result, record).save(output, watermark=not no_watermark)
     click.echo(f"wrote {output} ({'edit' if to_prompt else 'reconstruction'})")
     ceiling, seconds = _vae_psnr(model, inversion, picture), time.perf_counter() - started
     click.echo(f"reconstruction PSNR {score:.2f} dB ({method}, {steps} steps, guidance {guidance:g}; "
                f"the VAE alone: {ceiling:.2f} dB) in {seconds:.1f} s")
+
+
+def _edit_controls(settings: InversionSettings, to_prompt: str | None) -> dict[str, str]:
+    """The edit's attention and mask controls, for the image's parameters (nothing for a reconstruction)."""
+    if to_prompt is None:
+        return {}
+    controls = {"DiffEdit": "True"} if settings.diffedit else {}
+    if settings.prompt_to_prompt > 0:
+        controls.update({"Prompt-to-prompt": f"{settings.prompt_to_prompt:g}",
+                         "P2P self-attention": f"{settings.self_attention_share:g}",
+                         "P2P emphasis": f"{settings.emphasis:g}"})
+    return controls
 
 
 def _vae_psnr(model, inversion, picture) -> float:

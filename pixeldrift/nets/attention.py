@@ -16,8 +16,9 @@ class MultiHeadAttention(nn.Module):
     same as giving no context.
 
     `probe`, when set to a callable, receives the attention weights (N, heads, T, L)
-    of every call that has a context: methods that read or steer where each word
-    attends (Attend-and-Excite, prompt-to-prompt) set it. Computing the weights
+    of every call (L = T for self-attention), and may return weights of that shape
+    to use instead: methods that read or steer where each word attends (Attend-and-Excite
+    reads them, prompt-to-prompt replaces them) set it. Computing the weights
     explicitly is slower than the fused kernel, so it is None unless asked for.
     """
 
@@ -39,7 +40,7 @@ class MultiHeadAttention(nn.Module):
         q = self._split_heads(self.to_q(x))  # (N, heads, T, d)
         k, v = (self._split_heads(t) for t in self.to_kv(source).chunk(2, dim=-1))  # (N, heads, L, d)
         attn_mask, has_keys = _key_padding_mask(context_mask)
-        if self.probe is not None and context is not None:
+        if self.probe is not None:
             out = self._probed_attention(q, k, v, attn_mask)
         else:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (N, heads, T, d)
@@ -54,8 +55,8 @@ class MultiHeadAttention(nn.Module):
         if attn_mask is not None:
             scores = scores.masked_fill(~attn_mask, float("-inf"))
         weights = scores.softmax(dim=-1)
-        self.probe(weights)
-        return weights @ v
+        replaced = self.probe(weights)
+        return (weights if replaced is None else replaced) @ v
 
     def _split_heads(self, t: torch.Tensor) -> torch.Tensor:
         n, length, width = t.shape

@@ -44,6 +44,16 @@ def test_an_edit_is_labelled_with_both_prompts(scene, tmp_path):
     assert record.cfg_scale == 3 and "(edit)" in result.output
 
 
+def test_a_masked_prompt_to_prompt_edit_is_labelled_with_its_controls(scene, tmp_path):
+    out = tmp_path / "edit.png"
+    result = run("invert", scene, "--prompt", RED, "--to-prompt", GREEN, "--steps", 4, "--guidance", 2,
+                 "--method", "negative-prompt", "--strength", "0.5", "--diffedit", "--prompt-to-prompt", "0.8",
+                 "-o", out)
+    assert result.exit_code == 0, result.output
+    extra = read_labels(out.read_bytes()).record.extra
+    assert extra["DiffEdit"] == "True" and extra["Prompt-to-prompt"] == "0.8"
+
+
 def test_an_image_the_model_cannot_make_is_refused_with_the_reason(tmp_path):
     odd = tmp_path / "odd.png"
     Image.new("RGB", (50, 64), "white").save(odd)
@@ -62,6 +72,10 @@ def test_an_image_the_model_cannot_make_is_refused_with_the_reason(tmp_path):
     (["-o", "out.jpg"], "must end in .png"),
     (["-o", "missing/out.png"], "does not exist"),
     (["--prompt", "x" * 5000], "characters"),
+    (["--diffedit"], "give --to-prompt"),
+    (["--prompt-to-prompt", "0.5"], "give --to-prompt"),
+    (["--to-prompt", GREEN, "--prompt-to-prompt", "2"], "2.0 is not in the range 0<=x<=1"),
+    (["--to-prompt", GREEN, "--emphasis", "11"], "11.0 is not in the range 0<=x<=10"),
 ])
 def test_bad_options_are_refused_before_any_work(scene, tmp_path, monkeypatch, options, message):
     monkeypatch.chdir(tmp_path)

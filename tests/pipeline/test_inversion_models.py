@@ -72,3 +72,27 @@ def test_images_the_model_cannot_make_are_refused_with_the_reason(tiny_model, si
 def test_one_prompt_per_image(tiny_model):
     with pytest.raises(ValueError, match="one prompt per image"):
         invert_images(tiny_model, [Image.new("RGB", (32, 32))] * 2, ["a red circle"], InversionSettings(steps=2))
+
+
+def test_diffedit_redraws_the_circle_and_leaves_every_other_pixel_as_it_was(exact):
+    source = scene(RED)
+    settings = InversionSettings(steps=20, diffedit=True)
+    inversion = invert_images(exact, [source], [RED], settings)
+    edited = pixels_to_images(regenerate(exact, inversion, [GREEN], settings))[0]
+    assert world.verify(edited, world.parse_prompt(GREEN)).ok
+    before, after = np.asarray(source, np.int16), np.asarray(edited, np.int16)
+    changed = np.abs(before - after).max(-1) > 0
+    circle = world.verify(source, world.parse_prompt(RED)).seen["objects"]
+    square = next(o for o in circle if o["shape"] == "square")
+    cx, cy = int(square["cx"] * SIZE), int(square["cy"] * SIZE)
+    assert not changed[cy - 2:cy + 3, cx - 2:cx + 3].any()  # the square's middle is untouched
+    assert 0 < changed.mean() < 0.5                          # something, not everything, was redrawn
+
+
+def test_prompt_to_prompt_and_diffedit_run_on_a_network_with_guidance(tiny_model):
+    settings = InversionSettings(steps=3, guidance=3.0, method="negative-prompt", diffedit=True, mask_samples=2,
+                                 prompt_to_prompt=0.7, self_attention_share=0.3, emphasis=2.0)
+    image = scene("a red circle").resize((32, 32))
+    result = invert_and_regenerate(tiny_model, [image], ["a red circle"], ["a green circle"], settings)
+    assert result.images[0].size == (32, 32) and np.isfinite(result.psnr[0])
+    assert all(getattr(m, "probe", None) is None for m in tiny_model.denoiser.modules())
