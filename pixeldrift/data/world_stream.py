@@ -8,17 +8,19 @@ import numpy as np
 
 from pixeldrift import world
 from pixeldrift.data.examples import ExampleSource
+from pixeldrift.world.spec import RENDER_SIZES
 
 
 class WorldStream(ExampleSource):
     """Example i is a training-split scene drawn with seed (seed, i), rendered and captioned.
 
-    Held-out combinations never appear (see world.heldout); captions vary in phrasing.
+    Held-out combinations never appear (see world.heldout); captions vary in phrasing. Besides the
+    sizes models train at, it renders at 256, for super-resolution's targets (data/upscale_stream.py).
     """
 
     def __init__(self, seed: int = 0, size: int = 64, mix: str = "uniform"):
-        if size not in world.IMAGE_SIZES:
-            raise ValueError(f"world images come in sizes {world.IMAGE_SIZES}, got {size}")
+        if size not in RENDER_SIZES:
+            raise ValueError(f"world images come in sizes {RENDER_SIZES}, got {size}")
         if mix not in world.SCENE_MIXES:
             raise ValueError(f"unknown scene mix {mix!r}; accepted: {', '.join(world.SCENE_MIXES)}")
         self.seed, self.size, self.weights = seed, size, world.SCENE_MIXES[mix]

@@ -22,8 +22,8 @@ from pixeldrift.world import palette
 from pixeldrift.world.font import GLYPH_HEIGHT, LETTER_PITCH, LINE_GAP, lines_bitmap, word_bitmap
 from pixeldrift.world.layout import SIZE_FRACTION, Placement, arrange, arrange_groups, scatter
 from pixeldrift.world.shapes import draw_shape
-from pixeldrift.world.spec import (IMAGE_SIZES, MAX_SIGN_LINES, ClockScene, ObjectGroup, ObjectsScene, QuantityScene,
-                                   Scene, SpecError, TextScene)
+from pixeldrift.world.spec import (IMAGE_SIZES, MAX_SIGN_LINES, RENDER_SIZES, ClockScene, ObjectGroup, ObjectsScene,
+                                   QuantityScene, Scene, SpecError, TextScene)
 from pixeldrift.world.wildcards import resolve_wildcards
 
 CANVAS = 256  # supersampled drawing side for every output size
@@ -65,8 +65,8 @@ def render(spec: Scene, size: int = 64, seed: int = 0,
 def begin_scene(spec: Scene, size: int, seed: int) -> tuple[random.Random, Scene, tuple[int, int, int]]:
     """The seed's generator after it has settled the wildcards and the background shade, as every
     drawing of this (spec, seed) starts: the control maps replay it to put things where render does."""
-    if size not in IMAGE_SIZES:
-        raise SpecError(f"size: {size!r} is not accepted; accepted: {', '.join(map(str, IMAGE_SIZES))}")
+    if size not in RENDER_SIZES:
+        raise SpecError(f"size: {size!r} is not accepted; accepted: {', '.join(map(str, RENDER_SIZES))}")
     rng = random.Random(seed)
     spec = resolve_wildcards(spec, rng)
     return rng, spec, _jittered_background(rng, spec.background)

@@ -30,6 +30,9 @@ MAX_OBJECTS = 8
 # then stands in a row on its side, so a group is at most a row's worth and the scene at most four objects.
 MAX_RELATION_GROUP, MAX_RELATION_OBJECTS = 3, 4
 IMAGE_SIZES = (32, 64, 128)
+# The sizes render() draws: also 256, its supersampling canvas itself (every other size is a box reduction of
+# it, signs aside), for super-resolution's targets (data/upscale_stream.py); the verifier reads IMAGE_SIZES only.
+RENDER_SIZES = IMAGE_SIZES + (256,)
 MIN_VESSELS, MAX_VESSELS = 2, 5
 MIN_WORD, MAX_WORD = 2, 6
 # A sign may hold a sentence instead (asked for explicitly; the training stream draws one word): up to
