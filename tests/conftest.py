@@ -64,3 +64,18 @@ def acting_video_dir(random_model_dir, tmp_path_factory):
     for parameter in model.denoiser.net.temporal.parameters():
         torch.nn.init.normal_(parameter, std=0.3)
     return save_video_model(model, tmp_path_factory.mktemp("video") / "tiny-video", training={"test": True})
+
+
+@pytest.fixture(scope="session")
+def acting_upscaler_dir(tmp_path_factory):
+    """A tiny upscaler folder (32 -> 64 px, float32) whose weights are random everywhere, zero-initialised layers
+    included, so that its output depends on its input and noise."""
+    from pixeldrift.nets.upscaler import UPSCALER_PRESETS
+    from pixeldrift.pipeline.upscaler import Upscaler, UpscalerConfig
+    from pixeldrift.pipeline.upscaler_folder import save_upscaler
+
+    torch.manual_seed(0)
+    model = Upscaler(UpscalerConfig(name="tiny-sr", unet=UPSCALER_PRESETS["tiny"], factor=2, low_res_size=32))
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=0.05)
+    return save_upscaler(model, tmp_path_factory.mktemp("upscalers") / "tiny-sr", dtype="float32")
