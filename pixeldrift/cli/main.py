@@ -20,6 +20,7 @@ from pixeldrift.cli.outpaint import outpaint
 from pixeldrift.cli.invert import invert
 from pixeldrift.cli.panorama import panorama
 from pixeldrift.cli.restore import restore
+from pixeldrift.cli.upscale import upscale
 from pixeldrift.cli.video import video
 from pixeldrift.cli.guide import guide
 from pixeldrift.cli.watch import forward, timeline
@@ -28,6 +29,7 @@ from pixeldrift.cli.train import train
 from pixeldrift.cli import train_personal  # noqa: F401  adds lora, dreambooth, textual-inversion to train
 from pixeldrift.cli import train_classifier  # noqa: F401  adds classifier to train
 from pixeldrift.cli import train_video  # noqa: F401  adds video to train
+from pixeldrift.cli import train_upscaler  # noqa: F401  adds upscaler to train
 from pixeldrift.cli.nets import nets
 from pixeldrift.cli.provenance import TRUST_COMMANDS
 from pixeldrift.cli.world import world
@@ -67,7 +69,7 @@ def cli(debug: bool) -> None:
 
 cli.add_command(generate)
 cli.add_command(control)
-for _command in (outpaint, invert, panorama, restore, guide, grid, timeline, forward, video):
+for _command in (outpaint, invert, panorama, restore, upscale, guide, grid, timeline, forward, video):
     cli.add_command(_command)
 cli.add_command(toy)
 cli.add_command(train)
