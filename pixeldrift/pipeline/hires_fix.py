@@ -16,12 +16,17 @@ the first pass's. At strength 0 it runs none: the result is the upscaled latents
 (the pixel upscalers: the upscaled image after one VAE encode and decode).
 A size given as `resize_x` x `resize_y` instead of a scale is reached as the webui reaches
 it: scaled to cover it, the overflow cropped equally from both sides.
+
+The "sr" upscaler is a trained super-resolution model (pipeline/upscaler.py, SR3), given as
+`upscaler_model`: it enlarges the decoded first pass by its factor (each image from its own seed),
+and the result is fitted to the final size by Lanczos, as the webui fits its ESRGAN and LDSR
+upscalers' fixed-factor output. It takes first passes of its own input side only.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +48,7 @@ UPSCALERS = {
     "lanczos": ("Lanczos", "pixel", Image.Resampling.LANCZOS),
     "bicubic": ("Bicubic", "pixel", Image.Resampling.BICUBIC),
     "nearest": ("Nearest", "pixel", Image.Resampling.NEAREST),
+    "sr": ("SR3", "model", Image.Resampling.LANCZOS),   # the trained upscaler_model, then fitted by Lanczos
 }
 
 
@@ -64,6 +70,8 @@ class HiresFix:
     steps: int = 0              # second-pass steps; 0 = the first pass's
     resize_x: int = 0           # the final size instead of a scale; 0 = from the other side and the aspect
     resize_y: int = 0
+    # the "sr" upscaler's trained model (pipeline/upscaler.Upscaler); None for the others
+    upscaler_model: object = field(default=None, compare=False, repr=False)
 
     def check(self) -> None:
         """HiresError naming the first setting that is out of bounds (the size is checked in target_size)."""
@@ -73,6 +81,10 @@ class HiresFix:
                                       f"got {self.scale!r}")
         if self.upscaler not in UPSCALERS:
             raise HiresError("upscaler", f"unknown hires upscaler {self.upscaler!r}; accepted: {', '.join(UPSCALERS)}")
+        if (UPSCALERS[self.upscaler][1] == "model") != (self.upscaler_model is not None):
+            raise HiresError("upscaler", "the 'sr' hires upscaler, and it alone, takes a trained upscaler model "
+                                         f"(an upscaler folder); got upscaler {self.upscaler!r} with "
+                                         f"{'no model' if self.upscaler_model is None else 'a model'}")
         if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float)) \
                 or not math.isfinite(self.strength) or not 0 <= self.strength <= 1:
             raise HiresError("strength", f"hires strength must be a number from 0 to 1, got {self.strength!r}")
@@ -94,6 +106,7 @@ class HiresFix:
         else:
             wide = self.resize_x or self.resize_y * width // height
             high = self.resize_y or self.resize_x * height // width
+        self._check_model_input(width, height)
         m = limits.size_multiple
         wide, high = wide // m * m, high // m * m
         asked = f"hires {field} {self.scale:g}" if field == "scale" else \
@@ -108,6 +121,15 @@ class HiresFix:
                                     f"pixels a side here")
         return wide, high
 
+    def _check_model_input(self, width: int, height: int) -> None:
+        """The trained upscaler takes first passes of its own input side alone."""
+        if self.upscaler_model is None:
+            return
+        side = self.upscaler_model.config.low_res_size
+        if (width, height) != (side, side):
+            raise HiresError("upscaler", f"the upscaler {self.upscaler_model.name!r} enlarges {side}x{side} images; "
+                                         f"this first pass is {width}x{height}")
+
     def describe(self) -> dict[str, str]:
         """The webui's parameters for it, in its order: Denoising strength, Hires upscale (or resize),
         Hires steps (when not the first pass's), Hires upscaler."""
@@ -115,7 +137,8 @@ class HiresFix:
             {"Hires upscale": f"{self.scale:g}"}
         steps = {"Hires steps": str(self.steps)} if self.steps else {}
         upscaler = UPSCALERS[self.upscaler][0]
-        return {"Denoising strength": str(self.strength), **size, **steps, "Hires upscaler": upscaler}
+        model = {} if self.upscaler_model is None else {"Hires upscaler model": self.upscaler_model.name}
+        return {"Denoising strength": str(self.strength), **size, **steps, "Hires upscaler": upscaler, **model}
 
 
 def check_request(r, limits) -> None:
@@ -159,17 +182,22 @@ def second_pass(model, prompts: list[str], seeds: list[int], r, latents: torch.T
     h = r.hires
     wide, high = h.target_size(r.width, r.height, model.limits)
     second = replace(r, hires=None, width=wide, height=high, steps=h.steps or r.steps, strength=h.strength)
-    known = upscaled(model, latents, h.upscaler, wide, high)
+    known = upscaled(model, latents, h, wide, high, seeds)
     latents, _ = model.sample_latents(prompts, seeds, second, callback, moderated=True, steer=steer, known=known)
     return model.to_images(latents)
 
 
-def upscaled(model, latents: torch.Tensor, upscaler: str, width: int, height: int) -> torch.Tensor:
-    """The first pass's latents enlarged to those of a width x height image by the named upscaler."""
-    _, space, how = UPSCALERS[upscaler]
+def upscaled(model, latents: torch.Tensor, hires: HiresFix, width: int, height: int,
+             seeds: list[int]) -> torch.Tensor:
+    """The first pass's latents enlarged to those of a width x height image by the hires fix's upscaler
+    (the trained one draws image i from seeds[i])."""
+    _, space, how = UPSCALERS[hires.upscaler]
     if space == "latent":
         return fit_latents(latents, model.latent_shape(width, height)[1:], *how)
-    images = [ImageOps.fit(image, (width, height), how) for image in model.to_images(latents)]
+    images = model.to_images(latents)
+    if space == "model":
+        images = hires.upscaler_model.upscale_images(images, seeds)
+    images = [ImageOps.fit(image, (width, height), how) for image in images]
     return model.pixels_to_latents(images_to_pixels(images).to(latents.device))
 
 
