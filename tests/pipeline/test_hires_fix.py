@@ -14,6 +14,7 @@ from pixeldrift.pipeline.control import Control
 from pixeldrift.pipeline.controlnet_folder import load_controlnet
 from pixeldrift.pipeline.hires_fix import HiresError, HiresFix, fit_latents, steps_run
 from pixeldrift.pipeline.pixels import images_to_pixels
+from pixeldrift.pipeline.upscaler_folder import load_upscaler
 from pixeldrift.provenance.label import labelled_png_bytes, read_labels
 
 PROMPT = "two red circles"
@@ -66,6 +67,27 @@ def test_strength_zero_with_lanczos_is_the_resized_image_after_one_vae_round_tri
     assert np.array_equal(np.asarray(got), np.asarray(expected))
     redrawn = make(model, HiresFix(scale=2, upscaler="lanczos", strength=0.5))[0].image
     assert not np.array_equal(np.asarray(redrawn), np.asarray(got))   # above 0 the second pass acts
+
+
+def test_strength_zero_with_the_trained_upscaler_is_its_image_fitted_after_one_vae_round_trip(model,
+                                                                                            acting_upscaler_dir):
+    upscaler = load_upscaler(acting_upscaler_dir)  # 32 -> 64 px
+    enlarged = upscaler.upscale_images([make(model, None)[0].image], [3])[0]
+    fitted = enlarged.resize((48, 48), Image.Resampling.LANCZOS)
+    expected = model.to_images(model.pixels_to_latents(images_to_pixels([fitted])))[0]
+    got = make(model, HiresFix(scale=1.5, upscaler="sr", strength=0, upscaler_model=upscaler))[0].image
+    assert np.array_equal(np.asarray(got), np.asarray(expected))
+
+
+def test_the_sr_upscaler_needs_its_model_and_its_input_side(model, acting_upscaler_dir):
+    upscaler = load_upscaler(acting_upscaler_dir)
+    for hires, message in [(HiresFix(upscaler="sr"), "takes a trained upscaler model"),
+                           (HiresFix(upscaler="lanczos", upscaler_model=upscaler), "takes a trained upscaler model")]:
+        with pytest.raises(HiresError, match=message) as refused:
+            make(model, hires)
+        assert refused.value.field == "upscaler"
+    with pytest.raises(HiresError, match="enlarges 32x32 images; this first pass is 64x64"):
+        make(model, HiresFix(upscaler="sr", upscaler_model=upscaler), width=64, height=64)
 
 
 def test_fit_latents_crops_the_centre_to_the_aspect_before_resizing():
