@@ -41,7 +41,7 @@ _OPTIONS = [
     click.option("--embedding", "embeddings", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
                  help="Add a textual-inversion embedding's word (`pixeldrift train textual-inversion`; "
                       "repeatable): for Stable Diffusion, A1111's .pt/.safetensors (SDXL's clip_l/clip_g), the "
-                      "word being the file's name."),
+                      "word being the file's name, or A1111's .png embedding card, the word being the name it holds."),
     click.option("--config", "config_dir", type=click.Path(file_okay=False, path_type=Path),
                  help="For a single-file checkpoint: a diffusers folder of the same architecture."),
     click.option("--sampler", type=click.Choice(list(SAMPLERS)), help="Sampler (model default: dpmpp_2m)."),

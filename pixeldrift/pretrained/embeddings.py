@@ -4,16 +4,25 @@
     NAME.safetensors   {"emb_params": (n, width)}                                        kohya's, SD 1.x / 2.x
                        {"clip_l": (n, 768), "clip_g": (n, 1280)}                 SDXL: rows for each text encoder
     NAME.bin / .pt     {"<token>": (width,) or (n, width)}                               diffusers' learned_embeds
+    NAME.png           A1111's embedding card: an image whose tEXt chunk 'sd-ti-embedding' is base64 of the
+                       .pt's dictionary as JSON, each tensor written {"TORCHTENSOR": nested lists of numbers}
 
 width is the text encoder's: 768 for SD 1.x (CLIP ViT-L), 1024 for SD 2.x (OpenCLIP ViT-H). The word
 is the file's name, lower case (A1111's rule: rename the file to rename the word), and it stands for
-its n vectors, as n new tokens (clip_prompts.py). A .pt or .bin is a pickle: it is read with
+its n vectors, as n new tokens (clip_prompts.py); a card's word is the "name" its JSON holds (A1111's
+rule too), the file's name only where it holds none. A .pt or .bin is a pickle: it is read with
 torch.load(weights_only=True), which rebuilds tensors, dicts, lists, numbers and strings and nothing
-else, so a file that would run code (or holds anything but those) is refused, never executed.
+else, so a file that would run code (or holds anything but those) is refused, never executed. A card's
+text is read as JSON alone (Pillow opens the PNG under safe_image's guards to reach it). A1111 also hides
+the same JSON in a card's low pixel bits (the copy that outlives stripped text chunks); pixeldrift does
+not read that copy, and a PNG without the text chunk is refused saying so.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +32,15 @@ import torch
 from pixeldrift.bounded_files import BadFileError, regular_file
 from pixeldrift.nets.io import WEIGHT_DTYPES, read_weights
 from pixeldrift.pretrained.clip_prompts import WINDOW
+from pixeldrift.provenance.safe_image import ImageReadError, decode_image_bytes
 
-SUFFIXES = (".safetensors", ".pt", ".bin")
+SUFFIXES = (".safetensors", ".pt", ".bin", ".png")
 MAX_EMBEDDING_BYTES = 16 << 20    # 75 SDXL vectors are 0.6 MB; A1111's .pt files carry a little more
+CARD_KEY = "sd-ti-embedding"      # the PNG text chunk of A1111's embedding card
+CARD_TENSOR = "TORCHTENSOR"       # how its JSON marks a tensor: {"TORCHTENSOR": [[...], ...]}
+MAX_CARD_TEXT = 6 << 20           # base64 characters; 75 SDXL vectors as JSON numbers are about 5 MB
+MAX_CARD_PIXELS = 4096 * 4096     # A1111's cards are a 512 px image with its data strips beside it
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_VECTORS = WINDOW              # one prompt window, as A1111 allows
 MAX_WIDTH = 8192
 SDXL_KEYS = ("clip_l", "clip_g")  # rows for text encoder 1 (CLIP ViT-L) and 2 (OpenCLIP bigG)
@@ -61,13 +76,18 @@ def embedding_word(path: Path) -> str:
 def read_sd_embedding(path: str | Path) -> SDEmbedding:
     """An embedding file in any layout above, checked; BadFileError naming the file and the problem."""
     path = Path(path)
-    if path.suffix.lower() not in SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
         raise BadFileError(f"{path}: an embedding is a {', '.join(SUFFIXES)} file")
-    word = embedding_word(path)
+    word = None if suffix == ".png" else embedding_word(path)   # a card's is in it
     regular_file(path, MAX_EMBEDDING_BYTES, "embedding file")
-    data = read_weights(path) if path.suffix.lower() == ".safetensors" else _read_pickle(path)
+    if suffix == ".png":
+        data = _read_card(path)
+    else:
+        data = read_weights(path) if suffix == ".safetensors" else _read_pickle(path)
     if not isinstance(data, dict):
         raise BadFileError(f"{path}: holds a {type(data).__name__}, not an embedding's dictionary")
+    word = word or _card_word(path, data)
     if "string_to_param" in data:  # A1111's .pt
         params = data["string_to_param"]
         if not isinstance(params, dict) or len(params) != 1:
@@ -97,6 +117,59 @@ def _read_pickle(path: Path):
     except Exception as error:  # pickle raises many kinds; all mean the same to the user
         raise BadFileError(f"{path}: not an embedding of plain tensors ({type(error).__name__}: "
                            f"{str(error)[:200]}); .pt files are read with weights_only=True, never as code") from None
+
+
+def _read_card(path: Path):
+    """The JSON an A1111 embedding card's 'sd-ti-embedding' text chunk holds, its tensors rebuilt (the caller
+    has capped the file's size). Pillow reads the PNG, its pixel count checked before any pixel is decoded (the
+    chunk may follow the pixels); the text is base64 of JSON, parsed as JSON and nothing else."""
+    raw = path.read_bytes()
+    if not raw.startswith(PNG_SIGNATURE):
+        raise BadFileError(f"{path}: not a PNG file; an embedding card is a PNG")
+    try:
+        text = decode_image_bytes(raw, str(path), MAX_CARD_PIXELS, MAX_EMBEDDING_BYTES).info.get(CARD_KEY)
+    except ImageReadError as error:
+        raise BadFileError(str(error)) from None
+    if not isinstance(text, str):
+        raise BadFileError(f"{path}: a PNG without an {CARD_KEY!r} text chunk, so not an embedding card (an "
+                           "embedding hidden in a card's pixels alone is not read)")
+    if len(text) > MAX_CARD_TEXT:
+        raise BadFileError(f"{path}: its {CARD_KEY} text is {len(text)} characters, over the {MAX_CARD_TEXT} "
+                           "allowed")
+    try:
+        payload = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise BadFileError(f"{path}: its {CARD_KEY} text is not base64 ({error})") from None
+    try:
+        return json.loads(payload.decode("utf-8"), object_hook=lambda d: _card_tensor(path, d))
+    except BadFileError:
+        raise
+    except (UnicodeDecodeError, ValueError) as error:   # JSONDecodeError, or an over-long integer
+        raise BadFileError(f"{path}: its {CARD_KEY} text is not JSON ({str(error)[:200]})") from None
+    except RecursionError:
+        raise BadFileError(f"{path}: its {CARD_KEY} JSON is nested too deeply") from None
+
+
+def _card_tensor(path: Path, item: dict):
+    """A JSON object of the card: {"TORCHTENSOR": nested lists of numbers} becomes a float tensor."""
+    if CARD_TENSOR not in item:
+        return item
+    try:
+        return torch.tensor(item[CARD_TENSOR], dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError, OverflowError) as error:
+        raise BadFileError(f"{path}: a {CARD_TENSOR} in its {CARD_KEY} JSON is not a grid of numbers "
+                           f"({str(error)[:200]})") from None
+
+
+def _card_word(path: Path, data: dict) -> str:
+    """A card's word: the "name" its JSON holds (A1111: name = data.get('name', name)), else its file name."""
+    if "name" not in data:
+        return embedding_word(path)
+    name = data["name"]
+    if not isinstance(name, str) or not WORD.fullmatch(name.lower()):
+        raise BadFileError(f"{path}: the card's name {str(name)[:80]!r} is its word, which must be 1 to 64 ASCII "
+                           "letters, digits or _<>*.-")
+    return name.lower()
 
 
 def _checked(path: Path, key: str, value) -> torch.Tensor:

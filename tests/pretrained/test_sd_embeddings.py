@@ -1,21 +1,26 @@
 """Textual-inversion embeddings for Stable Diffusion in AUTOMATIC1111's layouts (A1111's .pt, kohya's
-emb_params, SDXL's clip_l/clip_g, diffusers' learned_embeds): the word (the file's name) becomes new tokens
-that change the prompts using it and no other, unloading restores the vocabulary, and every file that does not
-fit is refused naming the problem, with nothing changed."""
+emb_params, SDXL's clip_l/clip_g, diffusers' learned_embeds, A1111's PNG embedding card): the word (the file's
+name, a card's JSON name) becomes new tokens that change the prompts using it and no other, unloading restores
+the vocabulary, and every file that does not fit is refused naming the problem, with nothing changed."""
 
 from __future__ import annotations
+
+import base64
+import json
+import pickle
 
 import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from safetensors.torch import save_file
 from torch import nn
 
 from pixeldrift.bounded_files import BadFileError
 from pixeldrift.cli.main import cli
 from pixeldrift.pipeline.request import GenerationRequest
-from pixeldrift.pretrained import open_model
+from pixeldrift.pretrained import embeddings, open_model
 from pixeldrift.pretrained.embeddings import read_sd_embedding
 
 pytest.importorskip("diffusers")
@@ -42,6 +47,80 @@ def test_a1111_pt_kohya_and_diffusers_files_read_the_same_vectors(tmp_path):
     assert torch.equal(read_sd_embedding(tmp_path / "kohya.safetensors").vectors[""], vectors)
     toy = read_sd_embedding(tmp_path / "toy.bin")
     assert toy.word == "toy" and torch.equal(toy.vectors[""], vectors[:1])
+
+
+def card_text(data) -> str:
+    """A1111's 'sd-ti-embedding' text: base64 of the .pt's dictionary as JSON, tensors as {"TORCHTENSOR": lists}."""
+    return base64.b64encode(json.dumps(data, default=lambda t: {"TORCHTENSOR": t.tolist()}).encode()).decode()
+
+
+def write_card(path, text: str | None, size: int = 16):
+    """A PNG embedding card as A1111 saves one (PngInfo.add_text: a tEXt chunk before the pixels)."""
+    info = PngInfo()
+    if text is not None:
+        info.add_text("sd-ti-embedding", text)
+    Image.new("RGB", (size, size), (40, 90, 200)).save(path, pnginfo=info)
+    return path
+
+
+def test_a_png_embedding_card_reads_as_its_pt_its_word_the_name_it_holds(tmp_path):
+    vectors = torch.randn(3, 32)
+    data = {"string_to_token": {"*": 265}, "string_to_param": {"*": vectors}, "name": "Sks", "step": 100,
+            "sd_checkpoint": "a1b2c3d4", "sd_checkpoint_name": "tiny"}
+    torch.save(data, tmp_path / "sks.pt")
+    card = read_sd_embedding(write_card(tmp_path / "my-style-card.png", card_text(data)))
+    pt = read_sd_embedding(tmp_path / "sks.pt")
+    assert card.word == pt.word == "sks"   # A1111: name = data.get('name', name), not the file's
+    assert torch.equal(card.vectors[""], pt.vectors[""]) and card.about == pt.about
+    unnamed = {key: value for key, value in data.items() if key != "name"}
+    assert read_sd_embedding(write_card(tmp_path / "Other.PNG", card_text(unnamed))).word == "other"
+    xl = read_sd_embedding(write_card(tmp_path / "xl.png", card_text({"clip_l": torch.randn(2, 16),
+                                                                      "clip_g": torch.randn(2, 32)})))
+    assert xl.word == "xl" and xl.widths == {"clip_l": 16, "clip_g": 32}
+
+
+def test_cards_that_are_not_embeddings_are_refused_naming_the_problem(tmp_path, monkeypatch):
+    marker = tmp_path / "ran"
+
+    class Code:
+        def __reduce__(self):
+            return open, (str(marker), "w")
+
+    good = {"string_to_param": {"*": torch.randn(2, 32)}, "name": "sks", "step": 1}
+    grid = {"string_to_param": {"*": {"TORCHTENSOR": [[1.0, 2.0], [3.0]]}}}
+    cards = {
+        "plain.png": (None, "without an 'sd-ti-embedding' text chunk, so not an embedding card"),
+        "b64.png": ("not base64 at all!", "its sd-ti-embedding text is not base64"),
+        "json.png": (base64.b64encode(b"{'string_to_param': 1").decode(), "sd-ti-embedding text is not JSON"),
+        "pickle.png": (base64.b64encode(pickle.dumps(Code())).decode(), "sd-ti-embedding text is not JSON"),
+        "deep.png": (base64.b64encode(b"[" * 200_000 + b"]" * 200_000).decode(), "JSON is nested too deeply"),
+        "nan.png": (card_text({"string_to_param": {"*": torch.full((1, 32), float("nan"))}}), "not finite"),
+        "huge.png": (card_text({"string_to_param": {"*": torch.full((1, 32), 1e300, dtype=torch.float64)}}),
+                     "not finite"),
+        "long.png": (card_text({"string_to_param": {"*": torch.randn(76, 32)}}), r"1 to 75 vectors, got \(76, 32\)"),
+        "ragged.png": (card_text(grid), "a TORCHTENSOR in its sd-ti-embedding JSON is not a grid of numbers"),
+        "words.png": (card_text({"string_to_param": {"*": {"TORCHTENSOR": [["a"]]}}}), "not a grid of numbers"),
+        "lists.png": (card_text({"string_to_param": {"*": [[1.0] * 32]}}), "must be a float tensor, got list"),
+        "list.png": (card_text([good]), "holds a list, not an embedding's dictionary"),
+        "name.png": (card_text({**good, "name": "my word"}), "the card's name 'my word' is its word"),
+    }
+    for name, (text, message) in cards.items():
+        with pytest.raises(BadFileError, match=message) as error:
+            read_sd_embedding(write_card(tmp_path / name, text))
+        assert str(error.value).startswith(str(tmp_path / name))
+    (tmp_path / "fake.png").write_bytes(b"GIF89a" + bytes(40))
+    with pytest.raises(BadFileError, match="fake.png: not a PNG file"):
+        read_sd_embedding(tmp_path / "fake.png")
+    assert not marker.exists()
+    write_card(tmp_path / "sks.png", card_text(good), size=64)
+    assert read_sd_embedding(tmp_path / "sks.png").count == 2
+    for cap, value, message in (("MAX_CARD_TEXT", 100, r"text is \d+ characters, over the 100 allowed"),
+                                ("MAX_CARD_PIXELS", 64 * 63, "4096 pixels, more than the 4032 allowed"),
+                                ("MAX_EMBEDDING_BYTES", 200, "over the 200-byte limit for a embedding file")):
+        with monkeypatch.context() as patch:
+            patch.setattr(embeddings, cap, value)
+            with pytest.raises(BadFileError, match=message):
+                read_sd_embedding(tmp_path / "sks.png")
 
 
 def test_the_word_changes_only_prompts_using_it_and_unloading_restores_the_vocabulary(sd1_folder, tmp_path):
@@ -120,11 +199,14 @@ def test_files_that_do_not_fit_are_refused_naming_the_problem_and_nothing_change
 
 
 def test_generate_takes_an_embedding_for_a_stable_diffusion_model(sd1_folder, tmp_path):
-    save_file({"emb_params": torch.randn(2, 32)}, tmp_path / "sks.safetensors")
+    vectors = torch.randn(2, 32)
+    save_file({"emb_params": vectors}, tmp_path / "sks.safetensors")
+    write_card(tmp_path / "sks-card.png", card_text({"string_to_param": {"*": vectors}, "name": "sks"}))
     images = {}
-    for name, extra in (("plain", []), ("embedded", ["--embedding", str(tmp_path / "sks.safetensors")])):
+    for name, extra in (("plain", []), ("embedded", ["--embedding", str(tmp_path / "sks.safetensors")]),
+                        ("card", ["--embedding", str(tmp_path / "sks-card.png")])):
         result = CliRunner().invoke(cli, ["generate", "a photo of sks", "--model", str(sd1_folder), "--steps", "2",
                                           "--size", "32", "--seed", "1", "-o", str(tmp_path / f"{name}.png"), *extra])
         assert result.exit_code == 0, result.output
         images[name] = Image.open(tmp_path / f"{name}.png").tobytes()
-    assert images["plain"] != images["embedded"]
+    assert images["plain"] != images["embedded"] == images["card"]
