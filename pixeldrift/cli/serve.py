@@ -24,10 +24,12 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
               help="A ControlNet the AUTOMATIC1111 API's ControlNet units may name: a pixeldrift ControlNet folder, "
                    "or a Stable Diffusion ControlNet (diffusers folder or .safetensors file). Repeat for several.")
 @click.option("--loras", "lora_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder of LoRA .safetensors files; a prompt applies one with <lora:FILE-NAME:WEIGHT>.")
+              help="A folder of LoRA .safetensors files, subfolders included; a prompt applies one with "
+                   "<lora:FILE-NAME:WEIGHT>.")
 @click.option("--embeddings", "embedding_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of textual-inversion embeddings (pixeldrift's or Stable Diffusion's: .safetensors, "
-                   "A1111's .pt, diffusers' .bin); a prompt that uses an embedding's word applies it.")
+                   "A1111's .pt and .png cards, diffusers' .bin), subfolders included; a prompt that uses an "
+                   "embedding's word applies it.")
 @click.option("--video", "video_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A video model folder (pixeldrift train video) for the studio's 'to video' and POST /api/video "
                    "[models/video when it exists; else the server runs without video].")

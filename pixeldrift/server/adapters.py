@@ -2,13 +2,15 @@
 
     pixeldrift serve --loras DIR --embeddings DIR
 
-Each folder's files (not its subfolders) are listed at start, and again on POST
-/sdapi/v1/refresh-loras or /refresh-embeddings: a LoRA (Hu et al. 2021) .safetensors by its
-file's name (its alias is kohya's ss_output_name), an embedding (Gal et al. 2023) by its word,
-in any layout A1111 reads (.safetensors, .pt, .bin; pretrained/embeddings.py): one vector for
-pixeldrift's MiniLM encoder (its word the file's token), or n vectors for a Stable Diffusion
-model's CLIP encoders (its word the file's name). A prompt applies them as AUTOMATIC1111's
-extra networks do:
+Each folder's files, its subfolders' included (as A1111 walks them; _files says how far), are
+listed at start, and again on POST /sdapi/v1/refresh-loras or /refresh-embeddings: a LoRA
+(Hu et al. 2021) .safetensors by its file's name (its alias is kohya's ss_output_name), an
+embedding (Gal et al. 2023) by its word, in any layout A1111 reads (.safetensors, .pt, .bin,
+a .png embedding card; pretrained/embeddings.py): one vector for pixeldrift's MiniLM encoder
+(its word the file's token), or n vectors for a Stable Diffusion model's CLIP encoders (its
+word the file's name, a card's the name it holds). A second file of a name or word already
+listed is skipped, with the reason logged. A prompt applies them as AUTOMATIC1111's extra
+networks do:
 
     "a red sks shape <lora:crescent:0.8>"    the LoRA crescent merged at weight 0.8 (1 when left out)
     "a red sks shape"                        any embedding whose word the prompt or negative prompt uses
@@ -30,6 +32,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,7 +46,9 @@ from pixeldrift.pretrained.embeddings import read_sd_embedding, width_error, wid
 from pixeldrift.server.errors import ApiError
 
 LOG = logging.getLogger("pixeldrift.server")
-MAX_ADAPTER_FILES = 256          # .safetensors files one folder may hold
+MAX_ADAPTER_FILES = 256          # LoRA or embedding files one folder may hold, its subfolders' included
+MAX_FOLDER_DEPTH = 8             # subfolders this deep below the folder are read, deeper ones not
+MAX_FOLDER_ENTRIES = 20_000      # names looked at in one folder's walk (files of any kind and folders)
 MAX_LORA_BYTES = 2 << 30         # SD LoRAs run to a few hundred MB; a file over this is not a LoRA
 MAX_TAGS = 8                     # <lora:...> tags one prompt may carry
 MAX_NAME_CHARS = 100
@@ -122,6 +127,8 @@ def _fit_error(model, path: Path) -> str | None:
 class EmbeddingFile:
     name: str                  # its word for pixeldrift's own models: the token it was trained as, or file_word
     path: Path
+    file_word: str             # A1111's word, the one Stable Diffusion models read: the file's name, lower case
+                               # (a .png card's: the name its JSON holds)
     widths: dict[str, int]     # "" -> width, or clip_l / clip_g -> width for SDXL
     vectors: int               # per text encoder
     about: dict                # A1111's step / sd_checkpoint(_name), or the "pixeldrift" metadata: base, steps
@@ -160,11 +167,6 @@ class EmbeddingFile:
                                                 checkpoint[:10] if isinstance(checkpoint, str) else None),
                 "sd_checkpoint_name": self.about.get("sd_checkpoint_name", name),
                 "shape": sum(self.widths.values()), "vectors": self.vectors}
-
-    @property
-    def file_word(self) -> str:
-        """A1111's word, the one Stable Diffusion models read: the file's name, lower case."""
-        return self.path.stem.lower()
 
     def word(self, model) -> str:
         return self.file_word if _reads_file_words(model) else self.name
@@ -215,7 +217,13 @@ class AdapterCatalog:
     @classmethod
     def load(cls, lora_dir: Path | None, embedding_dir: Path | None) -> "AdapterCatalog":
         """Both folders read; ValueError for a folder that is missing or holds over MAX_ADAPTER_FILES files."""
-        loras = [lora for path in _files(lora_dir, "--loras", (".safetensors",)) if (lora := _lora_file(path))]
+        loras = {}
+        for path in _files(lora_dir, "--loras", (".safetensors",)):
+            lora = _lora_file(path)
+            if lora is not None and lora.name in loras:
+                LOG.warning("LoRA %s skipped: %s has the name %r", path, loras[lora.name].path, lora.name)
+            elif lora is not None:
+                loras[lora.name] = lora
         embeddings, words = [], set()
         for path in _files(embedding_dir, "--embeddings", EMBEDDING_SUFFIXES):
             embedding = _embedding_file(path)
@@ -227,7 +235,7 @@ class AdapterCatalog:
             else:
                 embeddings.append(embedding)
                 words |= {embedding.name, embedding.file_word}
-        return cls(loras, embeddings, lora_dir, embedding_dir)
+        return cls(list(loras.values()), embeddings, lora_dir, embedding_dir)
 
     def refreshed(self) -> "AdapterCatalog":
         return AdapterCatalog.load(self.lora_dir, self.embedding_dir)
@@ -346,19 +354,71 @@ def adapter_listing(studio) -> dict:
 
 
 def _files(folder: Path | None, option: str, suffixes: tuple[str, ...]) -> list[Path]:
+    """The folder's files of these suffixes, its subfolders' too, as A1111 walks its embeddings and LoRA folders:
+    hidden names (".x") and A1111's preview images (NAME.preview.png) left out, folders at most MAX_FOLDER_DEPTH
+    below, each real folder walked once. Symlinked folders are followed, as A1111 follows them (a shared model
+    folder linked in is the usual setup), and a link back to a folder already walked is skipped, so a link loop
+    ends. The folder's own files come first, then each level below, by name; ValueError past
+    MAX_ADAPTER_FILES files or MAX_FOLDER_ENTRIES names in all."""
     if folder is None:
         return []
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"{option} {folder}: not a folder")
-    found = []
-    for path in folder.iterdir():
-        if path.suffix.lower() in suffixes:
-            found.append(path)
-            if len(found) > MAX_ADAPTER_FILES:
-                raise ValueError(f"{option} {folder}: over {MAX_ADAPTER_FILES} {', '.join(suffixes)} files; keep "
-                                 "the ones to serve in a folder of their own")
-    return sorted(found)
+    found, walked, looked = [], set(), 0
+    level = [folder]
+    for _ in range(MAX_FOLDER_DEPTH + 1):
+        below = []
+        for here in level:
+            real = os.path.realpath(here)
+            if real in walked:
+                LOG.info("%s: %s skipped, the folder %s is read already", option, here, real)
+                continue
+            walked.add(real)
+            try:
+                entries = _entries(here, MAX_FOLDER_ENTRIES - looked)
+            except OSError as error:
+                LOG.warning("%s: %s skipped: %s", option, here, error.strerror)
+                continue
+            if entries is None:
+                raise ValueError(f"{option} {folder}: over {MAX_FOLDER_ENTRIES} files and folders in it and its "
+                                 "subfolders; keep the ones to serve in a folder of their own")
+            looked += len(entries)
+            for entry in entries:
+                if entry.name.startswith(".") or entry.name.lower().endswith(".preview.png"):
+                    continue
+                if _is_folder(entry):
+                    below.append(Path(entry.path))
+                elif os.path.splitext(entry.name)[1].lower() in suffixes:
+                    found.append(Path(entry.path))
+                    if len(found) > MAX_ADAPTER_FILES:
+                        raise ValueError(f"{option} {folder}: over {MAX_ADAPTER_FILES} {', '.join(suffixes)} files "
+                                         "(its subfolders' counted); keep the ones to serve in a folder of their "
+                                         "own")
+        level = below
+    level = [here for here in level if os.path.realpath(here) not in walked]
+    if level:
+        LOG.warning("%s: %s and %d other folders skipped, over %d levels below %s", option, level[0],
+                    len(level) - 1, MAX_FOLDER_DEPTH, folder)
+    return found
+
+
+def _entries(folder: Path, most: int) -> list[os.DirEntry] | None:
+    """The folder's entries by name, or None when it holds over `most`: counted as read, never all held."""
+    entries = []
+    with os.scandir(folder) as listing:
+        for entry in listing:
+            if len(entries) == most:
+                return None
+            entries.append(entry)
+    return sorted(entries, key=lambda entry: entry.name)
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()   # follows a symlink; a broken one is no folder
+    except OSError:
+        return False
 
 
 def _lora_file(path: Path) -> LoraFile | None:
@@ -398,6 +458,6 @@ def _embedding_file(path: Path) -> EmbeddingFile | None:
         word, own_error = read_embedding(path)[0], None
     except BadFileError as error:
         word, own_error = embedding.word, str(error).removeprefix(f"{path}: ")
-    return EmbeddingFile(word, path, embedding.widths, embedding.count,
+    return EmbeddingFile(word, path, embedding.word, embedding.widths, embedding.count,
                          {**(about if isinstance(about, dict) else {}), **embedding.about},
                          _sha256(path)[:_HASH_CHARS], own_error)

@@ -8,6 +8,8 @@ import base64
 import hashlib
 import io
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from pixeldrift.cli.main import run
 from pixeldrift.pipeline import GenerationRequest, load_model
@@ -183,6 +186,77 @@ def test_a_folder_over_the_file_limit_is_refused_naming_it(folders, monkeypatch)
         AdapterCatalog.load(folders / "loras", None)
 
 
+@pytest.fixture
+def nested(folders, tmp_path):
+    """LoRA and embedding folders with files in subfolders (as A1111's folders often are), hidden files and
+    folders, a preview image, a second file of a word already taken, a shared folder linked in and two link
+    loops."""
+    root, lora = tmp_path / "nested", (folders / "loras" / "crescent.safetensors").read_bytes()
+    for relative in ("loras/crescent.safetensors", "loras/a/wave.safetensors", "loras/a/b/c/moon.safetensors",
+                     "loras/.trash/old.safetensors", "loras/a/.hidden.safetensors", "loras/b/a/wave.safetensors"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(lora)
+    for relative in ("embeddings/sks.safetensors", "embeddings/people/kid/qqkid.safetensors",
+                     "embeddings/styles/qqink.safetensors", "embeddings/.old/ghost.safetensors",
+                     "embeddings/styles/.ghost.safetensors", "embeddings/zz/qqink.safetensors",
+                     "elsewhere/qqfar.safetensors"):   # tokens no word of the MiniLM vocabulary
+        save_embedding(root / relative, Path(relative).stem.strip("."), torch.randn(384) * 0.05)
+    Image.new("RGB", (8, 8)).save(root / "embeddings" / "styles" / "qqink.preview.png")   # A1111 skips previews
+    os.symlink(root / "elsewhere", root / "embeddings" / "shared")                       # followed, as A1111 does
+    os.symlink(root / "embeddings", root / "embeddings" / "people" / "kid" / "up")       # loops: each real folder
+    os.symlink(".", root / "loras" / "a" / "b" / "self")                                 # is read once
+    return root
+
+
+def relative_files(root, option, suffixes):
+    return [str(path.relative_to(root)) for path in adapters._files(root, option, suffixes)]
+
+
+def test_subfolders_are_read_hidden_ones_and_loops_not(nested, caplog):
+    assert relative_files(nested / "loras", "--loras", (".safetensors",)) == \
+        ["crescent.safetensors", "a/wave.safetensors", "b/a/wave.safetensors", "a/b/c/moon.safetensors"]
+    assert relative_files(nested / "embeddings", "--embeddings", (".safetensors", ".png")) == \
+        ["sks.safetensors", "shared/qqfar.safetensors", "styles/qqink.safetensors", "zz/qqink.safetensors",
+         "people/kid/qqkid.safetensors"]
+    with caplog.at_level(logging.WARNING, "pixeldrift.server"):
+        catalog = AdapterCatalog.load(nested / "loras", nested / "embeddings")
+    assert list(catalog.loras) == ["crescent", "wave", "moon"] and sorted(catalog.embeddings) == \
+        ["qqfar", "qqink", "qqkid", "sks"]
+    assert catalog.loras["wave"].path == nested / "loras" / "a" / "wave.safetensors"
+    assert catalog.embeddings["qqink"].path == nested / "embeddings" / "styles" / "qqink.safetensors"
+    assert f"LoRA {nested / 'loras/b/a/wave.safetensors'} skipped: {nested / 'loras/a/wave.safetensors'} has the " \
+           "name 'wave'" in caplog.text
+    assert f"embedding {nested / 'embeddings/zz/qqink.safetensors'} skipped: another file has the word 'qqink'" \
+        in caplog.text
+
+
+def test_the_file_cap_counts_subfolders_and_the_depth_is_bounded(nested, monkeypatch, caplog):
+    monkeypatch.setattr(adapters, "MAX_ADAPTER_FILES", 4)
+    assert len(adapters._files(nested / "loras", "--loras", (".safetensors",))) == 4   # hidden ones not counted
+    monkeypatch.setattr(adapters, "MAX_ADAPTER_FILES", 3)
+    with pytest.raises(ValueError, match=r"--loras .*loras: over 3 \.safetensors files \(its subfolders' counted\)"):
+        AdapterCatalog.load(nested / "loras", None)
+    monkeypatch.setattr(adapters, "MAX_ADAPTER_FILES", 256)
+    monkeypatch.setattr(adapters, "MAX_FOLDER_ENTRIES", 10)
+    with pytest.raises(ValueError, match=r"--loras .*loras: over 10 files and folders"):
+        AdapterCatalog.load(nested / "loras", None)
+    monkeypatch.setattr(adapters, "MAX_FOLDER_ENTRIES", 20_000)
+    monkeypatch.setattr(adapters, "MAX_FOLDER_DEPTH", 2)
+    with caplog.at_level(logging.WARNING, "pixeldrift.server"):
+        assert relative_files(nested / "loras", "--loras", (".safetensors",)) == \
+            ["crescent.safetensors", "a/wave.safetensors", "b/a/wave.safetensors"]
+    assert f"{nested / 'loras/a/b/c'} and 0 other folders skipped, over 2 levels below" in caplog.text
+
+
+def test_a_lora_in_a_subfolder_is_served_and_applied(make_client, served, nested):
+    client = make_client(watermark=False, lora_dir=nested / "loras", embedding_dir=nested / "embeddings")
+    assert [lora["name"] for lora in client.get("/sdapi/v1/loras").json()] == ["crescent", "wave", "moon"]
+    assert sorted(client.get("/sdapi/v1/embeddings").json()["loaded"]) == ["qqfar", "qqink", "qqkid", "sks"]
+    wave, info, _ = txt2img(client, "a red circle <lora:wave:0.8>")   # a copy of crescent, one folder down
+    assert wave.tobytes() == txt2img(served, "a red circle <lora:crescent:0.8>")[0].tobytes()
+    assert info["extra_generation_params"]["Lora hashes"].startswith("wave: ")
+
+
 TAG_PIECES = st.sampled_from(["<lora:", "<", ">", ":", "a", " ", ",", "0.5", "1e9", "nan", "-", "lyco", "x<y"])
 
 
@@ -324,3 +398,26 @@ def test_an_embedding_the_model_cannot_take_is_refused_naming_it(make_client, ti
         assert response.status_code == 400, response.text
         assert words in response.json()["detail"] and response.json()["param"] == param, response.text
     assert client.get("/api/gallery").json()["total"] == 0
+
+
+def test_a_png_embedding_card_in_a_subfolder_is_served_as_its_pt(make_client, tiny_sd, tmp_path):
+    """A1111's card of the tiny_sd folder's sks.pt, two folders down and under another file name: listed by the
+    name its JSON holds, with the .pt's step and checkpoint, and applied as the .pt is."""
+    model = tiny_sd["sd1"][1]
+    data = torch.load(tiny_sd["embeddings"] / "sks.pt", weights_only=True)
+    text = json.dumps(data, default=lambda tensor: {"TORCHTENSOR": tensor.tolist()})   # A1111's EmbeddingEncoder
+    chunks = PngInfo()
+    chunks.add_text("sd-ti-embedding", base64.b64encode(text.encode()).decode())
+    card = tmp_path / "cards" / "people" / "faces" / "sks-100-steps.png"
+    card.parent.mkdir(parents=True)
+    Image.new("RGB", (16, 16)).save(card, pnginfo=chunks)
+    Image.new("RGB", (16, 16)).save(tmp_path / "cards" / "not-a-card.png")   # no chunk: skipped, the reason logged
+    served = make_client(model=model, watermark=False, embedding_dir=tmp_path / "cards")
+    listing = served.get("/sdapi/v1/embeddings").json()
+    assert listing == {"loaded": {"sks": {"step": 100, "sd_checkpoint": "a1b2c3d4e5", "sd_checkpoint_name": "tiny-sd1",
+                                          "shape": 32, "vectors": 2}}, "skipped": {}}
+    from_pt = make_client(model=model, watermark=False, embedding_dir=tiny_sd["embeddings"])
+    image, info, _ = txt2img(served, "a photo of sks", **SD)
+    assert image.tobytes() == txt2img(from_pt, "a photo of sks", **SD)[0].tobytes()
+    assert info["extra_generation_params"]["TI hashes"] == f"sks: {file_hash(card)}"
+    assert not model.prompt_encoder.added
