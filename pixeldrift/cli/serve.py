@@ -33,6 +33,10 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 @click.option("--video", "video_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A video model folder (pixeldrift train video) for the studio's 'to video' and POST /api/video "
                    "[models/video when it exists; else the server runs without video].")
+@click.option("--upscaler", "upscaler_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="An upscaler folder (pixeldrift train upscaler): the hires fix's 'SR3' upscaler (A1111's "
+                   "hr_upscaler, listed at /sdapi/v1/upscalers), and OpenAI sizes above the model's own are drawn "
+                   "at its size and enlarged by it.")
 @click.option("--no-video", is_flag=True, help="Serve no video model, even where models/video exists.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda: one worker runs jobs there.")
 @click.option("--queue-size", type=click.IntRange(1, 10_000), default=16, show_default=True,
@@ -45,8 +49,8 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 @click.option("--no-watermark", is_flag=True, help="Skip the invisible watermark (recorded in each label).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
-def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, embedding_dir, video_path, no_video,
-          device, queue_size, max_side, max_steps, max_images, no_watermark, log_level):
+def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, embedding_dir, video_path,
+          upscaler_path, no_video, device, queue_size, max_side, max_steps, max_images, no_watermark, log_level):
     """Start the studio: a web page for people, HTTP APIs for programs.
 
     Open http://127.0.0.1:7860/ in a browser. Programs can use pixeldrift's own API
@@ -76,6 +80,7 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, 
         settings = ServerSettings(host=host, port=port, token=token or None, gallery_dir=gallery_dir,
                                   model_paths=tuple(model_paths) or (None,), control_paths=tuple(control_paths),
                                   lora_dir=lora_dir, embedding_dir=embedding_dir, video_path=video_path,
+                                  upscaler_path=upscaler_path,
                                   device=device, queue_size=queue_size,
                                   max_side=max_side, max_steps=max_steps, max_images=max_images,
                                   watermark=not no_watermark)

@@ -1,5 +1,6 @@
 """The webui's hires fix fields on txt2img (enable_hr, hr_scale, hr_upscaler, hr_second_pass_steps,
-hr_resize_x/y, denoising_strength), read into a pipeline.hires_fix.HiresFix.
+hr_resize_x/y, denoising_strength), read into a pipeline.hires_fix.HiresFix. hr_upscaler "SR3" is the
+trained upscaler of `pixeldrift serve --upscaler FOLDER`, where there is one.
 
 Every value is checked before anything is queued, a 400 naming the webui's field. The
 fields the second pass cannot honour (another checkpoint, sampler, scheduler or prompt
@@ -17,7 +18,8 @@ from pixeldrift.server.errors import ApiError
 DEFAULT_STRENGTH = 0.75   # the webui's txt2img denoising_strength when a client leaves it out (processing.py)
 # the webui's upscaler names, lower case -> ours; its "None" resizes the image by Lanczos (images.resize_image)
 NAMES = {display.lower(): name for name, (display, _, _) in UPSCALERS.items()} | {"none": "lanczos"}
-ACCEPTED = ", ".join([display for display, _, _ in UPSCALERS.values()] + ["None"])
+SR_NAME = UPSCALERS["sr"][0]   # the trained upscaler of `serve --upscaler`, offered only where there is one
+ACCEPTED = ", ".join([display for name, (display, _, _) in UPSCALERS.items() if name != "sr"] + ["None"])
 FIELDS = {"scale": "hr_scale", "upscaler": "hr_upscaler", "strength": "denoising_strength",
           "steps": "hr_second_pass_steps"}
 # second-pass settings pixeldrift does not take, with the values that leave the second pass as the first
@@ -30,8 +32,10 @@ def hires_from(body, studio, model: str | None) -> HiresFix | None:
     if not body.enable_hr:
         return None
     upscaler = NAMES.get((body.hr_upscaler or "Latent").strip().lower())
-    if upscaler is None:
-        raise ApiError(400, f"unknown hr_upscaler {body.hr_upscaler!r}; accepted: {ACCEPTED}", "hr_upscaler")
+    if upscaler is None or upscaler == "sr" and studio.upscaler is None:
+        accepted = ACCEPTED + (f", {SR_NAME}" if studio.upscaler is not None else "")
+        why = f" ({SR_NAME}, a trained upscaler, needs pixeldrift serve --upscaler FOLDER)" if upscaler else ""
+        raise ApiError(400, f"unknown hr_upscaler {body.hr_upscaler!r}; accepted: {accepted}{why}", "hr_upscaler")
     for name in ("hr_resize_x", "hr_resize_y"):
         if getattr(body, name) < 0:
             raise ApiError(400, f"{name} must be 0 (from the other side and the aspect) or a size in pixels, "
@@ -42,7 +46,8 @@ def hires_from(body, studio, model: str | None) -> HiresFix | None:
                             f"got {steps}", "hr_second_pass_steps")
     strength = DEFAULT_STRENGTH if body.denoising_strength is None else body.denoising_strength
     hires = HiresFix(scale=body.hr_scale, upscaler=upscaler, strength=strength, steps=steps,
-                     resize_x=body.hr_resize_x, resize_y=body.hr_resize_y)
+                     resize_x=body.hr_resize_x, resize_y=body.hr_resize_y,
+                     upscaler_model=studio.upscaler if upscaler == "sr" else None)
     _checked(hires, body, studio, model)
     return hires
 

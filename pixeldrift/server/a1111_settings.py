@@ -28,7 +28,8 @@ router = APIRouter(prefix="/sdapi/v1", tags=["AUTOMATIC1111"])
 MODEL_OPTION = "sd_model_checkpoint"
 FIXED_OPTIONS = {"samples_format": "png"}   # options whose only value here is this one
 # the pixel resamplers: the hires fix's (enable_hr), and Lanczos for OpenAI sizes past a model's own;
-# "None" resizes by Lanczos, as in the webui. The latent ones are listed at /latent-upscale-modes.
+# "None" resizes by Lanczos, as in the webui. The latent ones are listed at /latent-upscale-modes; the trained
+# upscaler (SR3) where `serve --upscaler` gave one.
 UPSCALERS = ("None",) + tuple(display for display, space, _ in HIRES_UPSCALERS.values() if space == "pixel")
 
 
@@ -89,9 +90,15 @@ def scripts(studio: Studio = Depends(get_studio)) -> dict:
 
 
 @router.get("/upscalers")
-def upscalers() -> list[dict]:
-    return [{"name": name, "model_name": None, "model_path": None, "model_url": None, "scale": 4}
-            for name in UPSCALERS]
+def upscalers(studio: Studio = Depends(get_studio)) -> list[dict]:
+    listed = [{"name": name, "model_name": None, "model_path": None, "model_url": None, "scale": 4}
+              for name in UPSCALERS]
+    trained = studio.upscaler
+    if trained is not None:
+        listed.append({"name": HIRES_UPSCALERS["sr"][0], "model_name": trained.name,
+                       "model_path": str(studio.settings.upscaler_path), "model_url": None,
+                       "scale": trained.config.factor})
+    return listed
 
 
 @router.get("/latent-upscale-modes")

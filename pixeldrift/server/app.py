@@ -35,6 +35,14 @@ from pixeldrift.server.studio import Studio
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+def _upscaler(settings: ServerSettings):
+    """The trained upscaler of settings.upscaler_path, on the server's device; None without one."""
+    if settings.upscaler_path is None:
+        return None
+    from pixeldrift.pipeline.upscaler_folder import load_upscaler
+    return load_upscaler(settings.upscaler_path, settings.device)
+
+
 def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
                controls: ControlCatalog | None = None) -> FastAPI:
     """The app; `catalog` and `controls` let a caller pass models and ControlNets it already loaded (else
@@ -46,7 +54,8 @@ def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
         video_api.ServedVideo.load(settings.video_path, settings.device, settings.gallery_dir)
     gallery = Gallery(settings.gallery_dir)
     studio = Studio(settings, catalog, gallery, queue=None, controls=controls,
-                    adapters=AdapterCatalog.load(settings.lora_dir, settings.embedding_dir), video=video)
+                    adapters=AdapterCatalog.load(settings.lora_dir, settings.embedding_dir), video=video,
+                    upscaler=_upscaler(settings))
     # one worker for images, clips, audits and restorations (restore_api.RestoreRunner, an audit_api.AuditRunner, a
     # video_api.ClipRunner): none runs beside another
     studio.queue = JobQueue(restore_api.RestoreRunner(catalog, gallery, settings), settings.queue_size,

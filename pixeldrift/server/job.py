@@ -37,6 +37,7 @@ class Job:
     warnings: list[str] = field(default_factory=list)
     source: str = "api"                  # which API submitted it: api, a1111, openai, ui
     output_size: tuple[int, int] | None = None   # resize every image to this (an OpenAI size the model lacks)
+    output_upscaler: object = None       # enlarge by this trained upscaler before resizing (pipeline/upscaler.py)
     plans: tuple = ()                    # plan-then-draw: each image's Plan (pipeline/plan.py), by seed
     adapters: object = None              # the prompt's LoRAs and embeddings, for this job only (adapters.py)
     augmentation: object = None          # the prompt's rewrite (classroom.augment.Augmentation), augment_api.py

@@ -99,8 +99,11 @@ def steps_per_run(r: GenerationRequest) -> int:
 def request_settings(job: Job) -> dict:
     """The job's settings as JSON (images left out), for gallery rows and `reuse settings`."""
     r = job.request
-    plain = {k: v for k, v in asdict(replace(r, init_image=None, mask=None, controls=())).items()
+    hires = None if r.hires is None else replace(r.hires, upscaler_model=None)  # a network: its name instead
+    plain = {k: v for k, v in asdict(replace(r, init_image=None, mask=None, controls=(), hires=hires)).items()
              if k not in ("init_image", "mask", "controls")}
+    if hires is not None:
+        plain["hires"]["upscaler_model"] = getattr(r.hires.upscaler_model, "name", None)
     if job.adapters is not None:
         plain["prompt"] = job.adapters.prompt  # as written: the <lora:...> tags the model did not read kept
     controls = [{"model": c.model.name, "module": c.module or c.model.kind or "none", "weight": c.strength,

@@ -101,7 +101,7 @@ class JobRunner:
 
     def _save(self, job: Job, image, record) -> None:
         if job.output_size is not None and image.size != job.output_size:
-            image, record = resized(image, record, job.output_size)
+            image, record = resized(image, record, job.output_size, job.output_upscaler)
         if job.adapters is not None:  # the prompt as written, its <lora:...> tags kept, and the files' hashes
             record = job.adapters.recorded(record)
         settings, plan = request_settings(job), plan_of(job, record.seed)
@@ -117,10 +117,17 @@ class JobRunner:
         job.update(image_ids=job.image_ids + [image_id])
 
 
-def resized(image: Image.Image, record, size: tuple[int, int]):
-    """The image at the size a client asked for; the record keeps the size drawn and says how it changed."""
-    note = f"{size[0]}x{size[1]} from {image.width}x{image.height} by Lanczos"
-    return image.resize(size, Image.Resampling.LANCZOS), replace(record, extra={**record.extra, "Resized to": note})
+def resized(image: Image.Image, record, size: tuple[int, int], upscaler=None):
+    """The image at the size a client asked for, enlarged by `upscaler` (a trained one, from the image's seed) first
+    when given; the record keeps the size drawn and says how it changed."""
+    note = f"{size[0]}x{size[1]} from {image.width}x{image.height}"
+    if upscaler is not None:
+        image = upscaler.upscale_images([image], [record.seed])[0]
+        note += f" by the upscaler {upscaler.name} to {image.width}x{image.height}"
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+        note += " then by Lanczos" if upscaler is not None else " by Lanczos"
+    return image, replace(record, extra={**record.extra, "Resized to": note})
 
 
 class StepWatcher:

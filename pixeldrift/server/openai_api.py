@@ -10,7 +10,8 @@ Answers have OpenAI's shape ({"created", "data": [{"b64_json" | "url"}]}) plus
 mask rule: where the mask (or, without one, the image) is fully transparent is
 repainted; with no transparency at all, the whole image is re-generated (img2img).
 OpenAI's own model names (dall-e-*, gpt-image-*) run the server's default model, with a warning.
-A size the model cannot draw is drawn at its own scale and resized (openai_size.py). A variation
+A size the model cannot draw is drawn at its own scale and resized (openai_size.py); with
+`serve --upscaler`, square sizes above the model's own are enlarged by the trained upscaler first. A variation
 redraws the image (image-to-image) from its own prompt: the one in its pixeldrift labels, or a
 `prompt` field sent with it (a pixeldrift extension; OpenAI's variations take no prompt).
 Errors name the client's field (n, size, image), not ours.
@@ -86,7 +87,7 @@ def _build(studio: Studio, plan: SizePlan, **fields) -> Job:
     except ApiError as error:
         error.param = CLIENT_PARAMS.get(error.param, error.param)
         raise
-    job.output_size = plan.output
+    job.output_size, job.output_upscaler = plan.output, plan.upscaler
     return job
 
 
@@ -96,7 +97,7 @@ def _plan(studio: Studio, model: str | None, size: tuple[int, int] | None, warni
         entry = studio.catalog.resolve(model)
     except ValueError as error:
         raise ApiError(400, str(error), "model") from None
-    plan = plan_size(size, entry.model.limits, studio.settings.max_side)
+    plan = plan_size(size, entry.model.limits, studio.settings.max_side, studio.upscaler)
     warnings += [plan.note(entry.name)] if plan.output else []
     return plan
 

@@ -23,6 +23,8 @@ class ServerSettings:
     lora_dir: Path | None = None            # LoRA files a prompt's <lora:NAME:WEIGHT> may name (adapters.py)
     embedding_dir: Path | None = None       # textual-inversion embeddings, applied where a prompt uses their word
     video_path: str | Path | None = None    # a video model folder (pixeldrift train video); None: no video
+    upscaler_path: str | Path | None = None  # an upscaler folder (pixeldrift train upscaler): the hires fix's SR3 and
+                                            # OpenAI sizes above the model's own; None: no trained upscaler
     device: str = "cpu"
     queue_size: int = 16                    # jobs waiting per device; one more gets 429
     max_side: int = 512                     # pixels, also capped by each model's own limit

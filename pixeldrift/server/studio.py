@@ -30,6 +30,7 @@ class Studio:
     controls: ControlCatalog = field(default_factory=ControlCatalog)  # ControlNets, for the A1111 API's units
     adapters: AdapterCatalog = field(default_factory=AdapterCatalog)  # LoRAs and embeddings prompts may use
     video: object = None   # the video model and its clips (video_api.ServedVideo); None on a server without one
+    upscaler: object = None  # the trained upscaler (pipeline/upscaler.Upscaler) of serve --upscaler; None without one
 
     def check_room(self) -> None:
         """ApiError 429 at once when the queue is full: called before uploads are decoded and prompts checked."""
