@@ -20,17 +20,21 @@ from pixeldrift.pipeline.upscaler_folder import DTYPES
 @click.option("--crop", type=click.IntRange(16, 256), default=64, show_default=True,
               help="Side of the training crops of the 256-px renders, a multiple of 8: the network is "
                    "convolutional, so it learns on crops and samples whole 256-px images.")
+@click.option("--target", type=click.Choice(["residual", "image"]), default="residual", show_default=True,
+              help="What the network predicts: the detail the bicubic enlargement lacks (SRDiff; sigma_data 0.15, "
+                   "the world's residuals), or the whole image (SR3; sigma_data 0.5).")
 @click.option("--export-dtype", type=click.Choice(list(DTYPES)), default="float16", show_default=True,
               help="How the exported folder stores the weights (they are loaded as float32).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path),
               help="Write the upscaler folder here at the end.")
-def train_upscaler_command(out, preset, crop, export_dtype, export, data, size, resume, check, **options):
+def train_upscaler_command(out, preset, crop, target, export_dtype, export, data, size, resume, check, **options):
     """Train a super-resolution diffusion model (SR3) that enlarges 64-px images to 256 px.
 
     Training-split world scenes are rendered at 256 px and box-reduced to 64 (exactly the world's
     own 64-px renders); the denoiser sees the noisy 256-px image beside the bicubic enlargement of
-    the 64-px one. Resumable with --resume; the same under torchrun.
+    the 64-px one, and predicts what the enlargement lacks (--target residual) or the whole image.
+    Resumable with --resume; the same under torchrun.
 
     \b
     Examples:
@@ -47,12 +51,13 @@ def train_upscaler_command(out, preset, crop, export_dtype, export, data, size, 
                                "--data and --size")
     if crop % 8:
         raise click.BadParameter(f"must be a multiple of 8, got {crop}", param_hint="--crop")
-    model_config = UpscalerConfig(unet=UPSCALER_PRESETS[preset])
+    model_config = UpscalerConfig(unet=UPSCALER_PRESETS[preset], residual=target == "residual",
+                                  sigma_data=0.15 if target == "residual" else 0.5)
     if check:
         _run(lambda: click.echo(check_run(upscaler_trainer(out, _config(**options), model_config, crop), resume)))
         return
-    command = (f"pixeldrift train upscaler --preset {preset} --crop {crop} --steps {options['steps']} "
-               f"--batch-size {options['batch_size']} --lr {options['lr']} --out {out}")
+    command = (f"pixeldrift train upscaler --preset {preset} --crop {crop} --target {target} "
+               f"--steps {options['steps']} --batch-size {options['batch_size']} --lr {options['lr']} --out {out}")
     _run(lambda: train_upscaler(out, _config(**options), model_config, crop, export=export, resume=resume,
                                 dtype=export_dtype, command=command))
     if export is not None and int(os.environ.get("RANK", "0")) == 0:

@@ -43,7 +43,9 @@ def model_card(model: Upscaler, training: dict | None) -> str:
     side = c.low_res_size
     return (f"# Upscaler: {c.name}\n\nA super-resolution diffusion model (SR3, Saharia et al. 2021) that enlarges "
             f"{side}x{side} images {c.factor} times to {side * c.factor}x{side * c.factor}, trained on world scenes "
-            f"rendered at {side * c.factor} px (training split) and their {c.factor}x box reductions.\n\n"
+            f"rendered at {side * c.factor} px (training split) and their {c.factor}x box reductions; its network "
+            + ("predicts the detail the bicubic enlargement lacks (SRDiff's residual).\n\n" if c.residual else
+               "predicts the whole image.\n\n")
             + (f"Trained with:\n\n    {command}\n\n" if command else "")
             + f"Use it:\n\n    pixeldrift upscale IMAGE.png --model THIS_FOLDER -o OUT.png\n"
               f"    pixeldrift generate PROMPT --hires-scale {c.factor} --hires-upscaler sr --hires-upscaler-model "

@@ -3,7 +3,8 @@
 The loss is SR3's (Saharia et al. 2021, Algorithm 1: noise the high-resolution image, ask the
 denoiser conditioned on the low-resolution one to undo it), written in sigma space with EDM's
 preconditioning, weighting and log-normal noise levels (Karras et al. 2022, Table 1), the same
-weighted denoising loss as every model here (diffusion/losses.denoising_loss). The pairs are crops
+weighted denoising loss as every model here (diffusion/losses.denoising_loss); with a residual
+denoiser (pipeline/upscaler.py) it is the same loss on x0 - the enlargement. The pairs are crops
 of 256-px training-split renders beside the same crops of their enlarged box reductions
 (data/upscale_stream.py): the network is convolutional, so it learns from crops and samples whole
 images. The run resumes exactly like the others and refuses a resume with another network or crop.

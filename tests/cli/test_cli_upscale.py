@@ -50,6 +50,7 @@ def test_the_command_trains_resumes_and_exports(trained):
     config = json.loads((folder / "config.json").read_text())
     assert config["format"] == "pixeldrift-upscaler/1" and config["training"]["steps_done"] == 3
     assert config["upscaler"]["name"] == "sr" and config["weights_dtype"] == "float16"
+    assert config["upscaler"]["residual"] is True and config["upscaler"]["sigma_data"] == 0.15
     assert "--crop 16" in config["training"]["command"]
 
 
@@ -127,3 +128,11 @@ def test_the_hires_fix_enlarges_with_the_trained_model(random_model_dir, acting_
                      *args, "-o", tmp_path / "no.png")
         assert result.exit_code == 2 and flag in result.output, result.output
     assert not (tmp_path / "no.png").exists()
+
+
+def test_target_image_trains_sr3s_whole_image_denoiser(tmp_path):
+    result = run("train", "upscaler", "--preset", "tiny", "--crop", "16", "--batch-size", "1", "--steps", "1",
+                 "--target", "image", "--out", tmp_path / "run", "--export", tmp_path / "whole")
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "whole" / "config.json").read_text())["upscaler"]
+    assert config["residual"] is False and config["sigma_data"] == 0.5

@@ -32,19 +32,23 @@ def acting(acting_upscaler_dir):
     return load_upscaler(acting_upscaler_dir)
 
 
-def test_a_fresh_upscaler_follows_eulers_steps_on_c_skip_x_exactly():
-    """At initialisation the network outputs 0, so D = c_skip x and each Euler step multiplies x by a known
-    number: the result is the seed's noise times their product (the last step, to sigma 0, returns D)."""
-    model = Upscaler(TINY)
-    steps, sd2 = 5, TINY.sigma_data**2
-    out = model.upscale(torch.zeros(1, 3, 8, 8), [7], UpscaleSettings(sampler="euler", steps=steps))
-    s = karras_sigmas(steps, TINY.sigma_min, TINY.sigma_max).double().tolist()
-    factor = math.sqrt(s[0] ** 2 + sd2)  # the prior: unit noise / c_in(sigma_max)
+@pytest.mark.parametrize("residual", [True, False])
+def test_a_fresh_upscaler_follows_eulers_steps_exactly(residual):
+    """At initialisation the network outputs 0, so D = c_skip x (whole images) or low_res + c_skip (x - low_res)
+    (residuals), and each Euler step multiplies x, or x - low_res, by a known number: the result is the seed's
+    noise times their product, plus the enlargement for residuals (the last step, to sigma 0, returns D)."""
+    config = UpscalerConfig(**{**TINY.__dict__, "residual": residual})
+    model = Upscaler(config)
+    steps, sd2 = 5, config.sigma_data**2
+    out = model.upscale(torch.full((1, 3, 8, 8), 0.3), [7], UpscaleSettings(sampler="euler", steps=steps))
+    s = karras_sigmas(steps, config.sigma_min, config.sigma_max).double().tolist()
+    factor = 1.0
     for now, after in zip(s, s[1:]):
         c_skip = sd2 / (now**2 + sd2)
         factor *= c_skip + (1 - c_skip) * after / now
-    expected = (unit_noise(32, 7).double() * factor).clamp(-1, 1)
-    assert torch.allclose(out[0].double(), expected, atol=1e-6)
+    start = unit_noise(32, 7).double() * math.sqrt(s[0] ** 2 + sd2)  # the prior: unit noise / c_in(sigma_max)
+    expected = 0.3 + (start - 0.3) * factor if residual else start * factor
+    assert torch.allclose(out[0].double(), expected.clamp(-1, 1), atol=1e-6)
 
 
 def test_one_step_returns_the_denoisers_answer(acting):
