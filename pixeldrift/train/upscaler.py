@@ -12,6 +12,7 @@ images. The run resumes exactly like the others and refuses a resume with anothe
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -25,13 +26,19 @@ from pixeldrift.train.run import init_distributed
 from pixeldrift.train.run_record import keep_run_record
 from pixeldrift.train.trainer import Trainer, TrainerConfig
 
+EDM_P_MEAN, EDM_SIGMA_DATA = -1.2, 0.5   # EDM's training noise levels are centred here for data of this scale
+
 
 class UpscalerTraining(nn.Module):
     """forward(pairs (N, 6, c, c): high-res crops in [-1, 1], then the enlarged low-res crops; captions, noise)
-    -> the per-sample loss (N,). Captions are not read: the condition is the image."""
+    -> the per-sample loss (N,). Captions are not read: the condition is the image.
 
-    def __init__(self, model: Upscaler, p_mean: float = -1.2, p_std: float = 1.2):
+    Noise levels: EDM's log-normal with P_std 1.2 and P_mean -1.2 + ln(sigma_data / 0.5), i.e. where EDM puts it
+    for sigma_data 0.5 (Karras et al. 2022, Table 1), moved with the scale of what is predicted (residuals: 0.15)."""
+
+    def __init__(self, model: Upscaler, p_std: float = 1.2):
         super().__init__()
+        p_mean = EDM_P_MEAN + math.log(model.config.sigma_data / EDM_SIGMA_DATA)
         self.model, self.draw_sigma = model, lognormal_sigma_sampler(p_mean, p_std)
 
     def forward(self, pairs, captions, noise):

@@ -3,6 +3,8 @@ training lowers it on a fixed batch, and a run resumes exactly and refuses a res
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -82,3 +84,11 @@ def test_a_resume_with_another_crop_or_network_is_refused(tmp_path):
     other = UpscalerConfig(unet=UPSCALER_PRESETS["small"], factor=4, low_res_size=8)
     with pytest.raises(ValueError, match="upscaler"):
         train_upscaler(tmp_path / "run", _config(steps=2), other, crop=16, resume=True)
+
+
+@pytest.mark.parametrize("sigma_data", [0.15, 0.5])
+def test_noise_levels_are_edms_moved_with_the_scale_of_what_is_predicted(sigma_data):
+    module = UpscalerTraining(Upscaler(UpscalerConfig(**{**TINY.__dict__, "sigma_data": sigma_data})))
+    log_sigma = module.draw_sigma(20_000, torch.Generator().manual_seed(0)).log()
+    assert log_sigma.mean().item() == pytest.approx(-1.2 + math.log(sigma_data / 0.5), abs=0.03)
+    assert log_sigma.std().item() == pytest.approx(1.2, abs=0.03)
