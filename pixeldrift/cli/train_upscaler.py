@@ -14,7 +14,7 @@ from pixeldrift.pipeline.upscaler_folder import DTYPES
 
 
 @train.command("upscaler")
-@_trainer_options(steps=3000, batch_size=16, lr=5e-4, warmup=100, ema=0.999)
+@_trainer_options(steps=4000, batch_size=16, lr=5e-4, warmup=100, ema=0.999)
 @click.option("--preset", type=click.Choice(list(UPSCALER_PRESETS)), default="small", show_default=True,
               help="The network: 'small' (1.1M parameters, ~0.2 s a 256-px call on one thread) or 'tiny' (tests).")
 @click.option("--crop", type=click.IntRange(16, 256), default=64, show_default=True,
@@ -38,7 +38,7 @@ def train_upscaler_command(out, preset, crop, target, export_dtype, export, data
 
     \b
     Examples:
-      pixeldrift train upscaler --steps 3000 --batch-size 16 --out runs/upscaler --export models/upscaler
+      pixeldrift train upscaler --max-minutes 45 --out runs/upscaler --export models/upscaler
       pixeldrift train upscaler --out runs/upscaler --resume --export models/upscaler
       pixeldrift upscale small.png --model models/upscaler -o big.png
     """
