@@ -84,7 +84,7 @@ def masked_decode(guided, path: list[torch.Tensor], sigmas: torch.Tensor, mask: 
     model, s = _Model(guided, path[0], sigmas, extra_args), sigmas.tolist()
     x = path[0]
     for i in range(len(s) - 1):
-        denoised = model.at(x, s[i])
+        denoised = model(x, i)
         x = torch.lerp(denoised, x, s[i + 1] / s[i])  # x + (s_{i+1} - s_i) (x - D) / s_i
         x = mask * x + (1 - mask) * path[i + 1]
     model.finish(x)

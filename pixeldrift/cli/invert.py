@@ -67,8 +67,8 @@ def invert(image, prompt, to_prompt, steps, guidance, method, strength, refine, 
       pixeldrift invert scene.png --prompt "a red circle left of a blue square" -o back.png
       pixeldrift invert scene.png --prompt "a red circle left of a blue square" \\
           --to-prompt "a green circle left of a blue square" --guidance 4 --method negative-prompt -o edit.png
-      pixeldrift invert scene.png --prompt "a red circle left of a blue square" \
-          --to-prompt "a green circle left of a blue square" --guidance 2 --method negative-prompt \
+      pixeldrift invert scene.png --prompt "a red circle left of a blue square" \\
+          --to-prompt "a green circle left of a blue square" --guidance 2 --method negative-prompt \\
           --strength 0.6 --diffedit --prompt-to-prompt 0.8 -o edit.png
     """
     if to_prompt is None and (diffedit or p2p_share > 0):

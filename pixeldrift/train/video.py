@@ -127,9 +127,7 @@ def replace_spatial_layers(model: TextToVideo, image_folder: Path) -> None:
     if unet.cfg != spatial.cfg:
         raise ValueError(f"the UNet of {image_folder} is not the video model's spatial UNet: "
                          f"{unet.cfg} against {spatial.cfg}")
-    with torch.no_grad():
-        for name, tensor in spatial.state_dict().items():
-            tensor.copy_(unet.state_dict()[name])
+    spatial.load_state_dict(unet.state_dict())
 
 
 def train_video(out: Path, config: TrainerConfig, init: Path, frames: int = 8, fps: int = 8,
