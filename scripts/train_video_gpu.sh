@@ -4,6 +4,7 @@
 # worker processes, stopped after 7 minutes of training wall time; then bench/video.py's table.
 #
 #   here, once:      bash scripts/gpu_bundle.sh           # .gpu/site: MiniLM's files, which that machine lacks
+#                    bash scripts/gpu_slim_tree.sh on     # the tree must travel in 64 MiB; "off" afterwards
 #   on the GPU:      the device tool's run, carry [".gpu"]:  bash scripts/train_video_gpu.sh "$OUT"
 #   on a CPU, tiny:  PIXELDRIFT_GPU_SMOKE=1 bash scripts/train_video_gpu.sh /tmp/video-smoke  (tests/cli runs this)
 #

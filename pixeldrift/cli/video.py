@@ -10,6 +10,7 @@ import click
 from PIL import Image
 
 from pixeldrift.cli.generation_options import open_image, reported
+from pixeldrift.pipeline.plan import PLAN_STRENGTH
 from pixeldrift.pipeline.request import GenerationRequest
 from pixeldrift.pipeline.video_files import VideoFileError, write_gif, write_mp4
 from pixeldrift.provenance.record import GenerationRecord
@@ -19,6 +20,7 @@ from pixeldrift.world.motion import MAX_FRAMES, MIN_FRAMES, parse_clip
 from pixeldrift.world.parse import PromptError
 
 DEFAULT_VIDEO_MODEL = Path(__file__).resolve().parents[2] / "models" / "video"
+DEFAULT_LAYOUT_CONTROLNET = DEFAULT_VIDEO_MODEL.parent / "cn-layout"
 
 
 @click.command()
@@ -39,6 +41,16 @@ DEFAULT_VIDEO_MODEL = Path(__file__).resolve().parents[2] / "models" / "video"
 @click.option("--any-prompt", is_flag=True,
               help="Skip the check that the prompt is a motion the world knows ('... moving left', 'a clock going "
                    "from 3:00 to 3:30', ...): the model was trained on those alone.")
+@click.option("--plan", is_flag=True,
+              help="Plan, then animate: read PROMPT as a world clip, decide what it leaves open (colours, sizes, "
+                   "background) and where every object is in every frame, all from --seed, and draw each frame's "
+                   "layout with the layout ControlNet (--plan-control) while the frames are denoised jointly; the "
+                   "model is told the decided clip's full caption. Not with --image.")
+@click.option("--plan-control", type=click.Path(file_okay=False, path_type=Path),
+              help="The layout ControlNet folder for --plan [models/cn-layout]; it must have been trained on the "
+                   "image model the video model's spatial layers are.")
+@click.option("--plan-strength", type=click.FloatRange(0, 5), default=PLAN_STRENGTH, show_default=True,
+              help="The ControlNet's strength for --plan.")
 @click.option("--model", "model_path", type=click.Path(file_okay=False, path_type=Path),
               help="A video model folder (pixeldrift train video) [models/video].")
 @click.option("--device", default="cpu", show_default=True)
@@ -47,7 +59,7 @@ DEFAULT_VIDEO_MODEL = Path(__file__).resolve().parents[2] / "models" / "video"
 @click.option("-o", "--out", "output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The .mp4 to write; the GIF goes beside it (same name, .gif). Both are labelled as AI-generated.")
 def video(prompt, first_frame, resize, frames, fps, seed, steps, sampler, guidance, image_guidance, negative,
-          any_prompt, model_path, device, no_watermark, no_gif, output):
+          any_prompt, plan, plan_control, plan_strength, model_path, device, no_watermark, no_gif, output):
     """Make a short clip of PROMPT, its frames denoised jointly by the video model.
 
     \b
@@ -55,9 +67,11 @@ def video(prompt, first_frame, resize, frames, fps, seed, steps, sampler, guidan
       pixeldrift video "a red circle moving right" -o circle.mp4
       pixeldrift video "two blue squares falling" --frames 8 --seed 3 -o squares.mp4
       pixeldrift video "a star moving left quickly" --image star.png -o star.mp4   # animate a still
+      pixeldrift video "two blue squares falling" --plan -o planned.mp4   # plan the motion, then draw it
     """
     _check_output(output)
     _check_prompt(prompt, negative, any_prompt)
+    _check_plan(plan, plan_control, plan_strength, first_frame, any_prompt)
     if resize and first_frame is None:
         raise click.BadParameter("--resize applies to --image, which is not given", param_hint="--resize")
     if image_guidance is not None and first_frame is None:
@@ -74,10 +88,15 @@ def video(prompt, first_frame, resize, frames, fps, seed, steps, sampler, guidan
     request = GenerationRequest(prompt=prompt, negative_prompt=negative, steps=steps, sampler=sampler,
                                 guidance=guidance, seed=seed)
     r = reported(lambda: request.validated(model.image_model.sampling_defaults, model.image_model.limits))
-    clip = reported(lambda: model.generate([prompt], [seed], r, settings,
-                                           None if picture is None else [picture]))[0]
+    told, controls, extra = prompt, None, {}
+    if plan:
+        told, controls = reported(lambda: _planned(model, prompt, seed, settings.frames, plan_control, plan_strength))
+        extra = {"Plan": told, "Plan control": f"{controls[0].model.name}, strength {plan_strength:g}"}
+    clip = reported(lambda: model.generate([told], [seed], r, settings, None if picture is None else [picture],
+                                           controls=controls))[0]
     seconds = time.perf_counter() - started
-    extra = {"Video model": model.name, "Image guidance": f"{settings.image_guidance:g}" if picture else "none"}
+    extra = {"Video model": model.name, "Image guidance": f"{settings.image_guidance:g}" if picture else "none",
+             **extra}
     if first_frame is not None:
         extra["First frame"] = first_frame.name
     record = GenerationRecord(prompt=prompt, negative_prompt=negative, steps=r.steps, sampler=r.sampler,
@@ -112,6 +131,32 @@ def _check_prompt(prompt: str, negative: str, any_prompt: bool) -> None:
             parse_clip(prompt)
         except PromptError as error:
             raise click.BadParameter(f"{error} (or pass --any-prompt)", param_hint="PROMPT") from None
+
+
+def _check_plan(plan, plan_control, plan_strength, first_frame, any_prompt) -> None:
+    if not plan:
+        for given, name in ((plan_control is not None, "--plan-control"),
+                            (plan_strength != PLAN_STRENGTH, "--plan-strength")):
+            if given:
+                raise click.BadParameter(f"{name} applies to --plan, which is not given", param_hint=name)
+        return
+    if first_frame is not None:
+        raise click.BadParameter("--plan lays out every frame, the first too; it does not take --image",
+                                 param_hint="--plan")
+    if any_prompt:
+        raise click.BadParameter("--plan reads the prompt as a world clip; it does not take --any-prompt",
+                                 param_hint="--plan")
+
+
+def _planned(model, prompt: str, seed: int, frames: int, folder: Path | None, strength: float):
+    """The decided clip's caption and the layout ControlNet steering every frame of its plan."""
+    from pixeldrift.pipeline.controlnet_folder import load_controlnet
+    from pixeldrift.pipeline.video_plan import ClipControl, plan_clip
+
+    decided = plan_clip(prompt, seed, frames, model.size)
+    control = ClipControl(load_controlnet(folder or DEFAULT_LAYOUT_CONTROLNET), decided.maps[None], strength)
+    control.model.check_spatial_base(model)
+    return decided.caption, [control]
 
 
 def _first_frame(picture: Image.Image | None, size: int, resize: bool) -> Image.Image | None:

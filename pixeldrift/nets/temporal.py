@@ -115,7 +115,9 @@ class VideoUNet(nn.Module):
             for stage in stages)
 
     def forward(self, x: torch.Tensor, noise_level: torch.Tensor, context: torch.Tensor | None = None,
-                context_mask: torch.Tensor | None = None) -> torch.Tensor:
+                context_mask: torch.Tensor | None = None, control: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """`control`: a ControlNet's residuals for every frame ((N*F, ...) each, sampling/video_control.py),
+        added to the skips and the middle as UNet.forward adds them; None leaves the network as it is."""
         n, frames = self._check(x, noise_level)
         text = pooled_text(context, context_mask, n, self.spatial.cfg.context_dim, x)
         if context is not None:  # every frame of a clip reads its clip's caption
@@ -133,6 +135,8 @@ class VideoUNet(nn.Module):
             skips.append(h)
         for layer in unet.mid:
             h = stage(layer, h)
+        if control is not None:
+            h, skips = unet._add_control(h, skips, control)
         for layer in unet.up:
             h = layer(h) if isinstance(layer, Upsample) else stage(layer, torch.cat([h, skips.pop()], dim=1))
         out = unet.conv_out(F.silu(unet.norm_out(h)))  # (N*F, C, H, W)

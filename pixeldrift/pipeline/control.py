@@ -41,13 +41,7 @@ class Control:
         images = self.images
         if not images or not all(isinstance(image, Image.Image) for image in images):
             raise ValueError(f"{where}: the control image must be a PIL image (or a tuple of them, one per image)")
-        for name, value, high in (("strength", self.strength, MAX_STRENGTH), ("start", self.start, 1.0),
-                                  ("end", self.end, 1.0)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or not 0 <= value <= high:
-                raise ValueError(f"{where}: {name} must be a number from 0 to {high:g}, got {value!r}")
-        if self.start >= self.end:
-            raise ValueError(f"{where}: start ({self.start}) must come before end ({self.end})")
+        check_strength_and_range(where, self.strength, self.start, self.end)
         wrong = next((image.size for image in images if image.size != (width, height)), None)
         if wrong is not None and not self.resize:
             raise ValueError(f"{where}: the control image is {wrong[0]}x{wrong[1]} but the image to generate is "
@@ -57,6 +51,16 @@ class Control:
     @property
     def images(self) -> tuple:
         return (self.image,) if isinstance(self.image, Image.Image) else tuple(self.image)
+
+
+def check_strength_and_range(where: str, strength: float, start: float, end: float) -> None:
+    """ValueError naming `where` unless 0 <= strength <= MAX_STRENGTH and 0 <= start < end <= 1."""
+    for name, value, high in (("strength", strength, MAX_STRENGTH), ("start", start, 1.0), ("end", end, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not 0 <= value <= high:
+            raise ValueError(f"{where}: {name} must be a number from 0 to {high:g}, got {value!r}")
+    if start >= end:
+        raise ValueError(f"{where}: start ({start}) must come before end ({end})")
 
 
 def check_controls(controls, width: int, height: int) -> None:

@@ -33,8 +33,13 @@ WEIGHTS = "controlnet.safetensors"
 
 def denoiser_fingerprint(model) -> str:
     """SHA-256 of a model's denoiser weights (names, shapes and float32 values, in name order)."""
+    return net_fingerprint(model.denoiser.net)
+
+
+def net_fingerprint(net) -> str:
+    """SHA-256 of a network's weights (names, shapes and float32 values, in name order)."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.denoiser.net.state_dict().items()):
+    for name, tensor in sorted(net.state_dict().items()):
         digest.update(f"{name}:{tuple(tensor.shape)};".encode())
         digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return digest.hexdigest()
@@ -64,12 +69,26 @@ class ControlModel:
         if not isinstance(getattr(getattr(model, "denoiser", None), "net", None), UNet):
             raise ValueError(f"the ControlNet {self.folder} steers pixeldrift's UNet model "
                              f"{self.base.get('name')!r}; {getattr(model, 'name', 'this model')!r} is another kind")
-        if denoiser_fingerprint(model) != self.base.get("denoiser_sha256"):
-            raise ValueError(
-                f"the ControlNet {self.folder} was trained on the model {self.base.get('name')!r} "
-                f"({self.base.get('folder')}, denoiser {str(self.base.get('denoiser_sha256'))[:12]}), not on "
-                f"{model.name!r} (denoiser {denoiser_fingerprint(model)[:12]}); use it with its own base model")
+        self._refuse_other_unet(model.denoiser.net, f"not on {model.name!r}", "use it with its own base model")
 
+    def check_spatial_base(self, video) -> None:
+        """ValueError unless the video model's spatial layers are the UNet this ControlNet was trained on (a
+        video model grown from that image model with its spatial layers kept: `train video --freeze-spatial`)."""
+        spatial = getattr(getattr(getattr(video, "denoiser", None), "net", None), "spatial", None)
+        if not isinstance(spatial, UNet):
+            raise ValueError(f"the ControlNet {self.folder} steers a video model's spatial UNet; "
+                             f"{getattr(video, 'name', 'this model')!r} has none")
+        self._refuse_other_unet(spatial, "but this video model's spatial layers are another UNet",
+                                "their weights moved in training; use a video model trained with --freeze-spatial "
+                                "on that image model")
+
+    def _refuse_other_unet(self, unet, whose: str, advice: str) -> None:
+        """ValueError naming both UNets unless `unet`'s weights are this ControlNet's base's."""
+        fingerprint, base = net_fingerprint(unet), str(self.base.get("denoiser_sha256"))
+        if fingerprint != base:
+            raise ValueError(f"the ControlNet {self.folder} was trained on the model {self.base.get('name')!r} "
+                             f"({self.base.get('folder')}, denoiser {base[:12]}), {whose} (denoiser "
+                             f"{fingerprint[:12]}); {advice}")
 
 def new_controlnet(model, image_factor: int | None = None) -> ControlNet:
     """A ControlNet copied from a model's UNet (our own models; a DiT has no encoder to copy)."""

@@ -81,10 +81,13 @@ class TextToVideo(nn.Module):
     @torch.no_grad()
     def generate(self, prompts: list[str], seeds: list[int], request: GenerationRequest | None = None,
                  settings: VideoSettings | None = None, first_frames: list[Image.Image] | None = None,
-                 callback=None) -> np.ndarray:
+                 callback=None, controls: list | None = None) -> np.ndarray:
         """One clip per (prompt, seed): (N, F, H, W, 3) uint8. `request` gives the sampler, steps,
         schedule, text guidance and negative prompt (the model's defaults where unset); `first_frames`,
-        one picture per prompt at the model's size, makes it image-to-video."""
+        one picture per prompt at the model's size, makes it image-to-video; `controls`, ClipControls
+        with a map for every frame (pipeline/video_plan.py), steer each frame with a ControlNet."""
+        from pixeldrift.pipeline.video_plan import controlled_video_denoiser
+
         settings = settings or self.defaults
         settings.check(self.temporal.max_frames)
         if len(prompts) != len(seeds) or (first_frames is not None and len(first_frames) != len(prompts)):
@@ -97,7 +100,9 @@ class TextToVideo(nn.Module):
         sigmas = model.sigmas(r.schedule, r.steps).to(model.device)
         cond, uncond = model.condition(list(prompts), [r.negative_prompt] * len(prompts), r)
         first = None if first_frames is None else self._first_latents(first_frames)
-        guided = VideoGuidance(model.denoiser, r.guidance, first, settings.image_guidance)
+        denoiser = controlled_video_denoiser(self, model.denoiser, controls or [], len(prompts), settings.frames,
+                                             sigmas)
+        guided = VideoGuidance(denoiser, r.guidance, first, settings.image_guidance)
         noise = self.clip_noise(seeds, settings.frames)
         start = noise / model.denoiser.input_scale(sigmas[0])
         latents = get_sampler(r.sampler)(guided, start, sigmas, extra_args={"cond": cond, "uncond": uncond},

@@ -37,6 +37,15 @@ def layout_map(spec: Scene, size: int = 64, seed: int = 0) -> np.ndarray:
     return render(spec, size, seed, background_rgb=NEUTRAL_RGB)
 
 
+def clip_layout_maps(clip, frames: int = 8, size: int = 64, seed: int = 0) -> np.ndarray:
+    """(frames, size, size, 3) uint8: the layout map of every frame of a clip (world/motion.py), lined up with
+    ``render_clip(clip, frames, size, seed)``: the moving objects where that frame draws them, the clock's hands,
+    the vessels' levels and the sign's letters shown so far, on NEUTRAL_RGB."""
+    from pixeldrift.world.motion import render_clip  # motion.py draws with render, as this module does
+
+    return render_clip(clip, frames, size, seed, background_rgb=NEUTRAL_RGB)
+
+
 def boxes_layout_map(boxes, size: int = 64) -> np.ndarray:
     """(size, size, 3) uint8: a layout map of boxes rather than a scene, for a layout a user hands in.
 

@@ -187,16 +187,18 @@ def frame_specs(clip: Clip, frames: int = 8) -> list[Scene]:
     raise TypeError(f"clip: a {type(clip).__name__} is not a clip; accepted: {', '.join(CLIP_KINDS)}")
 
 
-def render_clip(clip: Clip, frames: int = 8, size: int = 64, seed: int = 0) -> np.ndarray:
-    """The clip as a (frames, size, size, 3) uint8 array; the same (clip, frames, size, seed), the same pixels."""
+def render_clip(clip: Clip, frames: int = 8, size: int = 64, seed: int = 0,
+                background_rgb: tuple[int, int, int] | None = None) -> np.ndarray:
+    """The clip as a (frames, size, size, 3) uint8 array; the same (clip, frames, size, seed), the same pixels.
+    ``background_rgb`` replaces the background colour alone, as for a still's layout map (world/control_maps.py)."""
     stills = frame_specs(clip, frames)
     if isinstance(clip, MovingObjects):
         paths = object_paths(clip, frames, size, seed)
-        return np.stack([render(clip.scene, size, seed, placements=spots) for spots in paths])
+        return np.stack([render(clip.scene, size, seed, background_rgb, placements=spots) for spots in paths])
     if isinstance(clip, SignSpelling):
         board = TextScene(clip.word, clip.background)
-        return np.stack([render(board, size, seed, letters_shown=len(s.word)) for s in stills])
-    return np.stack([render(still, size, seed) for still in stills])
+        return np.stack([render(board, size, seed, background_rgb, letters_shown=len(s.word)) for s in stills])
+    return np.stack([render(still, size, seed, background_rgb) for still in stills])
 
 
 def object_paths(clip: MovingObjects, frames: int = 8, size: int = 64, seed: int = 0) -> list[list[Placement]]:

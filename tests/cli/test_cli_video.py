@@ -70,6 +70,9 @@ def test_a_first_frame_starts_the_clip(acting_video_dir, tmp_path):
     ([PROMPT, "--fps", "0"], "0 is not in the range"),
     ([PROMPT, "--image-guidance", "2"], "--image-guidance applies to --image"),
     ([PROMPT, "--resize"], "--resize applies to --image"),
+    ([PROMPT, "--plan-strength", "1"], "--plan-strength applies to --plan"),
+    ([PROMPT, "--plan", "--any-prompt"], "does not take --any-prompt"),
+    ([PROMPT, "--plan", "--plan-strength", "9"], "9.0 is not in the range"),
 ])
 def test_bad_input_is_refused_by_name_and_nothing_is_written(acting_video_dir, tmp_path, args, message):
     out = tmp_path / "clip.mp4"
@@ -102,3 +105,23 @@ def test_an_image_model_folder_is_refused_clearly(random_model_dir, tmp_path):
     result = CliRunner().invoke(cli, ["video", PROMPT, "--model", str(random_model_dir), "-o",
                                       str(tmp_path / "clip.mp4")])
     assert result.exit_code == 1 and "pixeldrift-video/1" in result.output and not (tmp_path / "clip.mp4").exists()
+
+
+def test_a_planned_clip_is_drawn_from_its_plan_and_says_so(acting_video_dir, acting_controlnet_dir, tmp_path):
+    out = tmp_path / "clip.mp4"
+    args = ["--seed", "2", "--plan-control", str(acting_controlnet_dir), "-o", str(out)]
+    planned = _run(acting_video_dir, "a circle moving left", "--plan", *args)
+    assert planned.exit_code == 0, planned.output
+    extra = json.loads(Image.open(tmp_path / "clip.gif").info["comment"])["record"]["extra"]
+    assert extra["Plan"].startswith("a ") and "circle moving left on a" in extra["Plan"]  # colour, size, background
+    assert extra["Plan control"] == "cn, strength 2"
+    plain = tmp_path / "plain.mp4"
+    assert _run(acting_video_dir, "a circle moving left", *args[:2], "-o", str(plain)).exit_code == 0
+    assert [f.tobytes() for f in _frames(out)] != [f.tobytes() for f in _frames(plain)]
+
+
+def test_a_plan_takes_no_first_frame(acting_video_dir, tmp_path):
+    Image.new("RGB", (32, 32), (0, 90, 200)).save(tmp_path / "first.png")
+    out = tmp_path / "clip.mp4"
+    result = _run(acting_video_dir, PROMPT, "--plan", "--image", str(tmp_path / "first.png"), "-o", str(out))
+    assert result.exit_code == 2 and "does not take --image" in result.output and not out.exists()
