@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pixeldrift.cli.video import DEFAULT_VIDEO_MODEL
+from pixeldrift.cli.video import DEFAULT_LAYOUT_CONTROLNET, DEFAULT_VIDEO_MODEL
 from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 
 
@@ -33,6 +33,12 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 @click.option("--video", "video_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A video model folder (pixeldrift train video) for the studio's 'to video' and POST /api/video "
                    "[models/video when it exists; else the server runs without video].")
+@click.option("--video-plan-control", "plan_control_path",
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The layout ControlNet folder that draws planned clips (POST /api/video with plan: true, the "
+                   "studio's 'Plan the motion'), as `pixeldrift video --plan` does; it must have been trained on the "
+                   "image model the video model's spatial layers are, else the server runs without plans and says "
+                   "why at GET /api/video [models/cn-layout when it exists and a video model is served].")
 @click.option("--upscaler", "upscaler_path", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="An upscaler folder (pixeldrift train upscaler): the hires fix's 'SR3' upscaler (A1111's "
                    "hr_upscaler, listed at /sdapi/v1/upscalers), and OpenAI sizes above the model's own are drawn "
@@ -50,7 +56,8 @@ from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
 def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, embedding_dir, video_path,
-          upscaler_path, no_video, device, queue_size, max_side, max_steps, max_images, no_watermark, log_level):
+          plan_control_path, upscaler_path, no_video, device, queue_size, max_side, max_steps, max_images,
+          no_watermark, log_level):
     """Start the studio: a web page for people, HTTP APIs for programs.
 
     Open http://127.0.0.1:7860/ in a browser. Programs can use pixeldrift's own API
@@ -65,6 +72,7 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, 
       pixeldrift serve --control models/cn-layout
       pixeldrift serve --loras my-loras --embeddings my-embeddings   # prompts: "a red sks shape <lora:style:0.8>"
       pixeldrift serve --video models/video   # the studio's "to video": clips of a prompt or an image
+      pixeldrift serve --video models/video --video-plan-control models/cn-layout   # and planned clips
       pixeldrift serve --model sd15.safetensors --control control_v11p_sd15_canny.safetensors
       PIXELDRIFT_TOKEN=$(openssl rand -hex 16) pixeldrift serve --host 0.0.0.0
     """
@@ -72,15 +80,12 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, 
 
     from pixeldrift.server.app import create_app
 
-    if video_path is not None and no_video:
-        raise click.BadParameter("--video and --no-video contradict each other", param_hint="--no-video")
-    if video_path is None and not no_video and DEFAULT_VIDEO_MODEL.is_dir():
-        video_path = DEFAULT_VIDEO_MODEL
+    video_path, plan_control_path = _video_folders(video_path, plan_control_path, no_video)
     try:
         settings = ServerSettings(host=host, port=port, token=token or None, gallery_dir=gallery_dir,
                                   model_paths=tuple(model_paths) or (None,), control_paths=tuple(control_paths),
                                   lora_dir=lora_dir, embedding_dir=embedding_dir, video_path=video_path,
-                                  upscaler_path=upscaler_path,
+                                  video_plan_control_path=plan_control_path, upscaler_path=upscaler_path,
                                   device=device, queue_size=queue_size,
                                   max_side=max_side, max_steps=max_steps, max_images=max_images,
                                   watermark=not no_watermark)
@@ -89,5 +94,22 @@ def serve(host, port, token, gallery_dir, model_paths, control_paths, lora_dir, 
         raise click.ClickException(str(error)) from None
     shown = f"[{host}]" if ":" in host else host
     video = f", video: {video_path}" if video_path is not None else ""
+    video += f", plan control: {plan_control_path}" if plan_control_path is not None else ""
     click.echo(f"pixeldrift studio on http://{shown}:{port}/  (gallery: {gallery_dir}{video})")
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=False, server_header=False)
+
+
+def _video_folders(video_path, plan_control_path, no_video):
+    """The video model and plan ControlNet folders to serve: the ones given, else models/video and models/cn-layout
+    where they exist (the plan ControlNet only beside a video model), none with --no-video."""
+    for given, name in ((video_path, "--video"), (plan_control_path, "--video-plan-control")):
+        if given is not None and no_video:
+            raise click.BadParameter(f"{name} and --no-video contradict each other", param_hint="--no-video")
+    if video_path is None and not no_video and DEFAULT_VIDEO_MODEL.is_dir():
+        video_path = DEFAULT_VIDEO_MODEL
+    if plan_control_path is not None and video_path is None:
+        raise click.BadParameter("a plan ControlNet steers a video model, and none is served (give --video)",
+                                 param_hint="--video-plan-control")
+    if plan_control_path is None and video_path is not None and DEFAULT_LAYOUT_CONTROLNET.is_dir():
+        plan_control_path = DEFAULT_LAYOUT_CONTROLNET
+    return video_path, plan_control_path

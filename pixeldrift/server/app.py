@@ -46,12 +46,14 @@ def _upscaler(settings: ServerSettings):
 def create_app(settings: ServerSettings, catalog: ModelCatalog | None = None,
                controls: ControlCatalog | None = None) -> FastAPI:
     """The app; `catalog` and `controls` let a caller pass models and ControlNets it already loaded (else
-    settings.model_paths and settings.control_paths). The video model, if any, is settings.video_path's."""
+    settings.model_paths and settings.control_paths). The video model, if any, is settings.video_path's, its plans
+    drawn by settings.video_plan_control_path's ControlNet."""
     catalog = catalog or ModelCatalog.load(settings.model_paths, settings.device)
     if controls is None:
         controls = ControlCatalog.load(settings.control_paths, catalog, settings.device)
     video = None if settings.video_path is None else \
-        video_api.ServedVideo.load(settings.video_path, settings.device, settings.gallery_dir)
+        video_api.ServedVideo.load(settings.video_path, settings.device, settings.gallery_dir,
+                                   settings.video_plan_control_path)
     gallery = Gallery(settings.gallery_dir)
     studio = Studio(settings, catalog, gallery, queue=None, controls=controls,
                     adapters=AdapterCatalog.load(settings.lora_dir, settings.embedding_dir), video=video,

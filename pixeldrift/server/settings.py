@@ -23,6 +23,7 @@ class ServerSettings:
     lora_dir: Path | None = None            # LoRA files a prompt's <lora:NAME:WEIGHT> may name (adapters.py)
     embedding_dir: Path | None = None       # textual-inversion embeddings, applied where a prompt uses their word
     video_path: str | Path | None = None    # a video model folder (pixeldrift train video); None: no video
+    video_plan_control_path: str | Path | None = None   # a layout ControlNet folder: the video model's plans
     upscaler_path: str | Path | None = None  # an upscaler folder (pixeldrift train upscaler): the hires fix's SR3 and
                                             # OpenAI sizes above the model's own; None: no trained upscaler
     device: str = "cpu"
@@ -50,6 +51,8 @@ class ServerSettings:
                      "max_upload_pixels", "max_body_bytes", "max_text_body_bytes", "max_body_bytes_in_flight"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.video_plan_control_path is not None and self.video_path is None:
+            raise ValueError("a plan ControlNet (video_plan_control_path) steers a video model; give video_path too")
         if self.max_body_bytes_in_flight < self.max_body_bytes:
             raise ValueError("max_body_bytes_in_flight must be at least max_body_bytes, or no upload could fit")
 

@@ -1,13 +1,17 @@
 """POST /api/video on a tiny random video model (32 px, 2 steps): the clip comes back as a labelled MP4 that decodes
 to its frames and a labelled GIF, a given first frame is the clip's first frame, the clip runs on the job worker
 behind image jobs, every bad field is a 4xx naming it with nothing queued or written, and a clip cut short leaves
-no files. `pixeldrift serve --video` picks the folder (models/video by default when it exists)."""
+no files. A planned clip (plan: true) is the video model's clip of the plan's caption steered by the layout ControlNet,
+on a server whose ControlNet was trained on the video model's spatial UNet; with another, the server runs without
+plans and says why. `pixeldrift serve --video` picks the folder (models/video by default when it exists),
+--video-plan-control the plan's ControlNet (models/cn-layout)."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
+import logging
 
 import imageio_ffmpeg
 import numpy as np
@@ -18,10 +22,12 @@ from PIL import Image
 
 from pixeldrift.nets.temporal import TemporalConfig
 from pixeldrift.pipeline import GenerationRequest, load_model
+from pixeldrift.pipeline.controlnet_folder import base_record, load_controlnet, new_controlnet, save_controlnet
 from pixeldrift.pipeline.pixels import images_to_pixels
 from pixeldrift.pipeline.video_files import gif_bytes
 from pixeldrift.pipeline.video_folder import load_video_model, save_video_model
 from pixeldrift.pipeline.video_model import TextToVideo, VideoSettings
+from pixeldrift.pipeline.video_plan import ClipControl, plan_clip
 from pixeldrift.provenance.label import AI_STATEMENT
 from pixeldrift.provenance.record import GenerationRecord
 from pixeldrift.server import video_api
@@ -315,3 +321,132 @@ def test_serve_names_a_video_folder_that_is_no_video_model(tmp_path, random_mode
     result = CliRunner().invoke(cli, ["serve", "--model", str(random_model_dir), "--video", str(random_model_dir),
                                       "--gallery", str(tmp_path / "g")])
     assert result.exit_code != 0 and "pixeldrift-video/1" in result.output
+
+
+@pytest.fixture
+def planning_client(make_client, acting_video_dir, acting_controlnet_dir):
+    """A server that plans: a video model grown from the tiny image model, and a layout ControlNet of that model."""
+    return make_client(video_path=acting_video_dir, video_plan_control_path=acting_controlnet_dir, watermark=False)
+
+
+@pytest.fixture(scope="module")
+def moved_video_dir(acting_video_dir, tmp_path_factory):
+    """The acting video model with its spatial layers moved: no longer the ControlNet's base."""
+    video = load_video_model(acting_video_dir)
+    with torch.no_grad():
+        video.denoiser.net.spatial.conv_in.weight.add_(0.01)
+    return save_video_model(video, tmp_path_factory.mktemp("video") / "moved")
+
+
+def test_get_says_whether_the_server_plans(planning_client, video_client):
+    assert planning_client.get("/api/video").json()["plan"] == {"available": True, "control": "cn", "strength": 2.0}
+    plan = video_client.get("/api/video").json()["plan"]
+    assert plan["available"] is False and "--video-plan-control FOLDER" in plan["detail"]
+
+
+def test_a_planned_clip_is_the_models_clip_of_the_plan_drawn_by_the_controlnet(planning_client, acting_video_dir,
+                                                                               acting_controlnet_dir):
+    response = planning_client.post("/api/video", json={**FAST, "plan": True})
+    assert response.status_code == 200, response.text
+    clip, plan = response.json(), plan_clip(PROMPT, 3, 8, 32)
+    assert clip["plan"] == plan.caption != PROMPT and clip["record"]["prompt"] == PROMPT
+    assert clip["record"]["extra"]["Plan"] == plan.caption
+    assert clip["record"]["extra"]["Plan control"] == "cn, strength 2"
+    _, frames = gif_frames(planning_client.get(clip["gif_url"]).content)
+
+    # the model told the plan's caption, every frame steered by its layout map, exactly as `pixeldrift video --plan`
+    video = load_video_model(acting_video_dir)
+    control = ClipControl(load_controlnet(acting_controlnet_dir), plan.maps[None], 2.0)
+    request = GenerationRequest(prompt=PROMPT, steps=2, sampler="euler", guidance=3.0)
+    expected = video.generate([plan.caption], [3], request, video.defaults, controls=[control])[0]
+    assert np.array_equal(frames, as_gif(expected))
+    plain = planning_client.post("/api/video", json=FAST).json()
+    assert plain["plan"] is None and "Plan" not in plain["record"]["extra"]
+    assert not np.array_equal(frames, gif_frames(planning_client.get(plain["gif_url"]).content)[1])
+
+    # a random seed is planned from, and reported back; the strength is the body's
+    weak = planning_client.post("/api/video", json={**FAST, "seed": -1, "plan": True, "plan_strength": 0.5}).json()
+    assert weak["plan"] == plan_clip(PROMPT, weak["seed"], 8, 32).caption
+    assert weak["record"]["extra"]["Plan control"] == "cn, strength 0.5"
+
+
+@pytest.mark.parametrize("body,status,param,message", [
+    ({"plan": True, "first_frame": SMALL}, 400, "plan", "plan lays out every frame, the first too; it does not take "
+                                                        "a first_frame"),
+    ({"plan": True, "any_prompt": True}, 400, "plan", "plan reads the prompt as a world clip; it does not take "
+                                                      "any_prompt"),
+    ({"plan": True, "prompt": "a cat on a sofa", "any_prompt": True}, 400, "plan", "does not take any_prompt"),
+    ({"plan_strength": 1.0}, 400, "plan_strength", "plan_strength applies to plan, which is not asked for"),
+    ({"plan": False, "plan_strength": 1.0}, 400, "plan_strength", "plan_strength applies to plan"),
+    ({"plan": True, "plan_strength": 6.0}, 422, "plan_strength", "plan_strength: Input should be less than or equal "
+                                                                 "to 5"),
+    ({"plan": True, "plan_strength": -1.0}, 422, "plan_strength", "greater than or equal to 0"),
+    ({"plan": "yes"}, 422, "plan", "plan: Input should be a valid boolean"),
+    ({"plan": True, "prompt": "a red circle moving sideways"}, 400, "prompt", "motion 'moving sideways' is not known"),
+])
+def test_every_bad_plan_field_is_a_4xx_naming_it(planning_client, body, status, param, message):
+    response = planning_client.post("/api/video", json={**FAST, **body})
+    assert response.status_code == status, response.text
+    assert response.json()["param"] == param and message in response.json()["detail"], response.json()
+    assert planning_client.get("/api/jobs").json()["jobs"] == [] and clip_files(planning_client) == []
+
+
+def test_a_plan_on_a_server_without_a_plan_controlnet_says_why(video_client):
+    response = video_client.post("/api/video", json={**FAST, "plan": True})
+    assert response.status_code == 400 and response.json()["param"] == "plan"
+    assert "plan: this server has no layout ControlNet for plans" in response.json()["detail"]
+    assert video_client.get("/api/jobs").json()["jobs"] == [] and clip_files(video_client) == []
+
+
+def test_a_controlnet_of_another_base_leaves_the_server_without_plans(make_client, moved_video_dir,
+                                                                       acting_controlnet_dir, caplog):
+    with caplog.at_level(logging.WARNING, logger="pixeldrift.server"):
+        client = make_client(video_path=moved_video_dir, video_plan_control_path=acting_controlnet_dir)
+    plan = client.get("/api/video").json()["plan"]
+    assert plan["available"] is False and plan["detail"] in caplog.text
+    assert "plans are unavailable on this server" in plan["detail"]
+    assert "this video model's spatial layers are another UNet" in plan["detail"]
+    refused = client.post("/api/video", json={**FAST, "plan": True})
+    assert refused.status_code == 400 and refused.json()["param"] == "plan"
+    assert "this video model's spatial layers are another UNet" in refused.json()["detail"]
+    assert client.post("/api/video", json=FAST).status_code == 200   # clips without a plan go on
+
+
+def test_a_plan_controlnet_that_cannot_draw_a_plan_stops_the_start(make_client, random_model_dir, video_dir,
+                                                                   tmp_path):
+    model = load_model(random_model_dir)
+    edges = save_controlnet(new_controlnet(model), tmp_path / "cn-edges", "edges", base_record(model, random_model_dir))
+    with pytest.raises(ValueError, match="is a 'edges' ControlNet; a plan draws layout maps"):
+        make_client(video_path=video_dir, video_plan_control_path=edges)
+    with pytest.raises(ValueError, match="give video_path too"):
+        make_client(video_plan_control_path=edges)
+
+
+def test_serve_picks_the_plan_controlnet(monkeypatch, tmp_path, video_dir, acting_controlnet_dir):
+    from pixeldrift.cli import serve as serve_module
+    from pixeldrift.cli.main import cli
+    import pixeldrift.server.app as app_module
+    import uvicorn
+
+    seen = []
+    monkeypatch.setattr(app_module, "create_app",
+                        lambda settings: seen.append((settings.video_path, settings.video_plan_control_path)))
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(serve_module, "DEFAULT_VIDEO_MODEL", tmp_path / "no-such-folder")
+    monkeypatch.setattr(serve_module, "DEFAULT_LAYOUT_CONTROLNET", acting_controlnet_dir)
+    plan = ["--video-plan-control", str(acting_controlnet_dir)]
+
+    def serve(*args):
+        return CliRunner().invoke(cli, ["serve", "--gallery", str(tmp_path / "g"), *args])
+    assert serve().exit_code == 0 and seen[-1] == (None, None)     # no video model: no plans either
+    result = serve("--video", str(video_dir))                      # models/cn-layout beside a video model
+    assert result.exit_code == 0 and seen[-1] == (video_dir, acting_controlnet_dir)
+    assert f"plan control: {acting_controlnet_dir}" in result.output
+    assert serve("--video", str(video_dir), *plan).exit_code == 0 and seen[-1] == (video_dir, acting_controlnet_dir)
+    monkeypatch.setattr(serve_module, "DEFAULT_LAYOUT_CONTROLNET", tmp_path / "no-such-folder")
+    assert serve("--video", str(video_dir)).exit_code == 0 and seen[-1] == (video_dir, None)
+    alone = serve(*plan)
+    assert alone.exit_code != 0 and "a plan ControlNet steers a video model, and none is served" in alone.output
+    both = serve("--no-video", *plan)
+    assert both.exit_code != 0 and "--video-plan-control and --no-video contradict each other" in both.output
+    assert len(seen) == 4
