@@ -1,6 +1,7 @@
 """The studio's video panel in a real browser (issue 22): without a video model it says so and the cards offer no
 "To video"; with one it sends text-to-video and, from a result card, image-to-video with that image's own PNG as
-the first frame, plays the MP4 the server answers with in a <video> and shows the clip's label and record."""
+the first frame, plays the MP4 the server answers with in a <video> and shows the clip's label and record; "Plan the
+motion" is offered where the server plans, sent as plan: true, and unticked and off while a first frame is set."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import re
 
 from pixeldrift.server.video_api import CLIPS, ServedVideo
-from test_server_browser import page, wait_done, wait_until  # noqa: F401  (the browser fixture and its helpers)
+from test_server_browser import _generate, page, wait_done, wait_until  # noqa: F401  (the browser fixture, helpers)
 from test_server_video import video_dir  # noqa: F401  (the tiny video model's folder)
 
 PLAYING = ("(() => { const v = document.getElementById('video-player'); "
@@ -90,3 +91,32 @@ def test_text_and_image_to_video_play_in_the_page(page, video_dir):  # noqa: F81
     page.check("#video-any")
     make_clip(page)
     assert page.locator("#video-error").is_hidden()
+
+
+def test_plan_the_motion_is_offered_where_the_server_plans(page, video_dir, acting_video_dir,  # noqa: F811
+                                                           acting_controlnet_dir):
+    studio = page.server.app.state.studio
+    studio.video = ServedVideo.load(video_dir, "cpu", studio.settings.gallery_dir)   # no plan ControlNet
+    page.reload()
+    page.expect(page.locator("#video-tools")).to_be_visible()
+    assert page.locator("#video-plan-label").is_hidden()
+
+    studio.video = ServedVideo.load(acting_video_dir, "cpu", studio.settings.gallery_dir, acting_controlnet_dir)
+    page.reload()
+    page.expect(page.locator("#video-plan-label")).to_be_visible()
+    page.fill("#video-prompt", "a blue square falling")
+    page.fill("#video-steps", "2")
+    page.fill("#video-seed", "4")
+    page.check("#video-plan")
+    sent = make_clip(page)
+    assert sent["plan"] is True and "first_frame" not in sent
+    assert 'planned as "' in page.inner_text("#video-label") and "(cn, strength 2)" in page.inner_text("#video-label")
+    page.shot("studio-planned-video")
+
+    # A first frame unticks the box and turns it off (the server refuses a plan with one); without it, it is back
+    _generate(page)
+    page.locator("#gallery-list .card [data-action=video]").first.click()
+    page.expect(page.locator("#video-first")).to_be_visible()
+    assert page.is_disabled("#video-plan") and not page.is_checked("#video-plan")
+    page.click("#video-first-clear")
+    assert page.is_enabled("#video-plan")

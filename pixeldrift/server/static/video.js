@@ -2,9 +2,10 @@
 // the clip's first frame (image-to-video), its prompt put in the motion prompt to say how it moves; without a first
 // frame the panel makes a clip of its prompt alone (text-to-video). The clip plays in a <video> from its MP4's URL
 // (the page's Content-Security-Policy takes media from this server only), the GIF instead where the MP4 cannot
-// play; both are offered for download beside the clip's label and record. On a server without a video model the
-// panel says so and the cards offer no "To video". Uses app.js's api(), showError(), numberOrNull(),
-// galleryImage() and refreshGallery().
+// play; both are offered for download beside the clip's label and record. "Plan the motion" (plan: true) is offered
+// where the server has a layout ControlNet for its video model (GET /api/video's plan), and not with a first frame:
+// a plan lays out every frame, the first too. On a server without a video model the panel says so and the cards
+// offer no "To video". Uses app.js's api(), showError(), numberOrNull(), galleryImage() and refreshGallery().
 "use strict";
 
 (() => {
@@ -24,6 +25,13 @@
     Object.assign(byId("video-frames"), { min: info.min_frames, max: info.max_frames, value: info.defaults.frames });
     Object.assign(byId("video-fps"), { min: info.min_fps, max: info.max_fps, value: info.defaults.fps });
     byId("video-image-guidance").placeholder = `default ${info.defaults.image_guidance}`;
+    byId("video-plan-label").hidden = !info.plan.available;
+  }
+
+  function allowPlan(allowed) {
+    // the server refuses a plan with a first frame; the box says so before a click does
+    byId("video-plan").disabled = !allowed;
+    if (!allowed) byId("video-plan").checked = false;
   }
 
   async function toVideo(id) {
@@ -36,6 +44,7 @@
     byId("video-first-image").src = row.url;
     byId("video-first-caption").textContent = `${row.width}x${row.height}, seed ${row.seed}${other}`;
     byId("video-first").hidden = false;
+    allowPlan(false);
     byId("video-prompt").value = row.prompt;
     byId("video-make").textContent = "Image to video";
     byId("video-status").textContent = "Say how it moves (\"... moving right\"), then make the clip.";
@@ -48,6 +57,7 @@
     byId("video-first").hidden = true;
     byId("video-first-image").removeAttribute("src");
     byId("video-make").textContent = "Text to video";
+    allowPlan(true);
   }
 
   function requestBody() {
@@ -56,6 +66,7 @@
       frames: numberOrNull("video-frames"), fps: numberOrNull("video-fps"), steps: numberOrNull("video-steps"),
       guidance: numberOrNull("video-guidance"),
     };
+    if (byId("video-plan").checked) body.plan = true;
     if (video.first) {
       body.first_frame = video.first.data;
       body.resize = byId("video-resize").checked;
@@ -94,9 +105,10 @@
     const r = clip.record;
     const marked = clip.label.watermark?.embedded ? ", watermarked" : "";
     const first = r.extra["First frame"] ? `, first frame ${r.extra["First frame"]}` : "";
+    const plan = clip.plan ? `, planned as "${clip.plan}" (${r.extra["Plan control"]})` : "";
     byId("video-label").textContent = `${clip.ai_generated ? "AI-generated" : "unlabelled"} (labelled in the MP4 ` +
       `and the GIF${marked}) | ${r.prompt} | ${clip.frames} frames at ${clip.fps} fps, ${clip.width}x${clip.height}, ` +
-      `${r.steps} steps, ${r.sampler}, cfg ${r.cfg_scale}, seed ${r.seed}, ${r.model}${first}`;
+      `${r.steps} steps, ${r.sampler}, cfg ${r.cfg_scale}, seed ${r.seed}, ${r.model}${first}${plan}`;
     byId("video-result").hidden = false;
   }
 
