@@ -29,6 +29,10 @@ Two improvements, each a setting:
 - `guidance_rescale`: CFG rescale (Lin et al. 2024, section 3.4, as in sampling/guidance.py)
   pulls the guided noise prediction's spread back towards the conditional one, the
   over-exposure fix of samplers applied to the score SDS follows.
+
+Variational score distillation (ProlificDreamer), which scores the pictures against a LoRA model
+of their own distribution instead of against the noise, is variational_score_distillation.py; it
+runs this module's loop (`distil(..., score=...)`) on this module's pictures and settings.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def sds_gradient(denoiser, x0: torch.Tensor, sigma: torch.Tensor, noise: torch.T
     """Poole et al. 2022, eq. 3 with w(sigma) = sigma: x0 - D(x0 + sigma eps, sigma), no denoiser Jacobian.
 
     sigma (N,), noise like x0. This is sigma (eps_hat - eps), the gradient on x0 itself; a
-    picture's parameters get it through dx0/dtheta (`sds_step`).
+    picture's parameters get it through dx0/dtheta (`distillation_step`).
     """
     x = x0 + append_dims(sigma, x0.ndim) * noise
     return x0 - denoiser(x, sigma, **(extra_args or {}))
@@ -181,25 +185,46 @@ def make_picture(model, n: int, settings: DistillationSettings, generator: torch
     return BlobPicture(n, settings.blobs, height, generator)
 
 
-def sds_step(picture: nn.Module, optimiser: torch.optim.Optimizer, model, guided, sigma: torch.Tensor,
-             noise: torch.Tensor, conditions: dict) -> None:
-    """One SDS update: the gradient on the latents, carried to the picture's parameters by dx0/dtheta alone."""
+class GuidedScore:
+    """SDS's score: the classifier-free guided pretrained denoiser, the same for the whole run.
+
+    `gradient` is what a picture's latents are pushed by; `learn` follows the pictures as they change
+    (nothing here: the pretrained model is fixed; VSD's score learns, variational_score_distillation.py).
+    """
+
+    def __init__(self, model, settings: DistillationSettings):
+        self.guided = CFGDenoiser(model.denoiser, settings.guidance, settings.guidance_rescale)
+
+    def gradient(self, latents: torch.Tensor, sigma: torch.Tensor, noise: torch.Tensor, cond: dict,
+                 uncond: dict) -> torch.Tensor:
+        return sds_gradient(self.guided, latents, sigma, noise, {"cond": cond, "uncond": uncond})
+
+    def learn(self, latents: torch.Tensor, cond: dict) -> None:
+        pass
+
+
+def distillation_step(picture: nn.Module, optimiser: torch.optim.Optimizer, model, score, sigma: torch.Tensor,
+                      noise: torch.Tensor, cond: dict, uncond: dict) -> None:
+    """One update: the score's gradient on the latents, carried to the picture's parameters by dx0/dtheta
+    alone; then the score follows the latents it saw (VSD's LoRA step; nothing for SDS)."""
     params = [p for p in picture.parameters()]
     with torch.enable_grad():
         latents = picture.latents(model)
-        gradient = sds_gradient(guided, latents.detach(), sigma, noise, conditions)
+        gradient = score.gradient(latents.detach(), sigma, noise, cond, uncond)
         # sum(latents * g) has derivative g with respect to the latents: the chain rule does the rest
         grads = torch.autograd.grad((latents * gradient).sum(), params)  # not .backward(): the model keeps no grads
     for p, g in zip(params, grads):
         p.grad = g
     optimiser.step()
+    score.learn(latents.detach(), cond)
 
 
 def distil(model, prompts: list[str], settings: DistillationSettings = DistillationSettings(),
-           callback=None) -> torch.Tensor:
+           callback=None, score=None) -> torch.Tensor:
     """Optimise one picture per prompt by SDS; returns the pictures' pixels (N, 3, H, W) in [-1, 1].
 
-    `callback(i, picture)` is called after every iteration.
+    `callback(i, picture)` is called after every iteration. `score` replaces SDS's `GuidedScore`
+    (VSD's, variational_score_distillation.py); a prompt given k times gets k pictures (particles).
     """
     settings.check()
     for prompt in dict.fromkeys(prompts):
@@ -208,15 +233,16 @@ def distil(model, prompts: list[str], settings: DistillationSettings = Distillat
     generator = torch.Generator().manual_seed(settings.seed)
     n = len(prompts)
     picture = make_picture(model, n, settings, generator).to(model.device)
-    cond, uncond = model.encode_prompts(list(prompts), [""] * n)
-    guided = CFGDenoiser(model.denoiser, settings.guidance, settings.guidance_rescale)
+    with torch.no_grad():  # the prompts are fixed: no graph into the text encoder
+        cond, uncond = model.encode_prompts(list(prompts), [""] * n)
+    score = GuidedScore(model, settings) if score is None else score
     optimiser = torch.optim.Adam(picture.parameters(), lr=settings.learning_rate)
     shape = picture.latents(model).shape
     for i in range(settings.iterations):
         sigma = sigma_for_step(i, settings.iterations, n, settings.schedule, settings.sigma_range, generator)
         noise = torch.randn(shape, generator=generator)
-        sds_step(picture, optimiser, model, guided, sigma.to(model.device), noise.to(model.device),
-                 {"cond": cond, "uncond": uncond})
+        distillation_step(picture, optimiser, model, score, sigma.to(model.device), noise.to(model.device),
+                          cond, uncond)
         if callback is not None:
             callback(i, picture)
     with torch.no_grad():
