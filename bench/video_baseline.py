@@ -6,7 +6,8 @@ one seed, as a video made of independent images would; the ground-truth row rend
 (render_clip) and is the verifier's ceiling. Every clip is read by verify_clip: per-frame accuracy (the
 still verifier on each frame), consistency (readable, count, identity, colour, vessels in every frame),
 direction (the objects' direction, or the order of the clock's times, the fills and the letters),
-speed (objects only) and whole clips correct. A still caption says nothing of where an object is, so the
+speed (objects only), whole clips correct, and flicker (how much the still background changes between
+frames, 0-255: `flicker`). A still caption says nothing of where an object is, so the
 baseline draws one picture for every frame of a moving object: that is what it cannot do.
 Identical (caption, seed) pairs are drawn once: the model is deterministic for them.
 
@@ -27,7 +28,16 @@ from pixeldrift.world import caption
 from pixeldrift.world.motion import HELDOUT_MOTION_PROMPTS, MovingObjects, frame_specs, parse_clip, render_clip
 from pixeldrift.world.verify_motion import verify_clip
 
-COLUMNS = ("per-frame", "consistent", "direction", "speed", "clip correct")
+COLUMNS = ("per-frame", "consistent", "direction", "speed", "clip correct", "flicker")
+
+
+def flicker(frames: np.ndarray) -> float:
+    """How much a clip's still parts change from frame to frame: the median over pixels of the absolute change
+    of a pixel's value (0-255, channels averaged) between consecutive frames, averaged over the clip. The
+    world's objects cover a small share of the image, so the median pixel is background: 0 for the rendered
+    clips, larger where each frame is drawn anew."""
+    steps = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(-1)  # (F - 1, H, W)
+    return float(np.median(steps.reshape(len(steps), -1), axis=1).mean())
 
 
 def frame_by_frame(model, request, frames: int):
@@ -55,11 +65,13 @@ def score(generate, prompts, seeds) -> tuple[dict[str, dict[str, list[float]]], 
     for category, prompt in prompts:
         clip = parse_clip(prompt)
         for seed in seeds:
-            result = verify_clip(generate(clip, seed), clip)
+            frames = generate(clip, seed)
+            result = verify_clip(frames, clip)
             moving = isinstance(clip, MovingObjects)
             row = {"per-frame": [r.ok for r in result.frames], "consistent": [result.consistent],
                    "direction": [bool(result.passed("direction" if moving else "order"))],
-                   "speed": [bool(result.passed("speed"))] if moving else [], "clip correct": [result.ok]}
+                   "speed": [bool(result.passed("speed"))] if moving else [], "clip correct": [result.ok],
+                   "flicker": [flicker(np.asarray(frames))]}
             for key in (category, "all"):
                 for column, got in row.items():
                     values[key][column] += got
@@ -69,7 +81,8 @@ def score(generate, prompts, seeds) -> tuple[dict[str, dict[str, list[float]]], 
 def table(rows: list[tuple[str, dict[str, list[float]]]], first: str) -> str:
     lines = [f"| {first} | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for name, columns in rows:
-        cells = [f"{np.mean(columns[c]):.1%}" if columns[c] else "-" for c in COLUMNS]
+        cells = [("-" if not columns[c] else f"{np.mean(columns[c]):.2f}" if c == "flicker"
+                  else f"{np.mean(columns[c]):.1%}") for c in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
