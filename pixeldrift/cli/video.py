@@ -45,7 +45,8 @@ DEFAULT_LAYOUT_CONTROLNET = DEFAULT_VIDEO_MODEL.parent / "cn-layout"
               help="Plan, then animate: read PROMPT as a world clip, decide what it leaves open (colours, sizes, "
                    "background) and where every object is in every frame, all from --seed, and draw each frame's "
                    "layout with the layout ControlNet (--plan-control) while the frames are denoised jointly; the "
-                   "model is told the decided clip's full caption. Not with --image.")
+                   "model is told the decided clip's full caption. Saves NAME.plan.png (the frames' layout maps, "
+                   "left to right) beside the clip. Not with --image.")
 @click.option("--plan-control", type=click.Path(file_okay=False, path_type=Path),
               help="The layout ControlNet folder for --plan [models/cn-layout]; it must have been trained on the "
                    "image model the video model's spatial layers are.")
@@ -88,9 +89,11 @@ def video(prompt, first_frame, resize, frames, fps, seed, steps, sampler, guidan
     request = GenerationRequest(prompt=prompt, negative_prompt=negative, steps=steps, sampler=sampler,
                                 guidance=guidance, seed=seed)
     r = reported(lambda: request.validated(model.image_model.sampling_defaults, model.image_model.limits))
-    told, controls, extra = prompt, None, {}
+    told, controls, extra, decided = prompt, None, {}, None
     if plan:
-        told, controls = reported(lambda: _planned(model, prompt, seed, settings.frames, plan_control, plan_strength))
+        decided, controls = reported(lambda: _planned(model, prompt, seed, settings.frames, plan_control,
+                                                      plan_strength))
+        told = decided.caption
         extra = {"Plan": told, "Plan control": f"{controls[0].model.name}, strength {plan_strength:g}"}
     clip = reported(lambda: model.generate([told], [seed], r, settings, None if picture is None else [picture],
                                            controls=controls))[0]
@@ -107,9 +110,13 @@ def video(prompt, first_frame, resize, frames, fps, seed, steps, sampler, guidan
         write_mp4(clip, output, record, settings.fps, watermark=not no_watermark)
         if not no_gif:
             write_gif(clip, written[1], record, settings.fps, watermark=not no_watermark)
+        if decided is not None:
+            from pixeldrift.pipeline.video_plan import save_clip_plan
+
+            written.append(save_clip_plan(decided, output))
     except (VideoFileError, OSError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"wrote {' and '.join(map(str, written))} ({settings.frames} frames at {settings.fps} fps, "
+    click.echo(f"wrote {', '.join(map(str, written))} ({settings.frames} frames at {settings.fps} fps, "
                f"{model.size}x{model.size}) in {seconds:.1f} s")
 
 
@@ -149,14 +156,14 @@ def _check_plan(plan, plan_control, plan_strength, first_frame, any_prompt) -> N
 
 
 def _planned(model, prompt: str, seed: int, frames: int, folder: Path | None, strength: float):
-    """The decided clip's caption and the layout ControlNet steering every frame of its plan."""
+    """The plan (the decided clip, its caption and maps) and the layout ControlNet steering every frame of it."""
     from pixeldrift.pipeline.controlnet_folder import load_controlnet
     from pixeldrift.pipeline.video_plan import ClipControl, plan_clip
 
     decided = plan_clip(prompt, seed, frames, model.size)
     control = ClipControl(load_controlnet(folder or DEFAULT_LAYOUT_CONTROLNET), decided.maps[None], strength)
     control.model.check_spatial_base(model)
-    return decided.caption, [control]
+    return decided, [control]
 
 
 def _first_frame(picture: Image.Image | None, size: int, resize: bool) -> Image.Image | None:

@@ -115,6 +115,8 @@ def test_a_planned_clip_is_drawn_from_its_plan_and_says_so(acting_video_dir, act
     extra = json.loads(Image.open(tmp_path / "clip.gif").info["comment"])["record"]["extra"]
     assert extra["Plan"].startswith("a ") and "circle moving left on a" in extra["Plan"]  # colour, size, background
     assert extra["Plan control"] == "cn, strength 2"
+    strip = Image.open(tmp_path / "clip.plan.png")  # the 8 frames' layout maps, left to right
+    assert strip.size == (8 * 32, 32) and "clip.plan.png" in planned.output
     plain = tmp_path / "plain.mp4"
     assert _run(acting_video_dir, "a circle moving left", *args[:2], "-o", str(plain)).exit_code == 0
     assert [f.tobytes() for f in _frames(out)] != [f.tobytes() for f in _frames(plain)]
