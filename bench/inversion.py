@@ -10,16 +10,23 @@
     Invert with A, regenerate with B. Success: the verifier accepts B and every other object's
     centre moved <= 2 px from where the render put it. Baseline: SDEdit (image-to-image) with B
     at the same strength, sampler (DDIM = Euler), steps and guidance. A method named with
-    "+diffedit" redraws only inside DiffEdit's mask (applications/diffedit.py).
+    "+diffedit" redraws only inside DiffEdit's mask (applications/diffedit.py). With --replan
+    CONTROLNET, the layout edit (pipeline/layout_edit.py; LMD's instruction-based editing, Lian et
+    al. 2023, sec. 3.3): the source's objects read back from its pixels, the edited object's colour
+    changed in that layout, and the changed object's box (3 px wider) repainted from B with the
+    layout ControlNet at the row's strength; beside it the same layout drawn over the whole picture
+    by image-to-image (1: from noise with the case's seed) and the box repainted without the ControlNet.
 
     nice -n 19 python bench/inversion.py --scenes 16 --edits 16
     python bench/inversion.py --scenes 4 --edits 4 --steps 10 --edit-strengths 1.0   # a quick look
     nice -n 19 python bench/inversion.py --scenes 0 --edits 16 --edit-methods negative-prompt+diffedit,plain+diffedit
+    nice -n 19 python bench/inversion.py --scenes 0 --edits 48 --edit-methods plain --replan models/cn-layout
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import time
 from dataclasses import replace
@@ -123,6 +130,28 @@ def kept_centres(image: Image.Image, spec_a) -> list[tuple[float, float]]:
             for g in spec_a.groups[1:]]
 
 
+def replanned_edits(model, args, images, captions_a, captions_b, strength: float, masked: bool,
+                    controlled: bool = True) -> list[Image.Image]:
+    """Each case's layout edit (pipeline/layout_edit.py): the changed objects' boxes repainted from B with the
+    layout ControlNet steering the edited layout at `strength`; not `masked`: image-to-image over the whole
+    picture instead (strength 1: from noise); not `controlled`: the boxes repainted from B's words alone."""
+    from pixeldrift.pipeline.controlnet_folder import load_controlnet
+    from pixeldrift.pipeline.layout_edit import layout_edit_request, plan_layout_edit
+
+    controlnet = load_controlnet(args.replan)
+    edits = []
+    for i, (image, caption_a, caption_b) in enumerate(zip(images, captions_a, captions_b)):
+        request = layout_edit_request(plan_layout_edit(image, caption_a, caption_b), image, controlnet, caption_b,
+                                      args.seed + i, strength, steps=args.edit_steps, guidance=args.edit_guidance,
+                                      excite=0.0)
+        if not masked:
+            request = replace(request, mask=None, **({"init_image": None} if strength >= 1 else {}))
+        if not controlled:
+            request = replace(request, controls=())
+        edits.append(model.sample([caption_b], [args.seed + i], request)[0])
+    return edits
+
+
 def table_b(model, args, size: int) -> list[str]:
     cases = edit_cases(args.edits, args.seed + 1)
     images = [world.render_image(a, size=size, seed=args.seed + i) for i, (a, _) in enumerate(cases)]
@@ -147,6 +176,11 @@ def table_b(model, args, size: int) -> list[str]:
             prompt=b, init_image=image, strength=strength, steps=args.edit_steps, sampler="euler",
             guidance=args.edit_guidance, excite=0.0))[0]
             for i, (image, b) in enumerate(zip(images, captions_b))]
+        if args.replan:
+            edit = functools.partial(replanned_edits, model, args, images, captions_a, captions_b, strength)
+            outputs["re-planned layout + layout ControlNet, whole picture"] = edit(masked=False)
+            outputs["layout edit: the changed object's box repainted"] = edit(masked=True)
+            outputs["that box repainted from B without the ControlNet"] = edit(masked=True, controlled=False)
         for name, edits in outputs.items():
             verdicts = [judge(e, b, c, size) for e, (_, b), c in zip(edits, cases, centres)]
             rows.append(verdict_row(name, strength, verdicts))
@@ -177,6 +211,8 @@ def main() -> None:
                         help="inversion methods; '+diffedit' after one (negative-prompt+diffedit) masks the edit, "
                              "'+p2p' keeps the source's cross-attention for --p2p-share of the steps")
     parser.add_argument("--p2p-share", type=float, default=0.8, help="(b): prompt-to-prompt's share of steps")
+    parser.add_argument("--replan", default=None, metavar="CONTROLNET",
+                        help="(b): a layout ControlNet folder: add the re-planned layout edit")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

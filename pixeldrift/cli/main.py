@@ -17,6 +17,7 @@ from pixeldrift.cli.control import control
 from pixeldrift.cli.generate import generate
 from pixeldrift.cli.grid import grid
 from pixeldrift.cli.outpaint import outpaint
+from pixeldrift.cli.edit import edit
 from pixeldrift.cli.invert import invert
 from pixeldrift.cli.panorama import panorama
 from pixeldrift.cli.restore import restore
@@ -69,7 +70,7 @@ def cli(debug: bool) -> None:
 
 cli.add_command(generate)
 cli.add_command(control)
-for _command in (outpaint, invert, panorama, restore, upscale, guide, grid, timeline, forward, video):
+for _command in (outpaint, invert, edit, panorama, restore, upscale, guide, grid, timeline, forward, video):
     cli.add_command(_command)
 cli.add_command(toy)
 cli.add_command(train)
