@@ -281,7 +281,7 @@ class RestoreSettings:
 
     task: str = "sr4"
     method: str = "dps"
-    steps: int = 50
+    steps: int = 50               # the studio's default; `pixeldrift restore` takes 200 (docs/zero_shot.md)
     sampler: str | None = "euler_ancestral"
     schedule: str | None = None
     zeta: float | None = None      # None: each method's default (DEFAULT_ZETA)

@@ -38,7 +38,7 @@ from pixeldrift.server.studio import Studio, get_studio
 from pixeldrift.server.uploads import decode_base64_image
 
 router = APIRouter(prefix="/api/restore", tags=["restore"])
-DEFAULTS = ip.RestoreSettings()   # the command's defaults: 50 steps of Euler ancestral, DPS
+DEFAULTS = ip.RestoreSettings()   # 50 steps of Euler ancestral, DPS (`pixeldrift restore` takes 200)
 MIN_NOISE, MAX_NOISE = 1e-4, 1.0
 TASK_HELP = {"sr4": "a quarter of the model's size, restored 4x", "deblur": "a Gaussian blur (sigma 2)",
              "motion": "a 9-pixel line blur at 30 degrees", "inpaint": "the pixels the mask marks white are missing"}
