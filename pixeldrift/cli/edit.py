@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,14 +9,12 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.cli.generate import _check_output
 from pixeldrift.cli.generation_options import open_image, reported
-from pixeldrift.pipeline.plan import PLAN_STRENGTH
+from pixeldrift.pipeline.contact_sheet import save_png
+from pixeldrift.pipeline.plan import DEFAULT_LAYOUT_CONTROLNET, PLAN_STRENGTH
 from pixeldrift.provenance.label import save_labelled_png
 from pixeldrift.safety.moderation import PromptTooLong, check_prompt_length
-
-DEFAULT_LAYOUT_CONTROLNET = Path(__file__).resolve().parents[2] / "models" / "cn-layout"
 
 
 @click.command()
@@ -73,8 +70,6 @@ def edit(image, prompt, to_prompt, control_path, control_strength, strength, ste
     result = reported(lambda: model.generate(request))[0]
     extra = {**result.record.extra, "Layout edit": "; ".join(planned.changes), "Edited from": prompt}
     save_labelled_png(result.image, output, replace(result.record, extra=extra), watermark=not no_watermark)
-    buffer = io.BytesIO()
-    Image.fromarray(planned.plan.control_map()).save(buffer, format="PNG")
-    write_bytes_atomically(output.with_suffix(".plan.png"), buffer.getvalue())
+    save_png(Image.fromarray(planned.plan.control_map()), output.with_suffix(".plan.png"))
     click.echo(f"wrote {output} and {output.with_suffix('.plan.png')} ({'; '.join(planned.changes)}) in "
                f"{time.perf_counter() - started:.1f} s")

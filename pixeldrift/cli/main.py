@@ -14,10 +14,10 @@ import torch
 
 from pixeldrift import __version__
 from pixeldrift.cli.control import control
+from pixeldrift.cli.edit import edit
 from pixeldrift.cli.generate import generate
 from pixeldrift.cli.grid import grid
 from pixeldrift.cli.outpaint import outpaint
-from pixeldrift.cli.edit import edit
 from pixeldrift.cli.invert import invert
 from pixeldrift.cli.panorama import panorama
 from pixeldrift.cli.restore import restore

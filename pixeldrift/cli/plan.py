@@ -94,10 +94,10 @@ def planned(model, request, settings: PlanSettings, device: str):
 def _plan_controlnet(model, folder: Path | None, device: str):
     """The --control folder, or the layout ControlNet shipped beside the default model; either must
     belong to `model`."""
-    from pixeldrift.pipeline import DEFAULT_MODEL_DIR
     from pixeldrift.pipeline.controlnet_folder import load_controlnet
+    from pixeldrift.pipeline.plan import DEFAULT_LAYOUT_CONTROLNET
 
-    controlnet = load_controlnet(folder or DEFAULT_MODEL_DIR.parent / "cn-layout", device)
+    controlnet = load_controlnet(folder or DEFAULT_LAYOUT_CONTROLNET, device)
     try:
         controlnet.check_base(model)
     except ValueError as error:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from pixeldrift.cli.video import DEFAULT_LAYOUT_CONTROLNET, DEFAULT_VIDEO_MODEL
+from pixeldrift.cli.video import DEFAULT_VIDEO_MODEL
+from pixeldrift.pipeline.plan import DEFAULT_LAYOUT_CONTROLNET
 from pixeldrift.server.settings import TOKEN_ENV, ServerSettings
 
 

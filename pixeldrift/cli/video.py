@@ -10,7 +10,7 @@ import click
 from PIL import Image
 
 from pixeldrift.cli.generation_options import open_image, reported
-from pixeldrift.pipeline.plan import PLAN_STRENGTH
+from pixeldrift.pipeline.plan import DEFAULT_LAYOUT_CONTROLNET, PLAN_STRENGTH
 from pixeldrift.pipeline.request import GenerationRequest
 from pixeldrift.pipeline.video_files import VideoFileError, write_gif, write_mp4
 from pixeldrift.provenance.record import GenerationRecord
@@ -20,7 +20,6 @@ from pixeldrift.world.motion import MAX_FRAMES, MIN_FRAMES, parse_clip
 from pixeldrift.world.parse import PromptError
 
 DEFAULT_VIDEO_MODEL = Path(__file__).resolve().parents[2] / "models" / "video"
-DEFAULT_LAYOUT_CONTROLNET = DEFAULT_VIDEO_MODEL.parent / "cn-layout"
 
 
 @click.command()

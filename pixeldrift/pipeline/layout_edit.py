@@ -84,8 +84,9 @@ def plan_layout_edit(picture: Image.Image, prompt_a: str, prompt_b: str) -> Layo
         objects.append({"label": f"{colour} {item['shape']}", "box": [min(max(v, 0.0), size) for v in box]})
         if colour != item["colour"]:
             changed.append(f"{item['colour']} {item['shape']} -> {colour} {item['shape']}")
-            ImageDraw.Draw(mask).rectangle([v + d for v, d in zip(box, (-MASK_MARGIN_PX,) * 2 + (MASK_MARGIN_PX,) * 2)],
-                                           fill=255)
+            x0, y0, x1, y1 = box
+            ImageDraw.Draw(mask).rectangle([x0 - MASK_MARGIN_PX, y0 - MASK_MARGIN_PX, x1 + MASK_MARGIN_PX,
+                                            y1 + MASK_MARGIN_PX], fill=255)
     if not changed:
         wanted = ", ".join(f"a {colour} {shape}" for shape, colour in changes)
         found = ", ".join(f"{o['colour']} {o['shape']}" for o in seen) or "no object"

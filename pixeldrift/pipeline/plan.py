@@ -17,7 +17,6 @@ it. Boxes are [x0, y0, x1, y1] in the image's pixels, (0, 0) its top-left corner
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,10 @@ from PIL import Image, ImageDraw
 
 from pixeldrift.atomic_write import write_bytes_atomically
 from pixeldrift.bounded_files import check_number
+from pixeldrift.pipeline.contact_sheet import save_png
 from pixeldrift.pipeline.control import Control
 from pixeldrift.pipeline.control_maps import IMAGE_MAPS, check_kind, image_control, world_control
+from pixeldrift.pipeline.model_folder import DEFAULT_MODEL_DIR
 from pixeldrift.world import COLOURS, IMAGE_SIZES, SHAPES, PromptError, Scene, parse_prompt, spec_to_dict
 from pixeldrift.world.control_maps import boxes_layout_map
 from pixeldrift.world.palette import OBJECT_RGB
@@ -39,6 +40,7 @@ FORMAT = "pixeldrift-plan/1"
 # A plan's control strength unless told: the shipped layout ControlNet's held-out accuracy was 79.2% at 1 and
 # 85.0% at 2 (models/cn-layout/README.md)
 PLAN_STRENGTH = 2.0
+DEFAULT_LAYOUT_CONTROLNET = DEFAULT_MODEL_DIR.parent / "cn-layout"  # shipped beside the default model
 MAX_LAYOUT_BYTES = 16 * 1024  # a layout of eight objects is under 1 KiB
 MAX_LABEL_CHARS = 40
 MIN_BOX_SIDE = 2.0            # pixels: a smaller shape vanishes when the map is downsampled
@@ -227,7 +229,5 @@ def save_plan(plan: Plan, image_path: str | Path) -> tuple[Path, Path]:
     """Write the plan and its control map beside the image, each atomically."""
     json_path, map_path = plan_paths(image_path)
     write_bytes_atomically(json_path, (json.dumps(plan.to_dict(), indent=2) + "\n").encode("utf-8"))
-    buffer = io.BytesIO()
-    Image.fromarray(plan.control_map()).save(buffer, format="PNG")
-    write_bytes_atomically(map_path, buffer.getvalue())
+    save_png(Image.fromarray(plan.control_map()), map_path)
     return json_path, map_path

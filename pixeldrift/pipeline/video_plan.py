@@ -18,7 +18,6 @@ are denoised jointly. `pipeline/plan.py` is the same idea for stills.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixeldrift.atomic_write import write_bytes_atomically
+from pixeldrift.pipeline.contact_sheet import save_png
 from pixeldrift.pipeline.control import check_strength_and_range
 from pixeldrift.pipeline.plan import PLAN_STRENGTH
 from pixeldrift.sampling.control import ControlUnit, sigma_range
@@ -86,11 +85,7 @@ def plan_clip(prompt: str, seed: int, frames: int, size: int) -> ClipPlan:
 def save_clip_plan(plan: ClipPlan, clip_path: str | Path) -> Path:
     """NAME.plan.png beside NAME.mp4: the plan's layout maps, first frame on the left, written atomically (what
     the frames were told to show, to set beside the clip)."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.concatenate(list(plan.maps), axis=1)).save(buffer, format="PNG")
-    path = Path(clip_path).with_suffix(".plan.png")
-    write_bytes_atomically(path, buffer.getvalue())
-    return path
+    return save_png(Image.fromarray(np.concatenate(list(plan.maps), axis=1)), Path(clip_path).with_suffix(".plan.png"))
 
 
 def controlled_video_denoiser(video, denoiser, controls: list[ClipControl], clips: int, frames: int,
