@@ -160,9 +160,8 @@ def _planned(model, prompt: str, seed: int, frames: int, folder: Path | None, st
     from pixeldrift.pipeline.video_plan import ClipControl, plan_clip
 
     decided = plan_clip(prompt, seed, frames, model.size)
-    control = ClipControl(load_controlnet(folder or DEFAULT_LAYOUT_CONTROLNET), decided.maps[None], strength)
-    control.model.check_spatial_base(model)
-    return decided, [control]
+    # the ControlNet's base is checked against the video model's spatial layers by generate
+    return decided, [ClipControl(load_controlnet(folder or DEFAULT_LAYOUT_CONTROLNET), decided.maps[None], strength)]
 
 
 def _first_frame(picture: Image.Image | None, size: int, resize: bool) -> Image.Image | None:
