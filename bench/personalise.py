@@ -10,6 +10,8 @@ Columns (every generation: the model's default sampler, 20 steps, guidance 4, 64
   alone      share of 'a {colour} sks shape' (red, blue, orange, green) whose object has the crescent's
              silhouette (IoU >= 0.7 after bounding-box alignment) and whose scene verifies
   in a scene share of 'a red sks shape to the left of a blue square' with the crescent and the rest verified
+  planned scene  the same prompt drawn by plan and composition (`pixeldrift subject-scene`): the base and its
+             layout ControlNet draw the rest, the personalised model the subject alone, cut into its box
   class drift share of 'a {colour} shape' (the class noun, no identifier) that draw the crescent: the
              language drift of Ruiz et al. (section 4.3), which prior preservation is there to prevent
   held-out   the compositional benchmark's held-out prompts (73 x 4 seeds) with the adapter loaded and the
@@ -37,6 +39,8 @@ from pixeldrift.evaluate.compose import ComposeSettings, load_prompts, model_gen
 from pixeldrift.evaluate.subject_fidelity import judge_subject
 from pixeldrift.pipeline import GenerationRequest, load_model
 from pixeldrift.pipeline.contact_sheet import contact_sheet
+from pixeldrift.pipeline.controlnet_folder import load_controlnet
+from pixeldrift.pipeline.subject_scene import draw_subject_scene
 from pixeldrift.train.dreambooth import generate_class_images, train_dreambooth
 from pixeldrift.train.lora import LoRASettings, train_lora
 from pixeldrift.train.textual_inversion import train_textual_inversion
@@ -191,6 +195,35 @@ def measure(key: str, args, template, weight: float = 1.0) -> dict:
 
 
 @torch.no_grad()
+def planned_scene(key: str, args, template, weight: float = 1.0) -> dict:
+    """The scene prompt drawn by plan and composition (pipeline/subject_scene.py: the base and its layout
+    ControlNet draw the rest, the personalised model the subject alone, cut out into its box), 4 x --seeds
+    seeds: {"planned": subject matches and scene verifies, "planned_subject": subject matches}; kept in
+    OUT/<row>/planned.json."""
+    folder = args.out / (key if weight == 1 else f"{key}@{weight:g}")
+    record = folder / "planned.json"
+    if record.is_file():
+        return json.loads(record.read_text())
+    base, controlnet = load_model(args.model).eval(), load_controlnet(args.controlnet)
+    personalised = personalised_model(key, args, weight).eval()
+    verdicts, images = [], []
+    for seed in range(4 * args.seeds):
+        try:
+            result, _ = draw_subject_scene(base, controlnet, personalised, SCENE_PROMPT, IDENTIFIER, seed)
+        except ValueError:  # nothing drawn to cut out: the subject is missing
+            verdicts.append(None)
+            continue
+        images.append(result.image)
+        verdicts.append(judge_subject(result.image, SCENE_PROMPT, IDENTIFIER, template))
+    contact_sheet(images[:16]).save(folder / "planned.png")
+    drawn = [v for v in verdicts if v is not None]
+    result = {"planned": sum(v.ok for v in drawn) / len(verdicts),
+              "planned_subject": sum(v.subject_ok for v in drawn) / len(verdicts)}
+    record.write_text(json.dumps(result) + "\n")
+    return result
+
+
+@torch.no_grad()
 def scene_ceiling(args, seeds: int = 8) -> tuple[int, int]:
     """How often the base model draws the scene prompt with one of the world's own shapes in the subject's
     place ("a red circle to the left of a blue square", each shape x `seeds`): what any personalisation
@@ -225,21 +258,23 @@ def row_cells(key: str, r: dict, base_heldout: float) -> tuple[str, str, str, st
 
 
 def table(rows: dict[str, dict]) -> str:
-    lines = ["| method | alone | in a scene (subject only) | class drift | held-out (vs base) | train CPU min "
-             "(wall) | file |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| method | alone | in a scene (subject only) | planned scene (subject only) | class drift | "
+             "held-out (vs base) | train CPU min (wall) | file |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key, r in rows.items():
         name, heldout, train, size = row_cells(key, r, rows["base"]["heldout"])
         lines.append(f"| {name} | {r['alone']:.1%} | {r['scene']:.1%} ({r['scene_subject']:.1%}) | "
-                     f"{r['class_drift']:.1%} | {heldout} | {train} | {size} |")
+                     f"{r['planned']:.1%} ({r['planned_subject']:.1%}) | {r['class_drift']:.1%} | {heldout} | "
+                     f"{train} | {size} |")
     return "\n".join(lines)
 
 
 def figure(rows: dict[str, dict], out: Path) -> Image.Image:
-    """Each row's first four images of 'a {colour} sks shape', the scene prompt and 'a {colour} shape', side by
-    side (from OUT/<row>/alone.png, scene.png, class.png), the row's name above them."""
+    """Each row's first four images of 'a {colour} sks shape', the scene prompt, 'a {colour} shape' and the
+    planned scene, side by side (from OUT/<row>/alone.png, scene.png, class.png, planned.png), the row's name
+    above them."""
     strips = []
     for key in rows:
-        sheets = [Image.open(out / key / f"{part}.png") for part in ("alone", "scene", "class")]
+        sheets = [Image.open(out / key / f"{part}.png") for part in ("alone", "scene", "class", "planned")]
         strip = Image.new("RGB", (sum(s.width for s in sheets) + 16, sheets[0].height // 4 + 14), "white")
         for index, sheet in enumerate(sheets):
             strip.paste(sheet.crop((0, 0, sheet.width, sheet.height // 4)), (index * (sheet.width + 8), 14))
@@ -265,6 +300,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--class-count", type=int, default=200, help="world images in a world prior's class folder")
     parser.add_argument("--class-seed", type=int, default=7, help="the world stream's seed for those images")
+    parser.add_argument("--controlnet", default="models/cn-layout", help="the base's layout ControlNet")
     parser.add_argument("--figure", type=Path, help="also write the rows' first samples to this PNG")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -272,12 +308,13 @@ def main() -> None:
     data = write_subject_folder(args.out / "subject")
     context_data = write_subject_folder(args.out / "subject-context", context=True)
     template = crescent()
-    rows = {"base": measure("base", args, template)}
+    rows = {"base": {**measure("base", args, template), **planned_scene("base", args, template)}}
     print(f"base: {rows['base']}", flush=True)
     for entry in args.methods.split(","):  # "lora@0.5": the LoRA trained as "lora", loaded at weight 0.5
         key, _, weight = entry.partition("@")
         subject = context_data if METHODS[key].context else data
-        rows[entry] = {**train_method(key, args, subject), **measure(key, args, template, float(weight or 1))}
+        rows[entry] = {**train_method(key, args, subject), **measure(key, args, template, float(weight or 1)),
+                       **planned_scene(key, args, template, float(weight or 1))}
         print(f"{entry}: {rows[entry]}", flush=True)
     (args.out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     verified, drawn = scene_ceiling(args)

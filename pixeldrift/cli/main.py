@@ -21,6 +21,7 @@ from pixeldrift.cli.outpaint import outpaint
 from pixeldrift.cli.invert import invert
 from pixeldrift.cli.panorama import panorama
 from pixeldrift.cli.restore import restore
+from pixeldrift.cli.subject_scene import subject_scene
 from pixeldrift.cli.upscale import upscale
 from pixeldrift.cli.video import video
 from pixeldrift.cli.guide import guide
@@ -70,7 +71,8 @@ def cli(debug: bool) -> None:
 
 cli.add_command(generate)
 cli.add_command(control)
-for _command in (outpaint, invert, edit, panorama, restore, upscale, guide, grid, timeline, forward, video):
+for _command in (outpaint, invert, edit, panorama, restore, upscale, guide, grid, timeline, forward, video,
+                 subject_scene):
     cli.add_command(_command)
 cli.add_command(toy)
 cli.add_command(train)
