@@ -222,6 +222,10 @@ def train_controlnet_command(out, base, kind, export, scene_mix, caption_dropout
         click.echo(f"wrote the ControlNet folder {export}")
 
 
+_student_option = click.option("--student", type=click.Path(file_okay=False, path_type=Path),
+                               help="Start the student from this folder's weights (same architecture) [the teacher's].")
+
+
 @train.command("reflow")
 @_trainer_options(steps=1500, batch_size=128, lr=2e-4, warmup=50, ema=0.995)
 @click.option("--teacher", type=click.Path(file_okay=False, path_type=Path), default=Path("models/default"),
@@ -237,13 +241,15 @@ def train_controlnet_command(out, base, kind, export, scene_mix, caption_dropout
               help="Share of each batch trained at sigma_max, where few-step sampling starts; 1 distils to one step.")
 @click.option("--sample-steps", type=click.IntRange(1, 16), default=2, show_default=True,
               help="The exported folder's default number of steps.")
+@_student_option
 @click.option("--pairs-only", is_flag=True,
               help="Draw the pairs and stop (e.g. with more processes than the training will use).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path),
               help="Write the few-step model folder here at the end.")
 def train_reflow_command(out, teacher, pair_count, pairs_from, pair_steps, pair_guidance, pair_sampler,
-                         sigma_max_share, sample_steps, pairs_only, export, data, size, resume, check, **options):
+                         sigma_max_share, sample_steps, student, pairs_only, export, data, size, resume, check,
+                         **options):
     """Reflow (rectified flow, Liu et al. 2023): straighten a model's paths for 1-4 step sampling.
 
     The teacher draws (noise, latent) couplings with its guided ODE sampler; the student, from the teacher's
@@ -271,7 +277,7 @@ def train_reflow_command(out, teacher, pair_count, pairs_from, pair_steps, pair_
         return
     _run(lambda: train_reflow(out, _config(**options), teacher, pairs, export=export, resume=resume,
                               sigma_max_share=sigma_max_share, sample_steps=sample_steps, pairs_folder=pairs_from,
-                              pairs_only=pairs_only, report=click.echo))
+                              pairs_only=pairs_only, report=click.echo, student_folder=student))
     if export and not pairs_only and int(os.environ.get("RANK", "0")) == 0:
         click.echo(f"wrote the few-step model folder {export}")
 
@@ -283,13 +289,17 @@ def train_reflow_command(out, teacher, pair_count, pairs_from, pair_steps, pair_
 @click.option("--intervals", type=click.IntRange(2, 1280), default=40, show_default=True,
               help="Karras noise levels; the loss ties each to its neighbour, one teacher step apart.")
 @click.option("--guidance", type=click.FloatRange(0, 50), help="The teacher's guidance, distilled [its default].")
-@click.option("--sample-steps", type=click.IntRange(1, 16), default=2, show_default=True,
-              help="The exported folder's default number of steps.")
+@click.option("--segments", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Multistep consistency (Heek et al. 2024): consistent within this many segments of the path, "
+                   "sampled deterministically in as many steps; 1 is Song et al.'s consistency model.")
+@_student_option
+@click.option("--sample-steps", type=click.IntRange(1, 16),
+              help="The exported folder's default number of steps [2; with --segments, the segments].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path),
               help="Write the few-step model folder here at the end.")
-def train_consistency_command(out, teacher, intervals, guidance, sample_steps, export, data, size, resume, check,
-                              **options):
+def train_consistency_command(out, teacher, intervals, guidance, segments, student, sample_steps, export, data, size,
+                              resume, check, **options):
     """Consistency distillation (Song et al. 2023): a model that draws in 1-4 calls, from a trained teacher.
 
     The student, from the teacher's weights, learns to give the same answer at neighbouring points of the
@@ -300,6 +310,7 @@ def train_consistency_command(out, teacher, intervals, guidance, sample_steps, e
     Examples:
       pixeldrift train consistency --teacher models/default --out runs/cd --export models/cd
       pixeldrift train consistency --out runs/cd --steps 3000 --resume --export models/cd
+      pixeldrift train consistency --segments 2 --student models/consistency --out runs/mcm --export models/mcm
     """
     from pixeldrift.train.consistency import DistillSettings, consistency_trainer, train_consistency
     from pixeldrift.train.run import check_run
@@ -307,14 +318,16 @@ def train_consistency_command(out, teacher, intervals, guidance, sample_steps, e
         raise click.UsageError("consistency distillation trains on the world stream at the teacher's size; leave out "
                                "--data and --size")
     try:
-        settings = DistillSettings(intervals=intervals, guidance=guidance)
+        settings = DistillSettings(intervals=intervals, guidance=guidance, segments=segments)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    sample_steps = sample_steps or (segments if segments > 1 else 2)
     if check:
-        _run(lambda: click.echo(check_run(consistency_trainer(out, _config(**options), teacher, settings), resume)))
+        _run(lambda: click.echo(check_run(consistency_trainer(out, _config(**options), teacher, settings, student),
+                                          resume)))
         return
     _run(lambda: train_consistency(out, _config(**options), teacher, settings, export=export, resume=resume,
-                                   sample_steps=sample_steps))
+                                   sample_steps=sample_steps, student_folder=student))
     if export and int(os.environ.get("RANK", "0")) == 0:
         click.echo(f"wrote the few-step model folder {export}")
 

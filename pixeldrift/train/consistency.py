@@ -26,6 +26,17 @@ is an ordinary model folder that every command loads. The boundary condition f(x
 as closely as the parameterization makes it: EDM's c_skip at sigma 0.002 is 0.99998 and c_out 0.002.
 Its sampling defaults: the consistency sampler, `sample_steps` steps on the flow_even schedule (for two
 steps sigma 80 then 1, the middle of the path in flow time), guidance 1.
+
+With `segments` K > 1 the student is a multistep consistency model (Heek, Hoogeboom & Salimans 2024,
+"Multistep Consistency Models", section 3): the path is cut at the K-step flow_even levels
+s_0 = sigma_max > s_1 > ... > s_K = 0, and the student is consistent within each segment only. Its
+answer D at sigma is read as a DDIM step to the segment's lower end s, y = D + (s / sigma)(x - D); the
+target is the same step from the teacher-stepped point, y^- = D^- + (s / sigma_n)(x_n - D^-), turned back
+into the x0 that would make the student's step land on it (their "x0 from the boundary point"):
+x0^- = (y^- - r x_{n+1}) / (1 - r), r = s / sigma_{n+1}; the distance is weighted by (1 - r) as well, i.e.
+measured at the landing point. At K = 1 (s = 0) this is the loss above. The boundaries join the Karras
+levels, so a teacher step never crosses one. Sampled deterministically: Euler
+(DDIM in sigma space) on the same K flow_even levels, one call a step.
 """
 
 from __future__ import annotations
@@ -41,25 +52,30 @@ from pixeldrift.data import WorldStream
 from pixeldrift.diffusion.losses import pseudo_huber
 from pixeldrift.pipeline.model_folder import load_model, save_model
 from pixeldrift.pipeline.text_to_image import TextToImage
-from pixeldrift.sampling.sigma_schedules import karras_sigmas
+from pixeldrift.sampling.sigma_schedules import even_flow_sigmas, karras_sigmas
 from pixeldrift.train.reflow import few_step_model
 from pixeldrift.train.run import init_distributed
 from pixeldrift.train.trainer import Trainer, TrainerConfig
 
 MAX_INTERVALS = 1280
+MAX_SEGMENTS = 16
 
 
 @dataclass(frozen=True)
 class DistillSettings:
     """`intervals` Karras levels (rho 7) on [sigma_min, sigma_max] of the teacher, so intervals - 1 gaps
-    between neighbours; the teacher's guidance `guidance` (None: its folder's default)."""
+    between neighbours; the teacher's guidance `guidance` (None: its folder's default); `segments` of
+    the path the student is consistent within (1: Song et al.'s consistency model; K: multistep)."""
 
     intervals: int = 40
     guidance: float | None = None
+    segments: int = 1
 
     def __post_init__(self) -> None:
         if not 2 <= self.intervals <= MAX_INTERVALS:
             raise ValueError(f"intervals must be from 2 to {MAX_INTERVALS}, got {self.intervals}")
+        if not 1 <= self.segments <= MAX_SEGMENTS:
+            raise ValueError(f"segments must be from 1 to {MAX_SEGMENTS}, got {self.segments}")
         if self.guidance is not None and not 0 <= self.guidance <= 50:
             raise ValueError(f"guidance must be from 0 to 50, got {self.guidance}")
 
@@ -81,7 +97,10 @@ class ConsistencyDistillation(nn.Module):
         defaults = teacher.sampling_defaults
         self.guidance = defaults.guidance if settings.guidance is None else settings.guidance
         levels = karras_sigmas(settings.intervals, defaults.sigma_min, defaults.sigma_max)[:-1]  # less its final 0
-        self.register_buffer("levels", levels.flip(0), persistent=False)  # ascending: sigma_1 < ... < sigma_N
+        boundaries = even_flow_sigmas(settings.segments, defaults.sigma_max)[1:]  # s_1 > ... > s_K = 0
+        levels = torch.cat([levels, boundaries[:-1]]).unique()  # ascending: sigma_1 < ... < sigma_N
+        self.register_buffer("levels", levels, persistent=False)
+        self.register_buffer("boundaries", boundaries.flip(0), persistent=False)  # ascending, from 0
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -102,9 +121,25 @@ class ConsistencyDistillation(nn.Module):
             cond = self.model.text_encoder.encode(list(captions)).as_cond()
             uncond = self.model.text_encoder.encode([""] * len(captions)).as_cond()
             x_low = self.teacher_step(x_high, sigma_high, sigma_low, cond, uncond)
-            target = self.model.denoiser(x_low, sigma_low, **cond)
+            ratio = self.segment_end(sigma_high) / sigma_high  # 0 for one segment
+            target = self.boundary_target(x_high, sigma_high, x_low, sigma_low,
+                                          self.model.denoiser(x_low, sigma_low, **cond), ratio)
         prediction = self.model.denoiser(x_high, sigma_high, **cond)
-        return consistency_distance(prediction, target) / (sigma_high - sigma_low)
+        # measured where the step lands, (1 - r) times the x0 difference: near a segment's end the answer
+        # barely moves the landing point, and the x0 the target asks for is noise amplified by 1 / (1 - r)
+        return consistency_distance(prediction, target) * (1 - ratio) / (sigma_high - sigma_low)
+
+    def segment_end(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The lower end s of the segment (s, s'] that holds each sigma (0 for one segment)."""
+        return self.boundaries[torch.searchsorted(self.boundaries, sigma) - 1]
+
+    @staticmethod
+    def boundary_target(x_high, sigma_high, x_low, sigma_low, denoised_low, ratio) -> torch.Tensor:
+        """The x0 whose DDIM step from (x_high, sigma_high) lands where the target's step from x_low lands, at
+        the segment's lower end s = ratio * sigma_high (Heek et al. 2024); with s = 0, the target's own x0."""
+        end, ratio = (ratio * sigma_high).view(-1, 1, 1, 1), ratio.view(-1, 1, 1, 1)
+        landing = torch.lerp(denoised_low, x_low, end / sigma_low.view(-1, 1, 1, 1))
+        return (landing - ratio * x_high) / (1 - ratio)
 
     def teacher_step(self, x, sigma, sigma_next, cond: dict, uncond: dict) -> torch.Tensor:
         """One Euler step of the teacher's guided probability-flow ODE from sigma to sigma_next (per sample)."""
@@ -116,26 +151,31 @@ class ConsistencyDistillation(nn.Module):
 
 
 def consistency_trainer(out: Path, config: TrainerConfig, teacher_folder: Path,
-                        settings: DistillSettings = DistillSettings()) -> Trainer:
-    """The run's trainer: the student from the teacher's weights, on the world stream at the teacher's size."""
+                        settings: DistillSettings = DistillSettings(), student_folder: Path | None = None) -> Trainer:
+    """The run's trainer: the student from the teacher's weights (or `student_folder`'s, a model of the same
+    architecture, e.g. a consistency model to make multistep), on the world stream at the teacher's size."""
     teacher = load_model(teacher_folder)
-    student = load_model(teacher_folder).train()
+    student = load_model(student_folder or teacher_folder).train()
+    if student.config.denoiser != teacher.config.denoiser:
+        raise ValueError(f"the student {student_folder} is not the teacher's architecture")
     module = ConsistencyDistillation(student, teacher, settings)
     return Trainer(module, WorldStream(seed=config.seed, size=teacher.config.image_size), config, out)
 
 
 def train_consistency(out: Path, config: TrainerConfig, teacher_folder: Path,
                       settings: DistillSettings = DistillSettings(), export: Path | None = None,
-                      resume: bool = False, sample_steps: int = 2) -> TextToImage:
+                      resume: bool = False, sample_steps: int = 2, student_folder: Path | None = None) -> TextToImage:
     """Distil (or resume); with `export` write the few-step model folder."""
     init_distributed(config.device)
-    trainer = consistency_trainer(out, config, teacher_folder, settings)
+    trainer = consistency_trainer(out, config, teacher_folder, settings, student_folder)
     if resume:
         trainer.resume()
     trainer.fit()
-    student = few_step_model(trainer.ema.model.model, sample_steps, sampler="consistency")
+    sampler = "consistency" if settings.segments == 1 else "euler"
+    student = few_step_model(trainer.ema.model.model, sample_steps, sampler=sampler)
     if export is not None and trainer.rank == 0:
         recipe = {"trainer": asdict(config), "method": "consistency distillation", "teacher": str(teacher_folder),
-                  "distill": asdict(settings), "guidance": trainer.ema.model.guidance, "steps_done": trainer.step}
+                  "distill": asdict(settings),
+                  "student_from": str(student_folder or teacher_folder), "guidance": trainer.ema.model.guidance, "steps_done": trainer.step}
         save_model(student, export, training=recipe)
     return student

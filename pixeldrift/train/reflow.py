@@ -210,8 +210,9 @@ def check_reflow(teacher_folder: Path, pairs: PairSettings, folder: Path) -> str
 def train_reflow(out: Path, config: TrainerConfig, teacher_folder: Path, pairs: PairSettings,
                  export: Path | None = None, resume: bool = False, sigma_max_share: float = 0.25,
                  sample_steps: int = 2, pairs_folder: Path | None = None, pairs_only: bool = False,
-                 report=print) -> TextToImage | None:
-    """Draw the pairs (those missing), then (unless `pairs_only`) train the student on them; export a
+                 report=print, student_folder: Path | None = None) -> TextToImage | None:
+    """Draw the pairs (those missing), then (unless `pairs_only`) train the student on them (from the
+    teacher's weights, or `student_folder`'s: e.g. a few-step model to distil to one step); export a
     few-step model folder."""
     init_distributed(config.device)
     rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
@@ -222,7 +223,9 @@ def train_reflow(out: Path, config: TrainerConfig, teacher_folder: Path, pairs: 
         dist.barrier()
     if pairs_only:
         return None
-    student = load_model(teacher_folder).train()
+    student = load_model(student_folder or teacher_folder).train()
+    if student.config.denoiser != teacher.config.denoiser:
+        raise ValueError(f"the student {student_folder} is not the teacher's architecture")
     module = ReflowTraining(student, teacher.sampling_defaults.sigma_max, sigma_max_share)
     trainer = Trainer(module, PairShards(folder, pairs.count, config.seed), config, out)
     if resume:
@@ -232,6 +235,7 @@ def train_reflow(out: Path, config: TrainerConfig, teacher_folder: Path, pairs: 
     if export is not None and rank == 0:
         recipe = {"trainer": asdict(config), "method": "reflow", "teacher": str(teacher_folder),
                   "pairs": asdict(pairs), "pairs_folder": str(folder), "sigma_max_share": sigma_max_share,
+                  "student_from": str(student_folder or teacher_folder),
                   "steps_done": trainer.step}
         save_model(shipped, export, training=recipe)
     return shipped

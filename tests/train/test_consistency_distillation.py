@@ -4,13 +4,14 @@ the loss's pieces, a tiny model distilled end to end, its folder's defaults, and
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 from PIL import Image
 
 from pixeldrift.cli.main import run
-from pixeldrift.pipeline import GenerationRequest, load_model
+from pixeldrift.pipeline import GenerationRequest, TextToImage, load_model
 from pixeldrift.sampling.samplers import STOCHASTIC_SAMPLERS, get_sampler
 from pixeldrift.train.consistency import (ConsistencyDistillation, DistillSettings, consistency_distance,
                                           consistency_trainer, train_consistency)
@@ -135,3 +136,56 @@ def test_the_command_trains_resumes_and_refuses_bad_options(random_model_dir, tm
     code = run([*common, "--data", "somewhere", "--out", str(tmp_path / "bad")])
     assert code == 2 and "leave out --data and --size" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_multistep_levels_hold_the_segment_boundaries_and_each_level_knows_its_segment(random_model_dir, tmp_path):
+    module = consistency_trainer(tmp_path / "run", config(), random_model_dir,
+                                 DistillSettings(intervals=10, segments=2)).model
+    middle = module.boundaries[1].item()
+    assert module.boundaries[0] == 0 and 0.9 < middle < 1.0  # the 2-step flow_even level for sigma_max 80
+    assert middle in module.levels.tolist() and len(module.levels) == 11  # the 10 Karras levels and it
+    ends = module.segment_end(torch.tensor([0.002, middle, middle * 1.01, 80.0]))
+    assert ends.tolist() == [0.0, 0.0, middle, middle]
+    one = consistency_trainer(tmp_path / "one", config(), random_model_dir, DistillSettings(intervals=10)).model
+    assert torch.all(one.segment_end(one.levels) == 0) and len(one.levels) == 10
+
+
+def test_the_multistep_target_x0_steps_the_student_to_where_the_target_lands():
+    """Heek et al. 2024: the DDIM step from (x_high, sigma_high) with the returned x0 lands on the target's
+    step from (x_low, sigma_low) to the segment's end; with the end at 0, the target x0 is the target's answer."""
+    generator = torch.Generator().manual_seed(0)
+    x_high, x_low, denoised_low = (torch.randn(3, 4, 8, 8, generator=generator) for _ in range(3))
+    sigma_high, sigma_low = torch.tensor([9.0, 2.0, 1.5]), torch.tensor([7.0, 1.6, 1.0])
+    end = torch.tensor([1.0, 1.0, 1.0])
+    target = ConsistencyDistillation.boundary_target(x_high, sigma_high, x_low, sigma_low, denoised_low,
+                                                     end / sigma_high)
+
+    def ddim(x, sigma, denoised):
+        return denoised + (end / sigma).view(-1, 1, 1, 1) * (x - denoised)
+    assert torch.allclose(ddim(x_high, sigma_high, target), ddim(x_low, sigma_low, denoised_low), atol=1e-5)
+    at_zero = ConsistencyDistillation.boundary_target(x_high, sigma_high, x_low, sigma_low, denoised_low,
+                                                      torch.zeros(3))
+    assert torch.equal(at_zero, denoised_low)
+
+
+def test_multistep_export_samples_deterministically_in_its_segments(random_model_dir, tmp_path, capsys):
+    assert run(["train", "consistency", "--teacher", str(random_model_dir), "--student", str(random_model_dir),
+                "--segments", "2", "--intervals", "6", "--steps", "2", "--batch-size", "2", "--warmup", "1",
+                "--out", str(tmp_path / "run"), "--export", str(tmp_path / "mcm")]) == 0, capsys.readouterr().err
+    defaults = load_model(tmp_path / "mcm").sampling_defaults
+    assert (defaults.sampler, defaults.schedule, defaults.steps) == ("euler", "flow_even", 2)
+    code = run(["train", "consistency", "--teacher", str(random_model_dir), "--segments", "17", "--out",
+                str(tmp_path / "bad")])
+    assert code == 2 and "--segments" in capsys.readouterr().err
+
+
+def test_a_student_of_another_architecture_is_refused_by_both_distillations(random_model_dir, tmp_path, capsys):
+    from pixeldrift.pipeline import save_model
+    other = load_model(random_model_dir)
+    other = TextToImage(replace(other.config, denoiser=replace(other.config.denoiser, base_channels=64)))
+    save_model(other, tmp_path / "other")
+    with pytest.raises(ValueError, match="not the teacher's architecture"):
+        consistency_trainer(tmp_path / "run", config(), random_model_dir, DistillSettings(), tmp_path / "other")
+    code = run(["train", "reflow", "--teacher", str(random_model_dir), "--student", str(tmp_path / "other"),
+                "--pairs", "2", "--steps", "1", "--batch-size", "2", "--out", str(tmp_path / "reflow")])
+    assert code == 1 and "not the teacher's architecture" in capsys.readouterr().err
