@@ -18,7 +18,9 @@ $(BIN)/pixeldrift: pyproject.toml
 setup: $(BIN)/pixeldrift
 
 demo: setup
-	$(BIN)/pixeldrift generate "three red circles above a blue square" -n 4 --out outputs/demo
+# --plan: the scene laid out by the world's parser and drawn by the layout ControlNet shipped beside the
+# model; from the words alone the model draws this prompt wrongly in all 4 images (README, Generate)
+	$(BIN)/pixeldrift generate "three red circles above a blue square" -n 4 --plan --out outputs/demo
 
 # The lab draws its figures with matplotlib, which the base install does not carry.
 toy: setup
