@@ -289,6 +289,8 @@ def train_reflow_command(out, teacher, pair_count, pairs_from, pair_steps, pair_
 @click.option("--intervals", type=click.IntRange(2, 1280), default=40, show_default=True,
               help="Karras noise levels; the loss ties each to its neighbour, one teacher step apart.")
 @click.option("--guidance", type=click.FloatRange(0, 50), help="The teacher's guidance, distilled [its default].")
+@click.option("--solver", type=click.Choice(["euler", "heun"]), default="euler", show_default=True,
+              help="The teacher's ODE step between neighbouring levels (heun: second order, two teacher calls).")
 @click.option("--segments", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Multistep consistency (Heek et al. 2024): consistent within this many segments of the path, "
                    "sampled deterministically in as many steps; 1 is Song et al.'s consistency model.")
@@ -298,8 +300,8 @@ def train_reflow_command(out, teacher, pair_count, pairs_from, pair_steps, pair_
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--export", type=click.Path(file_okay=False, path_type=Path),
               help="Write the few-step model folder here at the end.")
-def train_consistency_command(out, teacher, intervals, guidance, segments, student, sample_steps, export, data, size,
-                              resume, check, **options):
+def train_consistency_command(out, teacher, intervals, guidance, solver, segments, student, sample_steps, export, data,
+                              size, resume, check, **options):
     """Consistency distillation (Song et al. 2023): a model that draws in 1-4 calls, from a trained teacher.
 
     The student, from the teacher's weights, learns to give the same answer at neighbouring points of the
@@ -318,7 +320,7 @@ def train_consistency_command(out, teacher, intervals, guidance, segments, stude
         raise click.UsageError("consistency distillation trains on the world stream at the teacher's size; leave out "
                                "--data and --size")
     try:
-        settings = DistillSettings(intervals=intervals, guidance=guidance, segments=segments)
+        settings = DistillSettings(intervals=intervals, guidance=guidance, segments=segments, solver=solver)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     sample_steps = sample_steps or (segments if segments > 1 else 2)
