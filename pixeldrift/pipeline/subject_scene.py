@@ -45,8 +45,8 @@ MAX_IDENTIFIER_CHARS = 32
 
 @dataclass(frozen=True)
 class SubjectPlan:
-    """The planned scene (the subject as the placeholder shape), which object is the subject, the scene's map
-    without it, and the words that draw the subject alone."""
+    """The planned scene (the subject as the placeholder shape), which object is the subject, and the words that
+    draw the subject alone; `without_subject()` is the layout the base draws."""
 
     plan: Plan
     placeholder_prompt: str
@@ -64,6 +64,7 @@ class SubjectPlan:
 
 
 def _subject_words(prompt: str, identifier: str) -> re.Match:
+    """Where the prompt names the subject ('a red sks shape'); group 1 is the word before the identifier."""
     if not re.fullmatch(r"[A-Za-z0-9_]{1,%d}" % MAX_IDENTIFIER_CHARS, identifier or ""):
         raise ValueError(f"the subject's identifier must be one word of letters, digits or '_' (at most "
                          f"{MAX_IDENTIFIER_CHARS}), got {identifier!r}")
@@ -80,7 +81,9 @@ def plan_subject_scene(prompt: str, identifier: str, seed: int, size: int) -> Su
     words = _subject_words(prompt, identifier)
     colour = f"{words.group(1)} " if words.group(1) else ""
     used = set(re.findall(r"\w+", prompt.lower()))
-    placeholder = next(s for s in SHAPES if s not in used and f"{s}s" not in used)
+    placeholder = next((s for s in SHAPES if not used & {s, f"{s}s", f"{s}es"}), None)  # "crosses" too
+    if placeholder is None:
+        raise ValueError(f"{prompt!r} names every shape the world draws, so none is left to stand for the subject")
     placeholder_prompt = f"{prompt[:words.start()]}a {colour}{placeholder}{prompt[words.end():]}"
     plan = plan_from_prompt(placeholder_prompt, seed, size)
     index = [o.shape for o in plan.objects].index(placeholder)

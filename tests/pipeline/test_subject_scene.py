@@ -120,3 +120,8 @@ def test_the_command_writes_a_labelled_picture_and_refuses_bad_input(random_mode
                 "-o", str(tmp_path / "c.png")]) == 1
     assert "names it 0 times" in capsys.readouterr().err
     assert not (tmp_path / "b.png").exists() and not (tmp_path / "c.png").exists()
+
+
+def test_a_prompt_that_uses_every_shape_leaves_none_for_the_subject():
+    with pytest.raises(ValueError, match="names every shape the world draws"):
+        plan_subject_scene("a sks shape left of circles squares triangles stars diamonds crosses", "sks", 0, 64)
