@@ -10,11 +10,10 @@ import click
 from PIL import Image
 
 from pixeldrift.cli.generate import _check_output
-from pixeldrift.cli.generation_options import open_image, reported
+from pixeldrift.cli.generation_options import check_prompt_lengths, open_image, reported
 from pixeldrift.pipeline.contact_sheet import save_png
 from pixeldrift.pipeline.plan import DEFAULT_LAYOUT_CONTROLNET, PLAN_STRENGTH
 from pixeldrift.provenance.label import save_labelled_png
-from pixeldrift.safety.moderation import PromptTooLong, check_prompt_length
 
 
 @click.command()
@@ -50,11 +49,7 @@ def edit(image, prompt, to_prompt, control_path, control_strength, strength, ste
           --to-prompt "a black cross to the left of a pink square" -o edit.png
     """
     _check_output(output, None, 1)
-    for name, text in (("--prompt", prompt), ("--to-prompt", to_prompt)):
-        try:
-            check_prompt_length(text)
-        except PromptTooLong as error:
-            raise click.BadParameter(str(error), param_hint=name) from None
+    check_prompt_lengths(("--prompt", prompt), ("--to-prompt", to_prompt))
     from pixeldrift.pipeline.layout_edit import layout_edit_request, plan_layout_edit
 
     picture = open_image(image).convert("RGB")

@@ -74,13 +74,19 @@ def generation_options(command):
     return functools.reduce(lambda f, option: option(f), reversed(_OPTIONS), command)
 
 
-def request_from(prompt: str, options: dict, **more) -> GenerationRequest:
-    """The request the options describe; over-long prompts are refused here, before a model is loaded."""
-    for name, text in (("PROMPT", prompt), ("--negative", options["negative_prompt"])):
+def check_prompt_lengths(*named: tuple[str, str]) -> None:
+    """Refuse an over-long prompt before any model is loaded: (option name, text) pairs, the first too long
+    a click error naming its option."""
+    for name, text in named:
         try:
             check_prompt_length(text)
         except PromptTooLong as error:
             raise click.BadParameter(str(error), param_hint=name) from None
+
+
+def request_from(prompt: str, options: dict, **more) -> GenerationRequest:
+    """The request the options describe; over-long prompts are refused here, before a model is loaded."""
+    check_prompt_lengths(("PROMPT", prompt), ("--negative", options["negative_prompt"]))
     width, height = options["size"]
     fields = {name: options[name] for name in REQUEST_FIELDS}
     return GenerationRequest(prompt=prompt, width=width, height=height, **fields, **more)

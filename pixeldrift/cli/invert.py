@@ -11,12 +11,11 @@ import torch
 from pixeldrift.applications.inversion import METHODS, InversionSettings, check_image_size, psnr, regenerate
 from pixeldrift.applications.inversion import invert_images
 from pixeldrift.cli.generate import _check_output
-from pixeldrift.cli.generation_options import open_image, reported
+from pixeldrift.cli.generation_options import check_prompt_lengths, open_image, reported
 from pixeldrift.pipeline.pixels import pixels_to_images
 from pixeldrift.pipeline.request import GeneratedImage
 from pixeldrift.pretrained import open_model
 from pixeldrift.provenance.record import GenerationRecord
-from pixeldrift.safety.moderation import PromptTooLong, check_prompt_length
 
 
 @click.command()
@@ -74,11 +73,7 @@ def invert(image, prompt, to_prompt, steps, guidance, method, strength, refine, 
     if to_prompt is None and (diffedit or p2p_share > 0):
         raise click.UsageError("--diffedit and --prompt-to-prompt edit an image: give --to-prompt")
     _check_output(output, None, 1)
-    for name, text in (("--prompt", prompt), ("--to-prompt", to_prompt or ""), ("--negative", negative_prompt)):
-        try:
-            check_prompt_length(text)
-        except PromptTooLong as error:
-            raise click.BadParameter(str(error), param_hint=name) from None
+    check_prompt_lengths(("--prompt", prompt), ("--to-prompt", to_prompt or ""), ("--negative", negative_prompt))
     settings = InversionSettings(steps=steps, guidance=guidance, method=method, strength=strength, refine=refine,
                                  negative_prompt=negative_prompt, null_text_iterations=null_text_iterations,
                                  diffedit=diffedit, prompt_to_prompt=p2p_share, self_attention_share=self_share,

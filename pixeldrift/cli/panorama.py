@@ -11,10 +11,9 @@ from tqdm import tqdm
 from pixeldrift.applications.panorama import (MAX_PANORAMA_SIDE, MAX_SYNC_STRENGTH, METHODS, PanoramaSettings,
                                               generate_panorama)
 from pixeldrift.cli.generate import _check_output
-from pixeldrift.cli.generation_options import reported, slug
+from pixeldrift.cli.generation_options import check_prompt_lengths, reported, slug
 from pixeldrift.pipeline import GenerationRequest
 from pixeldrift.pretrained import open_model
-from pixeldrift.safety.moderation import PromptTooLong, check_prompt_length
 from pixeldrift.sampling.samplers import SAMPLERS
 from pixeldrift.sampling.sigma_schedules import SIGMA_SCHEDULES
 
@@ -62,11 +61,7 @@ def panorama(prompt, width, height, method, stride, sync_strength, negative_prom
       pixeldrift panorama "two green triangles" --method independent --sampler euler_ancestral
     """
     _check_output(output, out, 1)
-    for name, text in (("PROMPT", prompt), ("--negative", negative_prompt)):
-        try:
-            check_prompt_length(text)
-        except PromptTooLong as error:
-            raise click.BadParameter(str(error), param_hint=name) from None
+    check_prompt_lengths(("PROMPT", prompt), ("--negative", negative_prompt))
     request = GenerationRequest(prompt, negative_prompt=negative_prompt, width=width, height=height, seed=seed,
                                 sampler=sampler, schedule=schedule, steps=steps, guidance=guidance)
     settings = PanoramaSettings(method, stride=stride, sync_strength=sync_strength)

@@ -9,10 +9,9 @@ import click
 from PIL import Image
 
 from pixeldrift.cli.generate import _check_output
-from pixeldrift.cli.generation_options import parse_lora, reported
+from pixeldrift.cli.generation_options import check_prompt_lengths, parse_lora, reported
 from pixeldrift.pipeline.contact_sheet import save_png
 from pixeldrift.pipeline.plan import DEFAULT_LAYOUT_CONTROLNET, PLAN_STRENGTH
-from pixeldrift.safety.moderation import PromptTooLong, check_prompt_length
 
 FOLDER = click.Path(file_okay=False, path_type=Path)
 
@@ -51,10 +50,7 @@ def subject_scene(prompt, identifier, subject_model, subject_lora, model_path, c
           -o b.png
     """
     _check_output(output, None, 1)
-    try:
-        check_prompt_length(prompt)
-    except PromptTooLong as error:
-        raise click.BadParameter(str(error), param_hint="PROMPT") from None
+    check_prompt_lengths(("PROMPT", prompt))
     if (subject_model is None) == (subject_lora is None):
         raise click.UsageError("give the subject as --subject-model FOLDER (DreamBooth) or --subject-lora FILE, "
                                "one of them")
