@@ -53,7 +53,7 @@ from pixeldrift.diffusion.losses import pseudo_huber
 from pixeldrift.pipeline.model_folder import load_model, save_model
 from pixeldrift.pipeline.text_to_image import TextToImage
 from pixeldrift.sampling.sigma_schedules import even_flow_sigmas, karras_sigmas
-from pixeldrift.train.reflow import few_step_model
+from pixeldrift.train.reflow import few_step_model, load_student
 from pixeldrift.train.run import init_distributed
 from pixeldrift.train.trainer import Trainer, TrainerConfig
 
@@ -171,10 +171,7 @@ def consistency_trainer(out: Path, config: TrainerConfig, teacher_folder: Path,
     """The run's trainer: the student from the teacher's weights (or `student_folder`'s, a model of the same
     architecture, e.g. a consistency model to make multistep), on the world stream at the teacher's size."""
     teacher = load_model(teacher_folder)
-    student = load_model(student_folder or teacher_folder).train()
-    if student.config.denoiser != teacher.config.denoiser:
-        raise ValueError(f"the student {student_folder} is not the teacher's architecture")
-    module = ConsistencyDistillation(student, teacher, settings)
+    module = ConsistencyDistillation(load_student(teacher, teacher_folder, student_folder), teacher, settings)
     return Trainer(module, WorldStream(seed=config.seed, size=teacher.config.image_size), config, out)
 
 
@@ -191,7 +188,7 @@ def train_consistency(out: Path, config: TrainerConfig, teacher_folder: Path,
     student = few_step_model(trainer.ema.model.model, sample_steps, sampler=sampler)
     if export is not None and trainer.rank == 0:
         recipe = {"trainer": asdict(config), "method": "consistency distillation", "teacher": str(teacher_folder),
-                  "distill": asdict(settings),
-                  "student_from": str(student_folder or teacher_folder), "guidance": trainer.ema.model.guidance, "steps_done": trainer.step}
+                  "distill": asdict(settings), "student_from": str(student_folder or teacher_folder),
+                  "guidance": trainer.ema.model.guidance, "steps_done": trainer.step}
         save_model(student, export, training=recipe)
     return student

@@ -187,6 +187,15 @@ class ReflowTraining(nn.Module):
         return denoising_loss(self.model.denoiser, latents, sigma, z, **cond)
 
 
+def load_student(teacher: TextToImage, teacher_folder: Path, student_folder: Path | None = None) -> TextToImage:
+    """A distillation's student, in training mode: the teacher's weights, or `student_folder`'s (a model of the
+    teacher's architecture, e.g. a few-step model to distil further); ValueError for another architecture."""
+    student = load_model(student_folder or teacher_folder).train()
+    if student.config.denoiser != teacher.config.denoiser:
+        raise ValueError(f"the student {student_folder} is not the teacher's architecture")
+    return student
+
+
 def few_step_model(model: TextToImage, steps: int, sampler: str = "euler") -> TextToImage:
     """The same model with few-step sampling defaults: `sampler` (Euler for reflow, the consistency sampler for
     a consistency model) in equal flow-time steps, guidance 1 (distilled in: one call a step)."""
@@ -223,9 +232,7 @@ def train_reflow(out: Path, config: TrainerConfig, teacher_folder: Path, pairs: 
         dist.barrier()
     if pairs_only:
         return None
-    student = load_model(student_folder or teacher_folder).train()
-    if student.config.denoiser != teacher.config.denoiser:
-        raise ValueError(f"the student {student_folder} is not the teacher's architecture")
+    student = load_student(teacher, teacher_folder, student_folder)
     module = ReflowTraining(student, teacher.sampling_defaults.sigma_max, sigma_max_share)
     trainer = Trainer(module, PairShards(folder, pairs.count, config.seed), config, out)
     if resume:
