@@ -19,12 +19,11 @@ from PIL import Image
 
 from pixeldrift.world import ObjectsScene, parse_prompt, verify
 from pixeldrift.world.components import connected_components
-from pixeldrift.world.read_objects import FOREGROUND_DISTANCE
+from pixeldrift.world.read_objects import FOREGROUND_DISTANCE, core_distance
 from pixeldrift.world.read_pixels import border_colour
 
 THRESHOLD = 0.7
 CELLS = 32
-CORE_FRACTION = 0.85  # the object's colour: its pixels at least this share of its largest distance from the background
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def coverage_masks(pixels: np.ndarray) -> list[np.ndarray]:
     masks = []
     for component in connected_components(distance > FOREGROUND_DISTANCE, min_area=min_area):
         own = distance[component.ys, component.xs]
-        colour_distance = float(np.median(own[own >= CORE_FRACTION * own.max()]))
+        colour_distance = core_distance(own)
         mask = np.zeros(distance.shape, dtype=bool)
         mask[component.ys, component.xs] = own >= 0.5 * colour_distance
         masks.append(mask)

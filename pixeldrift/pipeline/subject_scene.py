@@ -36,8 +36,8 @@ from PIL import Image
 from pixeldrift.pipeline.plan import PLAN_STRENGTH, Plan, plan_control, plan_from_prompt
 from pixeldrift.pipeline.request import GenerationRequest
 from pixeldrift.world import SHAPES
-from pixeldrift.world.components import connected_components
-from pixeldrift.world.read_objects import CORE_FRACTION, FOREGROUND_DISTANCE
+from pixeldrift.world.components import connected_components, grown_by_one_pixel
+from pixeldrift.world.read_objects import FOREGROUND_DISTANCE, core_distance
 from pixeldrift.world.read_pixels import border_colour
 
 MAX_IDENTIFIER_CHARS = 32
@@ -98,23 +98,14 @@ def cut_out(picture: Image.Image) -> tuple[Image.Image, Image.Image] | None:
     components = connected_components(distance > FOREGROUND_DISTANCE)
     if not components:
         return None
-    largest = max(components, key=lambda c: len(c.ys))
-    own = distance[largest.ys, largest.xs]
-    core = float(np.median(own[own >= CORE_FRACTION * own.max()]))
-    alpha = np.clip(distance / core, 0.0, 1.0)
-    y0, y1, x0, x1 = largest.ys.min(), largest.ys.max() + 1, largest.xs.min(), largest.xs.max() + 1
-    keep = np.zeros_like(alpha)
-    keep[largest.ys, largest.xs] = 1.0
-    alpha = alpha * _grown(keep)  # the component and its anti-aliased rim, not other objects
-    box = (int(x0), int(y0), int(x1), int(y1))
+    largest = max(components, key=lambda c: c.area)
+    alpha = np.clip(distance / core_distance(distance[largest.ys, largest.xs]), 0.0, 1.0)
+    keep = np.zeros(alpha.shape, dtype=bool)
+    keep[largest.ys, largest.xs] = True
+    alpha = alpha * grown_by_one_pixel(keep)  # the component and its anti-aliased rim, not other objects
+    x0, y0, x1, y1 = largest.box  # inclusive
+    box = (x0, y0, x1 + 1, y1 + 1)
     return picture.convert("RGB").crop(box), Image.fromarray((alpha * 255).round().astype(np.uint8)).crop(box)
-
-
-def _grown(mask: np.ndarray) -> np.ndarray:
-    """The mask one pixel wider in every direction (3 x 3 maximum)."""
-    padded = np.pad(mask, 1)
-    return np.max([padded[dy:dy + mask.shape[0], dx:dx + mask.shape[1]] for dy in range(3) for dx in range(3)],
-                  axis=0)
 
 
 def compose(scene: Image.Image, subject: tuple[Image.Image, Image.Image], box) -> Image.Image:

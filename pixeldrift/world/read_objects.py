@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pixeldrift.world.components import Component, connected_components
+from pixeldrift.world.components import Component, connected_components, grown_by_one_pixel
 from pixeldrift.world.layout import SIZE_FRACTION
 from pixeldrift.world.read_pixels import OBJECT_PALETTE, coverage_box, nearest, resample
 from pixeldrift.world.shape_bank import classify_shape
@@ -50,6 +50,12 @@ class SeenObject:
 
     def describe(self) -> str:
         return f"{self.size} {self.colour} {self.shape} at ({self.cx:.2f}, {self.cy:.2f})"
+
+
+def core_distance(own: np.ndarray) -> float:
+    """An object's own colour distance from the background: the median over its core pixels (those at least
+    CORE_FRACTION of its largest distance), which blur and anti-aliased rims do not reach."""
+    return float(np.median(own[own >= CORE_FRACTION * own.max()]))
 
 
 def read_objects(pixels: np.ndarray, background: np.ndarray) -> list[SeenObject]:
@@ -92,9 +98,4 @@ def _coverage(pixels, background, colour_rgb, component: Component) -> tuple[np.
     alpha = ((pixels[y0:y1, x0:x1] - background) @ direction) / max(float(direction @ (colour_rgb - background)), 1e-6)
     own = np.zeros(alpha.shape, dtype=bool)
     own[component.ys - y0, component.xs - x0] = True
-    near = own.copy()  # own mask grown by one pixel, diagonals included
-    near[1:] |= own[:-1]
-    near[:-1] |= own[1:]
-    near[:, 1:] |= near[:, :-1].copy()
-    near[:, :-1] |= near[:, 1:].copy()
-    return np.clip(alpha, 0.0, 1.0) * near, (y0, x0)
+    return np.clip(alpha, 0.0, 1.0) * grown_by_one_pixel(own), (y0, x0)
