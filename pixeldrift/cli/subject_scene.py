@@ -63,7 +63,6 @@ def subject_scene(prompt, identifier, subject_model, subject_lora, model_path, c
     started = time.perf_counter()
     base = reported(lambda: open_model(model_path, device=device))
     controlnet = reported(lambda: load_controlnet(control_path or DEFAULT_LAYOUT_CONTROLNET, device=device))
-    reported(lambda: controlnet.check_base(base))
     personalised = reported(lambda: open_model(subject_model or model_path, device=device))
     if lora is not None:
         reported(lambda: personalised.load_lora(*lora))
